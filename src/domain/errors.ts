@@ -1,0 +1,64 @@
+/**
+ * One error registry for everything a user can see. Every failure carries a stable `code`
+ * (VOX_…) so logs, CLI exit messages and HTTP answers can be matched without parsing text.
+ */
+export const ErrorCodes = {
+  // store
+  WRONG_EXPECTED_REVISION: 'VOX_STORE_WRONG_EXPECTED_REVISION',
+  STREAM_NOT_FOUND: 'VOX_STORE_STREAM_NOT_FOUND',
+  STORE_CORRUPT: 'VOX_STORE_CORRUPT',
+  STORE_LOCKED: 'VOX_STORE_LOCKED',
+  STORE_UNAVAILABLE: 'VOX_STORE_UNAVAILABLE',
+  STORE_CLOSED: 'VOX_STORE_CLOSED',
+  INVALID_APPEND: 'VOX_STORE_INVALID_APPEND',
+  // events
+  EVENT_INVALID: 'VOX_EVENT_INVALID',
+  EVENT_UNKNOWN_TYPE: 'VOX_EVENT_UNKNOWN_TYPE',
+  EVENT_SCHEMA_TOO_NEW: 'VOX_EVENT_SCHEMA_TOO_NEW',
+  // calls
+  CALL_NOT_FOUND: 'VOX_CALL_NOT_FOUND',
+  CALL_ALREADY_ENDED: 'VOX_CALL_ALREADY_ENDED',
+  REPLAY_MISMATCH: 'VOX_REPLAY_MISMATCH',
+  // config & cli
+  CONFIG_INVALID: 'VOX_CONFIG_INVALID',
+  CONFIG_NOT_FOUND: 'VOX_CONFIG_NOT_FOUND',
+  CLI_USAGE: 'VOX_CLI_USAGE',
+  PROJECTION_INVALID: 'VOX_PROJECTION_INVALID',
+  // sip
+  SIP_PARSE: 'VOX_SIP_PARSE',
+  SIP_TRANSPORT: 'VOX_SIP_TRANSPORT',
+  SIP_NO_DIALOG: 'VOX_SIP_NO_DIALOG',
+  SIP_TIMEOUT: 'VOX_SIP_TIMEOUT',
+  SIP_HEADER_REJECTED: 'VOX_SIP_HEADER_REJECTED',
+  // bots
+  BOT_UNREACHABLE: 'VOX_BOT_UNREACHABLE',
+  BOT_TIMEOUT: 'VOX_BOT_TIMEOUT',
+  BOT_PROTOCOL: 'VOX_BOT_PROTOCOL',
+  BOT_AUTH: 'VOX_BOT_AUTH',
+  BOT_INPUT_REJECTED: 'VOX_BOT_INPUT_REJECTED',
+  BOT_NOT_CONFIGURED: 'VOX_BOT_NOT_CONFIGURED',
+  // cluster
+  CLUSTER_LEASE_LOST: 'VOX_CLUSTER_LEASE_LOST',
+  // http
+  HTTP_BAD_REQUEST: 'VOX_HTTP_BAD_REQUEST',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class VoxError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'VoxError';
+    this.code = code;
+    this.details = details;
+  }
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) };
+  }
+}
+
+export function isVoxError(e: unknown, code?: ErrorCode): e is VoxError {
+  return e instanceof VoxError && (code === undefined || e.code === code);
+}

@@ -1,0 +1,73 @@
+/**
+ * The bot port. One connector per provider (src/bots/<provider>/). A connector speaks its
+ * dialect and hands the runtime normalized activities; everything dialect-specific about
+ * hangup, params and the end-of-call notice stays inside the connector.
+ */
+import type { ReasonCode, SessionParams } from '../domain/types.ts';
+
+/**
+ * An activity from the bot, normalized out of its dialect:
+ * - AudioCodes Bot API: the activity itself (`activityParams`, `sessionParams`);
+ * - Bot Framework: `channelData.activityParams` / `channelData.sessionParams`;
+ * - Copilot Studio: the event's `value.activityParams` / `value.sessionParams`; legacy: `channelData`;
+ * - Dialogflow CX/ES: custom payload `activities` and `sessionParams`, End Session / End Flow /
+ *   end-of-conversation intent become a `hangup` event.
+ * Params are passed raw (unvalidated): the runtime validates them and records rejections.
+ */
+export interface BotActivity {
+  id?: string;
+  type: 'message' | 'event';
+  name?: string;
+  text?: string;
+  /** Raw parameters applying to this activity only. */
+  activityParams?: unknown;
+  /** Raw parameters applying to the rest of the call. */
+  sessionParams?: unknown;
+}
+
+export interface BotCallInfo {
+  callId: string;
+  botId: string;
+  direction: 'inbound' | 'outbound';
+  caller: string;
+  callee: string;
+  sipHeaders: Record<string, string>;
+}
+
+/** How a connector hands the bot's output to the runtime. */
+export interface BotSink {
+  activities(activities: BotActivity[]): void;
+  /** The bot connection failed mid-call (the runtime ends the call with reasonCode error). */
+  failed(error: { code: string; message: string }): void;
+}
+
+export interface BotSession {
+  /** What is needed to deliver the end-of-call notice later, from any node (JSON). */
+  readonly ref: Record<string, unknown>;
+  readonly conversationId: string;
+  /** A final speech-to-text result (the caller's words). */
+  sendText(text: string): Promise<void>;
+  /** Stops refresh timers and sockets. Does not notify the bot (see `notifyEnded`). */
+  close(): Promise<void>;
+}
+
+export interface EndNotice {
+  reasonCode: ReasonCode;
+  reason: string;
+}
+
+export interface BotConnector {
+  readonly provider: string;
+  /** Starts the conversation. Rejects with a VoxError (BOT_UNREACHABLE, BOT_TIMEOUT, BOT_AUTH, BOT_PROTOCOL). */
+  start(call: BotCallInfo, sink: BotSink): Promise<BotSession>;
+  /**
+   * Tells the bot how the call ended, in its dialect, using the `ref` recorded at start. Must be
+   * safe to call on any node and more than once (deliveries are at-least-once). Rejects on failure.
+   * Resolves 'skipped' when the dialect does not want it (e.g. Dialogflow without sendEventsToBot).
+   */
+  notifyEnded(ref: Record<string, unknown>, notice: EndNotice): Promise<'delivered' | 'skipped'>;
+  close(): Promise<void>;
+}
+
+/** Per-bot settings from config that apply at call start (the administrator's defaults). */
+export interface BotDefaults extends SessionParams {}

@@ -1,0 +1,173 @@
+/**
+ * The event catalogue. Every fact about a call is one of these, appended to `call-<callId>`
+ * (BotNotified goes to `notify-<callId>`, so that CallEnded stays the last event of the call's
+ * stream while deliveries to a slow bot go on). Names are past tense. `validateEvent` is the
+ * boundary check used on append and on read.
+ */
+import { VoxError, ErrorCodes } from './errors.ts';
+import type { Direction, ReasonCode, SessionParams, SipHeader, TerminatedBy } from './types.ts';
+import { REASON_CODES } from './types.ts';
+
+export const SCHEMA_VERSION = 1;
+
+export interface CallEventDataMap {
+  /** A call was offered (inbound INVITE) or placed (outbound dial). */
+  CallOffered: {
+    direction: Direction;
+    from: string;
+    to: string;
+    sipCallId: string;
+    botId: string;
+    /** Selected headers of the INVITE (inbound) or the dial request (outbound). */
+    headers?: Record<string, string>;
+    /** Outbound: how long to ring before giving up (CANCEL → no-answer). */
+    ringTimeoutMs?: number;
+  };
+  CallAnswered: { sipStatus: number };
+  /** Outbound call ended before answer with a final SIP status (0: no response at all). */
+  OutboundCallFailed: { sipStatus: number; reasonCode: ReasonCode; reason: string };
+  /** Decision: the ring timeout passed; the runtime CANCELs the INVITE. */
+  RingTimeoutReached: { ringTimeoutMs: number };
+  /** The caller CANCELled an inbound call before answer. */
+  CancelReceived: Record<string, never>;
+  BotConversationStarted: { provider: string; conversationId: string; ref: Record<string, unknown> };
+  BotStartFailed: { provider: string; code: string; message: string };
+  /** Parameters set by the bot's config (`source: config`) or by the bot (`source: bot`). */
+  SessionParamsUpdated: { params: SessionParams; source: 'config' | 'bot' };
+  /** The bot asked to end the call. Values are the effective ones at request time. */
+  BotHangupRequested: {
+    hangupReason?: string;
+    hangupSipHeaders: SipHeader[];
+    delayMs: number;
+    /** Absolute time (ISO) after which the BYE goes out even without an STT final. */
+    deadline: string;
+    activityId?: string;
+  };
+  /** Something the bot sent was dropped (bad header, out-of-range value, oversize data). */
+  BotInputRejected: { field: string; reason: string; excerpt?: string };
+  SttStarted: Record<string, never>;
+  SttFinalReceived: { text: string; confidence?: number };
+  /** Decision, then effect: the BYE the runtime sends, with headers exactly as they go on the wire. */
+  ByeSent: {
+    reasonHeader: string | null;
+    headers: SipHeader[];
+    trigger: 'immediate' | 'stt-final' | 'deadline' | 'error';
+    /** How long the BYE waited for the STT final (0 when it did not wait). */
+    sttWaitMs: number;
+  };
+  /** The peer's BYE (answered 200 OK by the SIP adapter). */
+  ByeReceived: { reasonHeader?: string };
+  /** Something failed inside the runtime or a port (media, SIP transport). */
+  CallErrored: { code: string; message: string };
+  /** Decision: the call is over. Always the last event of its stream. */
+  CallEnded: {
+    reasonCode: ReasonCode;
+    reason: string;
+    terminatedBy: TerminatedBy;
+    durationMs: number;
+    sipStatus?: number;
+  };
+}
+
+export interface NotifyEventDataMap {
+  /** One delivery attempt of the end-of-call notice to the bot. */
+  BotNotified: {
+    reasonCode: ReasonCode;
+    reason: string;
+    provider: string;
+    attempt: number;
+    outcome: 'delivered' | 'failed' | 'skipped';
+    error?: string;
+    /** The CallEnded event id: the delivery's idempotency key. */
+    deliveryId: string;
+  };
+}
+
+export type EventDataMap = CallEventDataMap & NotifyEventDataMap;
+export type CallEventType = keyof CallEventDataMap;
+export type EventType = keyof EventDataMap;
+
+/** A typed event as the machine and projections see it. */
+export type DomainEvent<T extends EventType = EventType> = T extends EventType
+  ? { type: T; data: EventDataMap[T]; callId: string; at: number }
+  : never;
+export type CallEvent = DomainEvent<CallEventType>;
+
+/** Events the outside world causes (replayed by `--verify`); the rest are the machine's decisions. */
+export const INPUT_EVENTS: ReadonlySet<CallEventType> = new Set<CallEventType>([
+  'CallOffered', 'CallAnswered', 'OutboundCallFailed', 'CancelReceived', 'BotConversationStarted', 'BotStartFailed',
+  'SessionParamsUpdated', 'BotHangupRequested', 'BotInputRejected', 'SttStarted', 'SttFinalReceived', 'ByeReceived', 'CallErrored',
+]);
+export const DECISION_EVENTS: ReadonlySet<CallEventType> = new Set<CallEventType>(['RingTimeoutReached', 'ByeSent', 'CallEnded']);
+
+// ---------------------------------------------------------------------------------------------
+// Validation at the boundary. Small hand-written checks: each returns a list of problems.
+
+type Check = (v: unknown, path: string, out: string[]) => void;
+const str: Check = (v, p, o) => void (typeof v !== 'string' && o.push(`${p} must be a string`));
+const optStr: Check = (v, p, o) => void (v !== undefined && str(v, p, o));
+const int: Check = (v, p, o) => void (!(typeof v === 'number' && Number.isInteger(v)) && o.push(`${p} must be an integer`));
+const nonNegInt: Check = (v, p, o) => void (!(typeof v === 'number' && Number.isInteger(v) && v >= 0) && o.push(`${p} must be a non-negative integer`));
+const optNum: Check = (v, p, o) => void (v !== undefined && typeof v !== 'number' && o.push(`${p} must be a number`));
+const isoTime: Check = (v, p, o) => void (!(typeof v === 'string' && !Number.isNaN(Date.parse(v))) && o.push(`${p} must be an ISO time`));
+const oneOf = (values: readonly string[]): Check => (v, p, o) => void (!values.includes(v as string) && o.push(`${p} must be one of ${values.join(', ')}`));
+const obj: Check = (v, p, o) => void (!(typeof v === 'object' && v !== null && !Array.isArray(v)) && o.push(`${p} must be an object`));
+const headers: Check = (v, p, o) => {
+  if (!Array.isArray(v)) return void o.push(`${p} must be an array`);
+  v.forEach((h, i) => {
+    str((h as SipHeader)?.name, `${p}[${i}].name`, o);
+    str((h as SipHeader)?.value, `${p}[${i}].value`, o);
+  });
+};
+const shape = (fields: Record<string, Check>): Check => (v, p, o) => {
+  obj(v, p, o);
+  if (typeof v !== 'object' || v === null) return;
+  for (const [k, c] of Object.entries(fields)) c((v as Record<string, unknown>)[k], `${p}.${k}`, o);
+};
+const reasonCode = oneOf(REASON_CODES);
+
+const SCHEMAS: Record<EventType, Check> = {
+  CallOffered: shape({ direction: oneOf(['inbound', 'outbound']), from: str, to: str, sipCallId: str, botId: str, ringTimeoutMs: (v, p, o) => void (v !== undefined && nonNegInt(v, p, o)) }),
+  CallAnswered: shape({ sipStatus: int }),
+  OutboundCallFailed: shape({ sipStatus: nonNegInt, reasonCode, reason: str }),
+  RingTimeoutReached: shape({ ringTimeoutMs: nonNegInt }),
+  CancelReceived: obj,
+  BotConversationStarted: shape({ provider: str, conversationId: str, ref: obj }),
+  BotStartFailed: shape({ provider: str, code: str, message: str }),
+  SessionParamsUpdated: shape({ params: obj, source: oneOf(['config', 'bot']) }),
+  BotHangupRequested: shape({ hangupReason: optStr, hangupSipHeaders: headers, delayMs: nonNegInt, deadline: isoTime, activityId: optStr }),
+  BotInputRejected: shape({ field: str, reason: str, excerpt: optStr }),
+  SttStarted: obj,
+  SttFinalReceived: shape({ text: str, confidence: optNum }),
+  ByeSent: shape({ reasonHeader: (v, p, o) => void (v !== null && str(v, p, o)), headers, trigger: oneOf(['immediate', 'stt-final', 'deadline', 'error']), sttWaitMs: nonNegInt }),
+  ByeReceived: shape({ reasonHeader: optStr }),
+  CallErrored: shape({ code: str, message: str }),
+  CallEnded: shape({ reasonCode, reason: str, terminatedBy: oneOf(['bot', 'client', 'system']), durationMs: nonNegInt, sipStatus: (v, p, o) => void (v !== undefined && int(v, p, o)) }),
+  BotNotified: shape({ reasonCode, reason: str, provider: str, attempt: nonNegInt, outcome: oneOf(['delivered', 'failed', 'skipped']), error: optStr, deliveryId: str }),
+};
+
+export const EVENT_TYPES: readonly EventType[] = Object.keys(SCHEMAS) as EventType[];
+
+export function isKnownEventType(type: string): type is EventType {
+  return Object.prototype.hasOwnProperty.call(SCHEMAS, type);
+}
+
+/**
+ * Checks an event's type, schema version and data. Throws VoxError EVENT_UNKNOWN_TYPE (e.g. an
+ * event written by a newer voxledger), EVENT_SCHEMA_TOO_NEW or EVENT_INVALID, naming each problem.
+ */
+export function validateEvent(type: string, data: unknown, schemaVersion = SCHEMA_VERSION): void {
+  if (!isKnownEventType(type)) {
+    throw new VoxError(ErrorCodes.EVENT_UNKNOWN_TYPE, `unknown event type "${type}" (written by a newer voxledger?)`, { type });
+  }
+  if (schemaVersion > SCHEMA_VERSION) {
+    throw new VoxError(ErrorCodes.EVENT_SCHEMA_TOO_NEW, `${type} has schema version ${schemaVersion}; this voxledger reads up to ${SCHEMA_VERSION}`, { type, schemaVersion });
+  }
+  const problems: string[] = [];
+  SCHEMAS[type](data, 'data', problems);
+  if (problems.length) throw new VoxError(ErrorCodes.EVENT_INVALID, `${type} is invalid: ${problems.join('; ')}`, { type, problems });
+}
+
+export function notifyStreamId(callId: string): string {
+  return `notify-${callId}`;
+}

@@ -1,0 +1,103 @@
+/**
+ * The rules for SIP headers a bot asks to put on its BYE (DESIGN §4), and the Reason header.
+ * Used where the bot's input enters (bot connectors) and again by every SIP adapter just before
+ * the wire (defence in depth). Nothing a bot sends can put a line into a SIP message.
+ */
+import type { SipHeader } from './types.ts';
+
+export const MAX_HANGUP_HEADERS = 100;
+export const MAX_HANGUP_HEADERS_CHARS = 12_000;
+export const MAX_HANGUP_REASON_CHARS = 1_000;
+
+/** RFC 3261 token characters: alphanum and -.!%*_+`'~ */
+const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
+
+/**
+ * Headers that define or route the dialog, or that the runtime itself writes; never from a bot.
+ * Compact forms included (RFC 3261 §7.3.3 and registered ones).
+ */
+const FORBIDDEN = new Set(
+  [
+    'via', 'v', 'from', 'f', 'to', 't', 'call-id', 'i', 'cseq', 'contact', 'm', 'route', 'record-route',
+    'max-forwards', 'content-length', 'l', 'content-type', 'c', 'content-encoding', 'e',
+    'reason', 'authorization', 'proxy-authorization', 'proxy-require', 'require', 'expires',
+  ],
+);
+
+export type HeaderRejection = { index: number; name: string; reason: string };
+
+export interface HeaderCheck {
+  accepted: SipHeader[];
+  rejected: HeaderRejection[];
+}
+
+/** True when `value` holds only characters a SIP header value may carry (no CR, LF, NUL or other controls but HTAB). */
+export function isSafeHeaderValue(value: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return !/[\x00-\x08\x0a-\x1f\x7f]/.test(value);
+}
+
+export function isSipToken(name: string): boolean {
+  return TOKEN.test(name);
+}
+
+export function isForbiddenHeader(name: string): boolean {
+  return FORBIDDEN.has(name.toLowerCase());
+}
+
+/**
+ * Filters a bot's `hangupSipHeaders` by the rules; the order of accepted entries is kept.
+ * An entry that breaks a rule is dropped and reported; the rest still go out.
+ */
+export function checkHangupHeaders(input: unknown): HeaderCheck {
+  const accepted: SipHeader[] = [];
+  const rejected: HeaderRejection[] = [];
+  if (!Array.isArray(input)) {
+    rejected.push({ index: -1, name: '', reason: 'hangupSipHeaders must be an array of {name, value}' });
+    return { accepted, rejected };
+  }
+  let chars = 0;
+  input.forEach((entry: unknown, index) => {
+    const name = typeof (entry as SipHeader)?.name === 'string' ? (entry as SipHeader).name.trim() : undefined;
+    const rawValue = (entry as SipHeader)?.value;
+    const value = typeof rawValue === 'string' ? rawValue : typeof rawValue === 'number' || typeof rawValue === 'boolean' ? String(rawValue) : undefined;
+    const label = name ?? '';
+    if (name === undefined || value === undefined) {
+      rejected.push({ index, name: label.slice(0, 64), reason: 'entry needs a string name and a string value' });
+    } else if (!isSipToken(name)) {
+      rejected.push({ index, name: name.slice(0, 64), reason: 'name is not a SIP token' });
+    } else if (isForbiddenHeader(name)) {
+      rejected.push({ index, name, reason: 'header is set by the runtime, never by a bot' });
+    } else if (!isSafeHeaderValue(value)) {
+      rejected.push({ index, name, reason: 'value holds CR, LF, NUL or another control character' });
+    } else if (accepted.length >= MAX_HANGUP_HEADERS) {
+      rejected.push({ index, name, reason: `more than ${MAX_HANGUP_HEADERS} headers` });
+    } else if (chars + name.length + value.trim().length > MAX_HANGUP_HEADERS_CHARS) {
+      rejected.push({ index, name, reason: `headers exceed ${MAX_HANGUP_HEADERS_CHARS} characters in total` });
+    } else {
+      chars += name.length + value.trim().length;
+      accepted.push({ name, value: value.trim() });
+    }
+  });
+  return { accepted, rejected };
+}
+
+/** Makes a hangupReason safe for a quoted string: control characters become spaces, length capped. */
+export function sanitizeReasonText(reason: string): string {
+  // eslint-disable-next-line no-control-regex
+  return reason.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, MAX_HANGUP_REASON_CHARS);
+}
+
+/** `Q.850;cause=16;text="…"` with `"` and `\` escaped (RFC 3326 quoted-string). */
+export function buildReasonHeader(reason: string): string {
+  const text = sanitizeReasonText(reason).replace(/[\\"]/g, (c) => `\\${c}`);
+  return `Q.850;cause=16;text="${text}"`;
+}
+
+/**
+ * The last check before the wire, for SIP adapters: returns the headers that may be written,
+ * dropping any entry that breaks a rule (the domain has filtered already; this catches bugs).
+ */
+export function wireSafeHeaders(headers: readonly SipHeader[]): SipHeader[] {
+  return checkHangupHeaders(headers).accepted;
+}

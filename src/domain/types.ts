@@ -1,0 +1,45 @@
+/** Shared domain vocabulary. */
+export type Direction = 'inbound' | 'outbound';
+
+export interface SipHeader {
+  name: string;
+  value: string;
+}
+
+/** End-of-call reason codes (spec: call disconnect notification). */
+export type ReasonCode =
+  | 'bot-disconnected'
+  | 'client-disconnected'
+  | 'transferred'
+  | 'machine-detected'
+  | 'error'
+  | 'no-answer'
+  | 'busy'
+  | 'declined';
+
+export const REASON_CODES: readonly ReasonCode[] = [
+  'bot-disconnected',
+  'client-disconnected',
+  'transferred',
+  'machine-detected',
+  'error',
+  'no-answer',
+  'busy',
+  'declined',
+];
+
+/** Who ended the call. */
+export type TerminatedBy = 'bot' | 'client' | 'system';
+
+export type BotOperationResult = 'success' | 'failure';
+
+/** Parameters a bot (or the bot's config) may set for the rest of the call. */
+export interface SessionParams {
+  botOperationResult?: BotOperationResult;
+  botOperationData?: unknown;
+  delayBotDisconnectMs?: number;
+  hangupReason?: string;
+  hangupSipHeaders?: SipHeader[];
+}
+
+export type BotProvider = 'ac-bot-api' | 'bot-framework' | 'direct-line' | 'copilot-studio' | 'copilot-studio-legacy' | 'dialogflow-cx' | 'dialogflow-es' | 'scripted';

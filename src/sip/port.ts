@@ -1,0 +1,71 @@
+/**
+ * The signaling port, in domain terms. Adapters: `embedded` (SIP over UDP/TCP in process,
+ * src/sip/embedded/) and `drachtio` (drachtio-srf against a drachtio-server, src/sip/drachtio/).
+ * The runtime owns call ids; an adapter maps them to its dialogs.
+ *
+ * Rules every adapter keeps (DESIGN §4):
+ * - a BYE received is always answered 200 OK, whatever the runtime's state;
+ * - `hangup` on a dialog the peer already ended sends nothing and resolves;
+ * - at most one BYE per dialog;
+ * - headers passed to `hangup` go through `wireSafeHeaders` once more before the wire.
+ */
+import type { SipHeader } from '../domain/types.ts';
+
+export interface InboundOffer {
+  /** Adapter-chosen id for this call (unique per process); the runtime uses it as the call id. */
+  callId: string;
+  sipCallId: string;
+  /** The dialed user (Request-URI user part), used to route to a bot. */
+  to: string;
+  from: string;
+  requestUri: string;
+  /** All headers of the INVITE, lower-case names, first value of each. */
+  headers: Record<string, string>;
+  sdp?: string;
+}
+
+export interface DialRequest {
+  callId: string;
+  /** sip:user@host[:port] to call. */
+  target: string;
+  from: string;
+  headers?: SipHeader[];
+  sdp?: string;
+  /** The adapter does not time the ring itself; the runtime calls `cancel` when its deadline passes. */
+}
+
+export interface HangupRequest {
+  /** Full Reason header value (`Q.850;cause=16;text="…"`), or null for none. */
+  reasonHeader: string | null;
+  headers: SipHeader[];
+}
+
+/** What the adapter tells the runtime. Handlers must not throw; adapters guard them anyway. */
+export interface SignalingEvents {
+  offered(offer: InboundOffer): void;
+  /** Inbound: our 200 OK was sent. Outbound: the callee answered (2xx), ACK sent. */
+  answered(callId: string, info: { sipStatus: number; sdp?: string }): void;
+  /** Outbound only: a final non-2xx response (or 0 when nothing answered before Timer B). */
+  dialFailed(callId: string, info: { sipStatus: number; reasonPhrase?: string }): void;
+  /** The peer sent BYE (already answered 200 OK). */
+  peerHungUp(callId: string, info: { reasonHeader?: string }): void;
+  /** The caller CANCELled an inbound INVITE (already answered 200 + 487). */
+  peerCancelled(callId: string): void;
+  /** The dialog failed (transport error, no ACK for our 200 after Timer H). */
+  failed(callId: string, info: { code: string; message: string }): void;
+}
+
+export interface SignalingAdapter {
+  readonly kind: string;
+  start(events: SignalingEvents): Promise<void>;
+  stop(): Promise<void>;
+  answer(callId: string, options?: { sdp?: string }): Promise<void>;
+  reject(callId: string, status: number, reasonPhrase?: string): Promise<void>;
+  /** Sends BYE with the Reason and headers given. Resolves once the BYE is on the wire. */
+  hangup(callId: string, request: HangupRequest): Promise<void>;
+  dial(request: DialRequest): Promise<void>;
+  /** Cancels an outbound INVITE that is still ringing (the 487 then arrives as dialFailed). */
+  cancel(callId: string): Promise<void>;
+  /** Where the adapter listens, e.g. { host: '127.0.0.1', port: 5060, transport: 'udp' }. */
+  address(): { host: string; port: number; transport: string } | undefined;
+}

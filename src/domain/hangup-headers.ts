@@ -88,10 +88,14 @@ export function sanitizeReasonText(reason: string): string {
   return reason.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, MAX_HANGUP_REASON_CHARS);
 }
 
-/** `Q.850;cause=16;text="…"` with `"` and `\` escaped (RFC 3326 quoted-string). */
-export function buildReasonHeader(reason: string): string {
+/**
+ * `Q.850;cause=16;text="…"` with `"` and `\` escaped (RFC 3326 quoted-string). Cause 16 is
+ * normal call clearing; the runtime uses 41 (temporary failure) when it ends a call on an error.
+ */
+export function buildReasonHeader(reason: string | undefined, cause = 16): string {
+  if (reason === undefined) return `Q.850;cause=${cause}`;
   const text = sanitizeReasonText(reason).replace(/[\\"]/g, (c) => `\\${c}`);
-  return `Q.850;cause=16;text="${text}"`;
+  return `Q.850;cause=${cause};text="${text}"`;
 }
 
 /**

@@ -1,0 +1,193 @@
+/**
+ * The call statechart (XState v5), pure. Its events are the domain events of the call's stream,
+ * each with the time it happened (`at`, ms). It never reads a clock, sets a timer or does I/O:
+ * what must happen next is read off the snapshot by `decide` (machines/decide.ts), which the
+ * runtime calls with the time from its injected clock.
+ *
+ *   idle ─CallOffered─▶ offered (inbound) ──CallAnswered──▶ connecting ─BotConversationStarted─▶ active
+ *                     ▶ dialing (outbound) ─CallAnswered──▶ connecting
+ *   active ─BotHangupRequested─▶ awaitingSttFinal (delay > 0 and STT in progress) | byeDue
+ *   awaitingSttFinal ─SttFinalReceived─▶ byeDue;  deadline passed ─ByeSent─▶ ending
+ *   byeDue ─ByeSent─▶ ending ─CallEnded─▶ ended (final)
+ *   ByeReceived (the peer's BYE) from any answered state ─▶ ending (client-disconnected)
+ *
+ * Deadlines (ring timeout, STT wait) are absolute times in the context, taken from the events,
+ * so a node that rebuilds the actor from its stream honours them (XState's `after` timers are
+ * not persisted: statelyai/xstate#5331).
+ */
+import { assign, setup } from 'xstate';
+import type { CallEvent } from '../src/domain/events.ts';
+import type { Direction, ReasonCode, SessionParams, SipHeader, TerminatedBy } from '../src/domain/types.ts';
+import { mergeParams } from '../src/domain/bot-params.ts';
+import { BOT_SIDE_REASON, CLIENT_SIDE_REASON } from '../src/domain/reason-codes.ts';
+
+export interface PendingHangup {
+  reason?: string;
+  headers: SipHeader[];
+  delayMs: number;
+  requestedAt: number;
+  deadline: number;
+}
+
+export interface CallEnding {
+  reasonCode: ReasonCode;
+  reason: string;
+  terminatedBy: TerminatedBy;
+  sipStatus?: number;
+}
+
+export interface CallContext {
+  callId: string;
+  direction: Direction;
+  offeredAt: number;
+  answeredAt?: number;
+  ringDeadline?: number;
+  ringTimeoutMs?: number;
+  cancelRequested: boolean;
+  sttInProgress: boolean;
+  /** Session-level params, last write wins in stream order (config first, then the bot). */
+  params: SessionParams;
+  hangup?: PendingHangup;
+  byeTrigger?: 'immediate' | 'stt-final' | 'deadline' | 'error';
+  /** Set when the BYE went out (ms). */
+  byeSentAt?: number;
+  errorReason?: string;
+  ending?: CallEnding;
+  endedAt?: number;
+}
+
+export const callMachine = setup({
+  types: {
+    context: {} as CallContext,
+    events: {} as CallEvent,
+  },
+  guards: {
+    inbound: ({ event }) => event.type === 'CallOffered' && event.data.direction === 'inbound',
+    mustWaitForStt: ({ context, event }) => event.type === 'BotHangupRequested' && event.data.delayMs > 0 && context.sttInProgress,
+  },
+  actions: {
+    trackSttStart: assign({ sttInProgress: () => true }),
+    trackSttFinal: assign({ sttInProgress: () => false }),
+    updateParams: assign({
+      params: ({ context, event }) => (event.type === 'SessionParamsUpdated' ? mergeParams(context.params, event.data.params) : context.params),
+    }),
+    recordHangup: assign({
+      hangup: ({ event }) => {
+        if (event.type !== 'BotHangupRequested') return undefined;
+        const d = event.data;
+        return { reason: d.hangupReason, headers: d.hangupSipHeaders, delayMs: d.delayMs, requestedAt: event.at, deadline: Date.parse(d.deadline) };
+      },
+    }),
+    recordBye: assign({ byeSentAt: ({ event }) => event.at }),
+    recordEnd: assign({ endedAt: ({ event }) => event.at }),
+    clientEnded: assign({ ending: (): CallEnding => ({ reasonCode: 'client-disconnected', reason: CLIENT_SIDE_REASON, terminatedBy: 'client' }) }),
+    errorEnding: assign({
+      ending: ({ context, event }): CallEnding => ({
+        reasonCode: 'error',
+        reason: event.type === 'BotStartFailed' || event.type === 'CallErrored' ? event.data.message : (context.errorReason ?? 'error'),
+        terminatedBy: 'system',
+      }),
+      byeTrigger: () => 'error' as const,
+    }),
+  },
+}).createMachine({
+  id: 'call',
+  context: { callId: '', direction: 'inbound', offeredAt: 0, cancelRequested: false, sttInProgress: false, params: {} },
+  initial: 'idle',
+  on: {
+    // Facts that may arrive in any live state; `ended` (final) accepts nothing, so CallEnded stays last.
+    SessionParamsUpdated: { actions: 'updateParams' },
+    SttStarted: { actions: 'trackSttStart' },
+    SttFinalReceived: { actions: 'trackSttFinal' },
+    BotInputRejected: {},
+  },
+  states: {
+    idle: {
+      on: {
+        CallOffered: [
+          {
+            guard: 'inbound',
+            target: 'offered',
+            actions: assign(({ event }) => ({ callId: event.callId, direction: 'inbound' as const, offeredAt: event.at })),
+          },
+          {
+            target: 'dialing',
+            actions: assign(({ event }) => {
+              const ringTimeoutMs = event.type === 'CallOffered' ? (event.data.ringTimeoutMs ?? 30_000) : 30_000;
+              return { callId: event.callId, direction: 'outbound' as const, offeredAt: event.at, ringTimeoutMs, ringDeadline: event.at + ringTimeoutMs };
+            }),
+          },
+        ],
+      },
+    },
+    offered: {
+      on: {
+        CallAnswered: { target: 'connecting', actions: assign({ answeredAt: ({ event }) => event.at }) },
+        CancelReceived: { target: 'ending', actions: 'clientEnded' },
+        CallErrored: { target: 'ending', actions: 'errorEnding' },
+      },
+    },
+    dialing: {
+      on: {
+        CallAnswered: { target: 'connecting', actions: assign({ answeredAt: ({ event }) => event.at }) },
+        RingTimeoutReached: { actions: assign({ cancelRequested: () => true }) },
+        OutboundCallFailed: {
+          target: 'ending',
+          actions: assign({
+            ending: ({ event }) =>
+              event.type === 'OutboundCallFailed'
+                ? { reasonCode: event.data.reasonCode, reason: event.data.reason, terminatedBy: 'system' as const, sipStatus: event.data.sipStatus }
+                : undefined,
+          }),
+        },
+        CallErrored: { target: 'ending', actions: 'errorEnding' },
+      },
+    },
+    connecting: {
+      on: {
+        BotConversationStarted: { target: 'active' },
+        BotStartFailed: { target: 'byeDue', actions: 'errorEnding' },
+        BotHangupRequested: [
+          { guard: 'mustWaitForStt', target: 'awaitingSttFinal', actions: 'recordHangup' },
+          { target: 'byeDue', actions: ['recordHangup', assign({ byeTrigger: () => 'immediate' as const })] },
+        ],
+        ByeReceived: { target: 'ending', actions: 'clientEnded' },
+        CallErrored: { target: 'byeDue', actions: 'errorEnding' },
+      },
+    },
+    active: {
+      on: {
+        BotHangupRequested: [
+          { guard: 'mustWaitForStt', target: 'awaitingSttFinal', actions: 'recordHangup' },
+          { target: 'byeDue', actions: ['recordHangup', assign({ byeTrigger: () => 'immediate' as const })] },
+        ],
+        ByeReceived: { target: 'ending', actions: 'clientEnded' },
+        CallErrored: { target: 'byeDue', actions: 'errorEnding' },
+      },
+    },
+    awaitingSttFinal: {
+      on: {
+        SttFinalReceived: { target: 'byeDue', actions: ['trackSttFinal', assign({ byeTrigger: () => 'stt-final' as const })] },
+        // The deadline passed: `decide` emits ByeSent with trigger 'deadline'.
+        ByeSent: { target: 'ending', actions: ['recordBye', assign({ byeTrigger: () => 'deadline' as const })] },
+        ByeReceived: { target: 'ending', actions: 'clientEnded' },
+        CallErrored: { target: 'byeDue', actions: 'errorEnding' },
+      },
+    },
+    byeDue: {
+      on: {
+        ByeSent: { target: 'ending', actions: 'recordBye' },
+        // The peer's BYE hit the wire before ours: the caller ended the call, and we send none.
+        ByeReceived: { target: 'ending', actions: 'clientEnded' },
+      },
+    },
+    ending: {
+      on: {
+        CallEnded: { target: 'ended', actions: 'recordEnd' },
+      },
+    },
+    ended: { type: 'final' },
+  },
+});
+
+export type CallMachine = typeof callMachine;

@@ -1,0 +1,116 @@
+/**
+ * The pure decider around the call statechart:
+ * - `evolve` folds one stored event into the snapshot (XState's pure `transition`);
+ * - `accepts` says whether the current state takes an input at all (inputs it does not take are
+ *   never appended: that is how CallEnded stays last and duplicates stay out);
+ * - `decide` reads what must happen now: the decisions (RingTimeoutReached, ByeSent, CallEnded)
+ *   are level-triggered, so a rebuilt actor re-derives whatever its predecessor left pending;
+ * - `nextWakeUp` is the time `decide` must be asked again (ring timeout, STT deadline).
+ * Nothing here reads a clock: `now` is always passed in.
+ */
+import { initialTransition, transition, type SnapshotFrom } from 'xstate';
+import { callMachine, type CallContext } from './call-machine.ts';
+import type { CallEvent, CallEventDataMap } from '../src/domain/events.ts';
+import { buildReasonHeader } from '../src/domain/hangup-headers.ts';
+import { BOT_SIDE_REASON } from '../src/domain/reason-codes.ts';
+
+export type CallSnapshot = SnapshotFrom<typeof callMachine>;
+export type CallState = 'idle' | 'offered' | 'dialing' | 'connecting' | 'active' | 'awaitingSttFinal' | 'byeDue' | 'ending' | 'ended';
+
+export type Decision =
+  | { type: 'RingTimeoutReached'; data: CallEventDataMap['RingTimeoutReached'] }
+  | { type: 'ByeSent'; data: CallEventDataMap['ByeSent'] }
+  | { type: 'CallEnded'; data: CallEventDataMap['CallEnded'] };
+
+/** Q.850 cause 41 (temporary failure) for BYEs the runtime sends because something failed. */
+export const ERROR_Q850_CAUSE = 41;
+
+export function initialSnapshot(): CallSnapshot {
+  return initialTransition(callMachine)[0];
+}
+
+export function stateOf(snapshot: CallSnapshot): CallState {
+  return snapshot.value as CallState;
+}
+
+export function accepts(snapshot: CallSnapshot, event: CallEvent): boolean {
+  return snapshot.status === 'active' && snapshot.can(event);
+}
+
+export function evolve(snapshot: CallSnapshot, event: CallEvent): CallSnapshot {
+  return transition(callMachine, snapshot, event)[0];
+}
+
+/** Rebuilds a snapshot from a stream's events, in order. */
+export function fold(events: Iterable<CallEvent>): CallSnapshot {
+  let s = initialSnapshot();
+  for (const e of events) s = evolve(s, e);
+  return s;
+}
+
+function byeFor(ctx: CallContext, trigger: CallEventDataMap['ByeSent']['trigger'], now: number): Decision {
+  if (trigger === 'error') {
+    return { type: 'ByeSent', data: { reasonHeader: buildReasonHeader(ctx.ending?.reason, ERROR_Q850_CAUSE), headers: [], trigger, sttWaitMs: 0 } };
+  }
+  const h = ctx.hangup;
+  return {
+    type: 'ByeSent',
+    data: {
+      reasonHeader: buildReasonHeader(h?.reason),
+      headers: h?.headers ?? [],
+      trigger,
+      sttWaitMs: h && trigger !== 'immediate' ? Math.max(0, Math.min(now, h.deadline) - h.requestedAt) : 0,
+    },
+  };
+}
+
+/** The one decision due at `now`, if any. Call again after applying it (see `decideAll`). */
+export function decide(snapshot: CallSnapshot, now: number): Decision | undefined {
+  const ctx = snapshot.context;
+  switch (stateOf(snapshot)) {
+    case 'dialing':
+      if (!ctx.cancelRequested && ctx.ringDeadline !== undefined && now >= ctx.ringDeadline) {
+        return { type: 'RingTimeoutReached', data: { ringTimeoutMs: ctx.ringTimeoutMs ?? 0 } };
+      }
+      return undefined;
+    case 'awaitingSttFinal':
+      return ctx.hangup && now >= ctx.hangup.deadline ? byeFor(ctx, 'deadline', now) : undefined;
+    case 'byeDue':
+      return byeFor(ctx, ctx.byeTrigger ?? 'immediate', now);
+    case 'ending': {
+      const ending = ctx.ending ?? { reasonCode: 'bot-disconnected' as const, reason: ctx.hangup?.reason ?? BOT_SIDE_REASON, terminatedBy: 'bot' as const };
+      const durationMs = ctx.answeredAt === undefined ? 0 : Math.max(0, now - ctx.answeredAt);
+      return { type: 'CallEnded', data: { ...ending, durationMs } };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Every decision due at `now`, each applied before the next is derived (ByeSent then CallEnded).
+ * Returns the decisions and the snapshot after them.
+ */
+export function decideAll(snapshot: CallSnapshot, now: number, callId: string): { decisions: Decision[]; snapshot: CallSnapshot } {
+  const decisions: Decision[] = [];
+  let s = snapshot;
+  for (let d = decide(s, now); d; d = decide(s, now)) {
+    decisions.push(d);
+    s = evolve(s, { ...d, callId, at: now } as CallEvent);
+    if (decisions.length > 4) throw new Error(`decider loop in state ${stateOf(s)}`); // a bug, never input-driven
+  }
+  return { decisions, snapshot: s };
+}
+
+/** When `decide` must be asked again even if nothing else happens. */
+export function nextWakeUp(snapshot: CallSnapshot): number | undefined {
+  const ctx = snapshot.context;
+  switch (stateOf(snapshot)) {
+    case 'dialing':
+      return ctx.cancelRequested ? undefined : ctx.ringDeadline;
+    case 'awaitingSttFinal':
+      return ctx.hangup?.deadline;
+    default:
+      return undefined;
+  }
+}

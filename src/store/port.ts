@@ -68,6 +68,12 @@ export interface SubscribeOptions extends Omit<ReadAllOptions, 'maxCount'> {}
 export interface Subscription {
   /** Resolves when the subscription has caught up with history at least once. */
   readonly caughtUp: Promise<void>;
+  /**
+   * Settles when the subscription stops: resolves after `close()`, rejects with the error that
+   * stopped it (the handler threw, or the store failed). Observe it: nothing else reports that error.
+   */
+  readonly done: Promise<void>;
+  /** Stops delivery; resolves once the handler call in flight (if any) has finished. */
   close(): Promise<void>;
 }
 

@@ -1,0 +1,44 @@
+/** Opens the event store adapter a configuration names. */
+import { ErrorCodes, VoxError } from '../domain/errors.ts';
+import type { EventStore } from './port.ts';
+import { MemoryEventStore } from './memory-store.ts';
+import { SqliteEventStore, type SqliteStoreOptions } from './sqlite-store.ts';
+
+export type StoreConfig =
+  | { kind: 'memory' }
+  | ({ kind: 'sqlite' } & SqliteStoreOptions)
+  | { kind: 'esdb'; connectionString: string };
+
+/** The esdb adapter's module, loaded only when asked for (it pulls in the gRPC client). */
+interface EsdbModule {
+  EsdbEventStore: { connect(options: { connectionString: string }): Promise<EventStore> };
+}
+
+/** The esdb adapter's path, kept in a variable so the type checker does not resolve it. */
+const ESDB_MODULE = './esdb-store.ts';
+
+export async function openStore(config: StoreConfig): Promise<EventStore> {
+  switch (config.kind) {
+    case 'memory':
+      return new MemoryEventStore();
+    case 'sqlite': {
+      const { kind: _kind, ...options } = config;
+      return new SqliteEventStore(options);
+    }
+    case 'esdb': {
+      let esdb: EsdbModule;
+      try {
+        esdb = (await import(ESDB_MODULE)) as EsdbModule;
+      } catch (e) {
+        throw new VoxError(ErrorCodes.STORE_UNAVAILABLE, `the esdb event store adapter could not be loaded: ${(e as Error).message}`, undefined, {
+          cause: e,
+        });
+      }
+      return esdb.EsdbEventStore.connect({ connectionString: config.connectionString });
+    }
+    default: {
+      const unknown: never = config;
+      throw new VoxError(ErrorCodes.STORE_UNAVAILABLE, `unknown event store kind ${String((unknown as { kind: unknown }).kind)}`);
+    }
+  }
+}

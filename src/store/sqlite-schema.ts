@@ -1,0 +1,95 @@
+/**
+ * Opens an SQLite event store file: connection pragmas, schema creation and the schema version
+ * check. The schema version lives in PRAGMA user_version; a file written by a newer voxledger
+ * (higher version) is refused rather than misread.
+ */
+import Database from 'better-sqlite3';
+import { ErrorCodes, VoxError } from '../domain/errors.ts';
+import { storeError } from './sqlite-errors.ts';
+
+export const SCHEMA_VERSION = 1;
+
+const SCHEMA_V1 = `
+  CREATE TABLE events (
+    position  INTEGER PRIMARY KEY,
+    stream_id TEXT    NOT NULL,
+    revision  INTEGER NOT NULL,
+    id        TEXT    NOT NULL UNIQUE,
+    type      TEXT    NOT NULL,
+    data      TEXT    NOT NULL,
+    metadata  TEXT    NOT NULL
+  );
+  CREATE UNIQUE INDEX events_by_stream ON events (stream_id, revision);
+  CREATE TABLE streams (
+    stream_id TEXT    PRIMARY KEY,
+    revision  INTEGER NOT NULL,
+    position  INTEGER NOT NULL
+  ) WITHOUT ROWID;
+`;
+
+/** Page cache per connection (KiB, as a negative cache_size); keeps the id index mostly in memory. */
+const CACHE_KIB = 32 * 1024;
+
+/**
+ * Opens (creating if needed) the store at `path` in WAL mode with synchronous=FULL, so every
+ * committed transaction is fsynced. Throws a VoxError: STORE_CORRUPT, STORE_LOCKED or
+ * STORE_UNAVAILABLE (unreadable path, newer schema, not a voxledger file).
+ */
+export function openStoreDatabase(path: string, busyTimeoutMs: number): Database.Database {
+  let db: Database.Database;
+  try {
+    db = new Database(path, { timeout: busyTimeoutMs });
+  } catch (e) {
+    throw storeError(e, path, 'opening');
+  }
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma(`cache_size = -${CACHE_KIB}`);
+    migrate(db, path);
+    return db;
+  } catch (e) {
+    db.close();
+    throw storeError(e, path, 'opening');
+  }
+}
+
+function userVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+function migrate(db: Database.Database, path: string): void {
+  // Reading sqlite_master also surfaces a damaged schema page as SQLITE_CORRUPT.
+  const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).pluck().all() as string[];
+  const version = userVersion(db);
+  if (version > SCHEMA_VERSION) {
+    throw new VoxError(
+      ErrorCodes.STORE_UNAVAILABLE,
+      `event store ${path} has schema version ${version}, newer than this voxledger supports (${SCHEMA_VERSION}); upgrade voxledger to open it`,
+      { path, schemaVersion: version, supported: SCHEMA_VERSION },
+    );
+  }
+  if (version === SCHEMA_VERSION) {
+    if (!tables.includes('events') || !tables.includes('streams')) {
+      throw new VoxError(ErrorCodes.STORE_CORRUPT, `event store ${path} claims schema version ${version} but lacks its tables`, { path });
+    }
+    return;
+  }
+  if (tables.length > 0) {
+    throw new VoxError(ErrorCodes.STORE_UNAVAILABLE, `${path} is an SQLite database but not a voxledger event store (tables: ${tables.join(', ')})`, {
+      path,
+    });
+  }
+  // Another process may be creating the schema at the same moment: decide under the write lock.
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    if (userVersion(db) === 0) {
+      db.exec(SCHEMA_V1);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }
+    db.exec('COMMIT');
+  } catch (e) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw e;
+  }
+}

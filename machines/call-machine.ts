@@ -39,12 +39,17 @@ export interface CallEnding {
 export interface CallContext {
   callId: string;
   direction: Direction;
+  botId: string;
+  from: string;
+  to: string;
   offeredAt: number;
   answeredAt?: number;
   ringDeadline?: number;
   ringTimeoutMs?: number;
   cancelRequested: boolean;
   sttInProgress: boolean;
+  /** How many bot inputs were rejected (BotInputRejected). */
+  rejectedInputs: number;
   /** Session-level params, last write wins in stream order (config first, then the bot). */
   params: SessionParams;
   hangup?: PendingHangup;
@@ -54,6 +59,11 @@ export interface CallContext {
   errorReason?: string;
   ending?: CallEnding;
   endedAt?: number;
+}
+
+function offerFacts(event: CallEvent) {
+  const d = event.type === 'CallOffered' ? event.data : undefined;
+  return { callId: event.callId, offeredAt: event.at, botId: d?.botId ?? '', from: d?.from ?? '', to: d?.to ?? '' };
 }
 
 export const callMachine = setup({
@@ -67,6 +77,7 @@ export const callMachine = setup({
   },
   actions: {
     trackSttStart: assign({ sttInProgress: () => true }),
+    countRejection: assign({ rejectedInputs: ({ context }) => context.rejectedInputs + 1 }),
     trackSttFinal: assign({ sttInProgress: () => false }),
     updateParams: assign({
       params: ({ context, event }) => (event.type === 'SessionParamsUpdated' ? mergeParams(context.params, event.data.params) : context.params),
@@ -92,14 +103,14 @@ export const callMachine = setup({
   },
 }).createMachine({
   id: 'call',
-  context: { callId: '', direction: 'inbound', offeredAt: 0, cancelRequested: false, sttInProgress: false, params: {} },
+  context: { callId: '', direction: 'inbound', botId: '', from: '', to: '', offeredAt: 0, cancelRequested: false, sttInProgress: false, rejectedInputs: 0, params: {} },
   initial: 'idle',
   on: {
     // Facts that may arrive in any live state; `ended` (final) accepts nothing, so CallEnded stays last.
     SessionParamsUpdated: { actions: 'updateParams' },
     SttStarted: { actions: 'trackSttStart' },
     SttFinalReceived: { actions: 'trackSttFinal' },
-    BotInputRejected: {},
+    BotInputRejected: { actions: 'countRejection' },
   },
   states: {
     idle: {
@@ -108,13 +119,13 @@ export const callMachine = setup({
           {
             guard: 'inbound',
             target: 'offered',
-            actions: assign(({ event }) => ({ callId: event.callId, direction: 'inbound' as const, offeredAt: event.at })),
+            actions: assign(({ event }) => ({ ...offerFacts(event), direction: 'inbound' as const })),
           },
           {
             target: 'dialing',
             actions: assign(({ event }) => {
               const ringTimeoutMs = event.type === 'CallOffered' ? (event.data.ringTimeoutMs ?? 30_000) : 30_000;
-              return { callId: event.callId, direction: 'outbound' as const, offeredAt: event.at, ringTimeoutMs, ringDeadline: event.at + ringTimeoutMs };
+              return { ...offerFacts(event), direction: 'outbound' as const, ringTimeoutMs, ringDeadline: event.at + ringTimeoutMs };
             }),
           },
         ],

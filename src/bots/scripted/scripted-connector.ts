@@ -1,0 +1,109 @@
+/**
+ * The built-in scripted bot: lets a person try a call end to end before any real bot is wired
+ * up, and drives `voxledger simulate`. Its script is a list of steps, each after a delay from the
+ * start of the conversation: set session params, send a hangup (with activityParams), or say
+ * something (logged). Config:
+ *
+ *   { "id": "demo", "provider": "scripted", "script": [
+ *       { "afterMs": 2000, "sessionParams": { "botOperationResult": "success" } },
+ *       { "afterMs": 3000, "hangup": { "hangupReason": "completed successfully",
+ *                                       "hangupSipHeaders": [{ "name": "X-My-Header", "value": "my_value" }] } } ] }
+ *
+ * The end-of-call notices it receives are kept (for tests) and logged.
+ */
+import { VoxError, ErrorCodes } from '../../domain/errors.ts';
+import type { Clock, TimerHandle } from '../../domain/clock.ts';
+import type { BotActivity, BotCallInfo, BotConnector, BotSession, BotSink, EndNotice } from '../port.ts';
+
+export interface ScriptStep {
+  afterMs: number;
+  say?: string;
+  sessionParams?: Record<string, unknown>;
+  /** activityParams of a hangup event. */
+  hangup?: Record<string, unknown>;
+}
+
+export interface ScriptedBotConfig {
+  script: ScriptStep[];
+  /** Fail the start (to try the error path). */
+  failStart?: boolean;
+}
+
+export function parseScriptedConfig(raw: unknown, path: string): ScriptedBotConfig {
+  const bad = (what: string) => new VoxError(ErrorCodes.CONFIG_INVALID, `${path}.${what}`, { key: `${path}.${what.split(' ')[0]}` });
+  const r = (raw ?? {}) as Record<string, unknown>;
+  const script = r.script ?? [];
+  if (!Array.isArray(script)) throw bad('script must be an array of steps');
+  const steps = script.map((s: unknown, i: number): ScriptStep => {
+    const st = s as Record<string, unknown>;
+    if (typeof st !== 'object' || st === null) throw bad(`script[${i}] must be an object`);
+    if (typeof st.afterMs !== 'number' || !(st.afterMs >= 0)) throw bad(`script[${i}].afterMs must be a number >= 0`);
+    if (st.say !== undefined && typeof st.say !== 'string') throw bad(`script[${i}].say must be a string`);
+    for (const k of ['sessionParams', 'hangup'] as const)
+      if (st[k] !== undefined && (typeof st[k] !== 'object' || st[k] === null || Array.isArray(st[k]))) throw bad(`script[${i}].${k} must be an object`);
+    return st as unknown as ScriptStep;
+  });
+  if (r.failStart !== undefined && typeof r.failStart !== 'boolean') throw bad('failStart must be true or false');
+  return { script: steps, failStart: r.failStart === true };
+}
+
+export class ScriptedBotConnector implements BotConnector {
+  readonly provider = 'scripted';
+  /** End-of-call notices received, by conversation id. */
+  readonly notices = new Map<string, EndNotice[]>();
+  /** Texts the bot heard, by conversation id. */
+  readonly heard = new Map<string, string[]>();
+  private readonly config: ScriptedBotConfig;
+  private readonly clock: Clock;
+  private readonly onNotice: ((conversationId: string, notice: EndNotice) => void) | undefined;
+
+  constructor(config: ScriptedBotConfig, clock: Clock, onNotice?: (conversationId: string, notice: EndNotice) => void) {
+    this.config = config;
+    this.clock = clock;
+    this.onNotice = onNotice;
+  }
+
+  async start(call: BotCallInfo, sink: BotSink): Promise<BotSession> {
+    if (this.config.failStart) throw new VoxError(ErrorCodes.BOT_UNREACHABLE, 'scripted bot configured to fail at start');
+    const conversationId = `scripted-${call.callId}`;
+    const t0 = this.clock.now();
+    const timers: TimerHandle[] = [];
+    let n = 0;
+    for (const step of this.config.script) {
+      timers.push(
+        this.clock.at(t0 + step.afterMs, () => {
+          const acts: BotActivity[] = [];
+          const id = `${conversationId}-${++n}`;
+          if (step.say !== undefined) acts.push({ id: `${id}-say`, type: 'message', text: step.say });
+          if (step.sessionParams) acts.push({ id: `${id}-config`, type: 'event', name: 'config', sessionParams: step.sessionParams });
+          if (step.hangup) acts.push({ id: `${id}-hangup`, type: 'event', name: 'hangup', activityParams: step.hangup });
+          if (acts.length) sink.activities(acts);
+        }),
+      );
+    }
+    const heard = this.heard;
+    return {
+      ref: { conversationId, botId: call.botId },
+      conversationId,
+      async sendText(text: string) {
+        const list = heard.get(conversationId) ?? [];
+        list.push(text);
+        heard.set(conversationId, list);
+      },
+      async close() {
+        for (const t of timers) t.cancel();
+      },
+    };
+  }
+
+  async notifyEnded(ref: Record<string, unknown>, notice: EndNotice): Promise<'delivered'> {
+    const id = String(ref.conversationId);
+    const list = this.notices.get(id) ?? [];
+    list.push(notice);
+    this.notices.set(id, list);
+    this.onNotice?.(id, notice);
+    return 'delivered';
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,347 @@
+/**
+ * The call runtime: one CallActor per live call, fed by the signaling adapter, the bot
+ * connectors and speech; it performs what the actors decided through the ports. The SIP side
+ * never waits for a bot: bot start, bot output and end-of-call notices run beside it.
+ */
+import { randomUUID } from 'node:crypto';
+import type { CallEvent } from '../domain/events.ts';
+import type { Clock } from '../domain/clock.ts';
+import { VoxError, ErrorCodes } from '../domain/errors.ts';
+import { reasonCodeForSipFailure } from '../domain/reason-codes.ts';
+import type { SipHeader } from '../domain/types.ts';
+import type { EventStore } from '../store/port.ts';
+import type { InboundOffer, SignalingAdapter, SignalingEvents } from '../sip/port.ts';
+import type { BotActivity, BotSession } from '../bots/port.ts';
+import type { BotDirectory } from '../bots/directory.ts';
+import type { Logger } from '../log/logger.ts';
+import { CallActor, type CallActorDeps } from './call-actor.ts';
+import { activityToInputs, type CallInput } from './bot-activity.ts';
+
+export interface RuntimeOptions {
+  store: EventStore;
+  clock: Clock;
+  nodeId: string;
+  log: Logger;
+  bots: BotDirectory;
+  signaling: SignalingAdapter;
+  /** Which bot answers a dialed number (inbound). */
+  route(to: string): string | undefined;
+  /** SIP status for inbound calls with no route. Default 404. */
+  noRouteStatus?: number;
+}
+
+export interface PlaceCallRequest {
+  botId: string;
+  /** sip:user@host[:port] */
+  to: string;
+  from?: string;
+  ringTimeoutMs?: number;
+  headers?: SipHeader[];
+}
+
+interface CallExtras {
+  botSession?: BotSession;
+  /** Bot output that arrived before BotConversationStarted was recorded. */
+  earlyActivities?: BotActivity[];
+  seenActivityIds?: Set<string>;
+  botStarting?: boolean;
+  /** Selected INVITE headers, passed to the bot at start. */
+  sipHeaders?: Record<string, string>;
+}
+
+export class CallRuntime implements SignalingEvents {
+  private readonly actors = new Map<string, CallActor>();
+  private readonly extras = new Map<string, CallExtras>();
+  private readonly opts: RuntimeOptions;
+  private readonly actorDeps: CallActorDeps;
+  private readonly endedListeners = new Set<(callId: string, ended: CallEvent) => void>();
+
+  constructor(opts: RuntimeOptions) {
+    this.opts = opts;
+    this.actorDeps = {
+      store: opts.store,
+      clock: opts.clock,
+      nodeId: opts.nodeId,
+      log: opts.log,
+      onAppended: (actor, events) => this.perform(actor, events),
+    };
+  }
+
+  async start(): Promise<void> {
+    await this.opts.signaling.start(this);
+  }
+
+  async stop(): Promise<void> {
+    for (const a of this.actors.values()) a.dispose();
+    await Promise.allSettled([...this.extras.values()].map((x) => x.botSession?.close()));
+    await this.opts.signaling.stop();
+  }
+
+  /** Live calls on this node. */
+  liveCalls(): string[] {
+    return [...this.actors.keys()];
+  }
+
+  actor(callId: string): CallActor | undefined {
+    return this.actors.get(callId);
+  }
+
+  /** Called with each CallEnded this node appends (tests, metrics). */
+  onCallEnded(listener: (callId: string, ended: CallEvent) => void): () => void {
+    this.endedListeners.add(listener);
+    return () => this.endedListeners.delete(listener);
+  }
+
+  // --- inputs from the signaling adapter -------------------------------------------------------
+
+  offered(offer: InboundOffer): void {
+    const botId = this.opts.route(offer.to);
+    const bot = botId === undefined ? undefined : this.opts.bots.get(botId);
+    if (!bot) {
+      this.opts.log.warn('no bot routed for the dialed number; rejecting', { callId: offer.callId, to: offer.to });
+      this.opts.signaling.reject(offer.callId, this.opts.noRouteStatus ?? 404).catch((err) => this.opts.log.error('reject failed', { callId: offer.callId, err }));
+      return;
+    }
+    const headers = pickHeaders(offer.headers);
+    const inputs: CallInput[] = [
+      { type: 'CallOffered', data: { direction: 'inbound', from: offer.from, to: offer.to, sipCallId: offer.sipCallId, botId: bot.id, headers } },
+    ];
+    if (Object.keys(bot.defaults).length) inputs.push({ type: 'SessionParamsUpdated', data: { params: bot.defaults, source: 'config' } });
+    const actor = this.newActor(offer.callId);
+    this.extras.get(offer.callId)!.sipHeaders = headers;
+    this.submit(actor, inputs);
+  }
+
+  answered(callId: string, info: { sipStatus: number }): void {
+    this.input(callId, { type: 'CallAnswered', data: { sipStatus: info.sipStatus } });
+  }
+
+  dialFailed(callId: string, info: { sipStatus: number }): void {
+    const { reasonCode, reason } = reasonCodeForSipFailure(info.sipStatus);
+    this.input(callId, { type: 'OutboundCallFailed', data: { sipStatus: info.sipStatus, reasonCode, reason } });
+  }
+
+  peerHungUp(callId: string, info: { reasonHeader?: string }): void {
+    this.input(callId, { type: 'ByeReceived', data: info.reasonHeader === undefined ? {} : { reasonHeader: info.reasonHeader } });
+  }
+
+  peerCancelled(callId: string): void {
+    this.input(callId, { type: 'CancelReceived', data: {} });
+  }
+
+  failed(callId: string, info: { code: string; message: string }): void {
+    this.input(callId, { type: 'CallErrored', data: info });
+  }
+
+  // --- inputs from bots and speech -------------------------------------------------------------
+
+  botActivities(callId: string, activities: BotActivity[]): void {
+    const x = this.extras.get(callId);
+    const actor = this.actors.get(callId);
+    if (!x || !actor) return;
+    if (x.botStarting) {
+      (x.earlyActivities ??= []).push(...activities);
+      return;
+    }
+    const fresh = activities.filter((a) => {
+      if (a.id === undefined) return true;
+      const seen = (x.seenActivityIds ??= new Set());
+      if (seen.has(a.id)) return false;
+      seen.add(a.id);
+      return true;
+    });
+    if (!fresh.length) return;
+    // Each activity is interpreted against the params as they stand after the previous one.
+    void actor
+      .submit([])
+      .then(() => {
+        const inputs: CallInput[] = [];
+        let session = actor.snapshot.context.params;
+        const now = this.opts.clock.now();
+        for (const a of fresh) {
+          const more = activityToInputs(a, session, now);
+          for (const i of more) if (i.type === 'SessionParamsUpdated') session = { ...session, ...i.data.params };
+          inputs.push(...more);
+        }
+        return actor.submit(inputs);
+      })
+      .catch((err) => actor.log.error('bot activities could not be recorded', { err }));
+  }
+
+  sttStarted(callId: string): void {
+    this.input(callId, { type: 'SttStarted', data: {} });
+  }
+
+  sttFinal(callId: string, text: string, confidence?: number): void {
+    this.input(callId, { type: 'SttFinalReceived', data: confidence === undefined ? { text } : { text, confidence } });
+  }
+
+  // --- outbound and recovery -------------------------------------------------------------------
+
+  /** Places an outbound call; resolves with the call id once CallOffered is recorded. */
+  async placeCall(req: PlaceCallRequest): Promise<string> {
+    const bot = this.opts.bots.get(req.botId);
+    if (!bot) throw new VoxError(ErrorCodes.BOT_NOT_CONFIGURED, `no bot with id "${req.botId}" is configured`, { botId: req.botId });
+    const callId = randomUUID();
+    const inputs: CallInput[] = [
+      {
+        type: 'CallOffered',
+        data: {
+          direction: 'outbound',
+          from: req.from ?? 'voxledger',
+          to: req.to,
+          sipCallId: '',
+          botId: bot.id,
+          ringTimeoutMs: req.ringTimeoutMs ?? 30_000,
+          ...(req.headers?.length ? { headers: Object.fromEntries(req.headers.map((h) => [h.name, h.value])) } : {}),
+        },
+      },
+    ];
+    if (Object.keys(bot.defaults).length) inputs.push({ type: 'SessionParamsUpdated', data: { params: bot.defaults, source: 'config' } });
+    await this.newActor(callId).submit(inputs);
+    return callId;
+  }
+
+  /** Rebuilds a call's actor from its stream and performs whatever is due (takeover, restart). */
+  async resume(callId: string): Promise<CallActor> {
+    const existing = this.actors.get(callId);
+    if (existing) return existing;
+    const actor = await CallActor.rehydrate(callId, this.actorDeps);
+    if (actor.ended) return actor;
+    this.actors.set(callId, actor);
+    this.extras.set(callId, {});
+    await actor.tick();
+    return actor;
+  }
+
+  // --- effects ---------------------------------------------------------------------------------
+
+  private newActor(callId: string): CallActor {
+    const actor = new CallActor(callId, this.actorDeps);
+    this.actors.set(callId, actor);
+    this.extras.set(callId, {});
+    return actor;
+  }
+
+  private input(callId: string, input: CallInput): void {
+    const actor = this.actors.get(callId);
+    if (!actor) {
+      this.opts.log.debug('input for a call not live on this node', { callId, type: input.type });
+      return;
+    }
+    this.submit(actor, [input]);
+  }
+
+  private submit(actor: CallActor, inputs: CallInput[]): void {
+    actor.submit(inputs).catch((err) => actor.log.error('could not record call events', { err, types: inputs.map((i) => i.type) }));
+  }
+
+  /** What the appended events ask of the outside world. Never throws. */
+  private perform(actor: CallActor, events: CallEvent[]): void {
+    const { signaling } = this.opts;
+    const callId = actor.callId;
+    const fail = (code: string) => (err: unknown) => {
+      actor.log.error('effect failed', { code, err });
+      this.submit(actor, [{ type: 'CallErrored', data: { code: (err as VoxError)?.code ?? code, message: (err as Error)?.message ?? String(err) } }]);
+    };
+    for (const e of events) {
+      switch (e.type) {
+        case 'CallOffered':
+          if (e.data.direction === 'inbound') signaling.answer(callId).catch(fail(ErrorCodes.SIP_TRANSPORT));
+          else
+            signaling
+              .dial({ callId, target: e.data.to, from: e.data.from, headers: Object.entries(e.data.headers ?? {}).map(([name, value]) => ({ name, value })) })
+              .catch(fail(ErrorCodes.SIP_TRANSPORT));
+          break;
+        case 'CallAnswered':
+          this.startBot(actor);
+          break;
+        case 'RingTimeoutReached':
+          signaling.cancel(callId).catch((err) => actor.log.warn('CANCEL failed', { err }));
+          break;
+        case 'SttFinalReceived': {
+          const session = this.extras.get(callId)?.botSession;
+          session?.sendText(e.data.text).catch((err) => actor.log.warn('could not pass the caller\'s words to the bot', { err }));
+          break;
+        }
+        case 'ByeSent':
+          signaling
+            .hangup(callId, { reasonHeader: e.data.reasonHeader, headers: e.data.headers })
+            .catch((err) => actor.log.error('BYE could not be sent', { err }));
+          break;
+        case 'CallEnded':
+          this.finish(actor, e);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  private startBot(actor: CallActor): void {
+    const callId = actor.callId;
+    const x = this.extras.get(callId);
+    const ctx = actor.snapshot.context;
+    const bot = this.opts.bots.get(ctx.botId);
+    if (!x || !bot) {
+      this.submit(actor, [{ type: 'BotStartFailed', data: { provider: 'unknown', code: ErrorCodes.BOT_NOT_CONFIGURED, message: `bot "${ctx.botId}" is not configured` } }]);
+      return;
+    }
+    x.botStarting = true;
+    bot.connector
+      .start(
+        { callId, botId: bot.id, direction: ctx.direction, caller: ctx.from, callee: ctx.to, sipHeaders: x.sipHeaders ?? {} },
+        {
+          activities: (acts) => this.botActivities(callId, acts),
+          failed: (error) => this.input(callId, { type: 'CallErrored', data: error }),
+        },
+      )
+      .then(async (session) => {
+        x.botSession = session;
+        const appended = await actor.submit([{ type: 'BotConversationStarted', data: { provider: bot.provider, conversationId: session.conversationId, ref: session.ref } }]);
+        x.botStarting = false;
+        if (!appended.length) {
+          await session.close();
+          return;
+        }
+        const early = x.earlyActivities ?? [];
+        x.earlyActivities = undefined;
+        if (early.length) this.botActivities(callId, early);
+      })
+      .catch((err: unknown) => {
+        x.botStarting = false;
+        actor.log.warn('bot could not be started', { err, botId: bot.id });
+        this.submit(actor, [
+          { type: 'BotStartFailed', data: { provider: bot.provider, code: (err as VoxError)?.code ?? ErrorCodes.BOT_UNREACHABLE, message: (err as Error)?.message ?? String(err) } },
+        ]);
+      });
+  }
+
+  private finish(actor: CallActor, ended: CallEvent): void {
+    const callId = actor.callId;
+    const x = this.extras.get(callId);
+    actor.dispose();
+    this.actors.delete(callId);
+    this.extras.delete(callId);
+    x?.botSession?.close().catch((err) => actor.log.warn('bot session close failed', { err }));
+    const ctx = actor.snapshot.context;
+    if (ctx.direction === 'inbound' && ctx.answeredAt === undefined && ended.type === 'CallEnded' && ended.data.reasonCode === 'error') {
+      this.opts.signaling.reject(callId, 500).catch(() => undefined);
+    }
+    for (const l of this.endedListeners) l(callId, ended);
+  }
+}
+
+const KEPT_HEADERS = /^(x-|user-agent$|p-asserted-identity$|diversion$)/i;
+
+/** The INVITE headers worth keeping on CallOffered (custom X- headers and identity), capped. */
+function pickHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  let n = 0;
+  for (const [k, v] of Object.entries(headers)) {
+    if (!KEPT_HEADERS.test(k) || n >= 32) continue;
+    out[k] = String(v).slice(0, 1024);
+    n++;
+  }
+  return out;
+}

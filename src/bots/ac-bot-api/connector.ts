@@ -1,0 +1,204 @@
+/**
+ * AudioCodes Bot API connector (HTTP mode). The runtime is the client:
+ *   POST botUrl {conversation, id, timestamp}            → {activitiesURL, refreshURL, disconnectURL, expiresSeconds}
+ *   POST activitiesURL {conversation, activities: [...]} → {activities: [...]}   (start event, caller's words)
+ *   POST refreshURL {conversation}                       → {expiresSeconds}      (before expiry, via the clock)
+ *   POST disconnectURL {conversation, reason, reasonCode}                         (notifyEnded, from any node)
+ * Every request carries `Authorization: Bearer <token>` from the config; the token never enters `ref`.
+ */
+import { randomUUID } from 'node:crypto';
+import { iso, type TimerHandle } from '../../domain/clock.ts';
+import { ErrorCodes, VoxError, isVoxError } from '../../domain/errors.ts';
+import type { BotActivity, BotCallInfo, BotConnector, BotSession, BotSink, EndNotice } from '../port.ts';
+import type { ConnectorDeps } from '../connector-deps.ts';
+import { RecentIds, SerialQueue, isRecord, requestJson, resolveBotUrl, safeUrl, type JsonRequest } from '../http-util.ts';
+import { acDisconnectBody, acMessageActivity, acStartActivity, normalizeAcActivity, type AcOutgoingActivity } from './activity.ts';
+import type { AcBotApiConfig } from './config.ts';
+
+export const AC_BOT_API_PROVIDER = 'ac-bot-api';
+/** After a failed refresh, try again this much later while the conversation has not expired. */
+export const AC_REFRESH_RETRY_MS = 2_000;
+
+/** What `notifyEnded` needs, from any node (recorded in BotConversationStarted). */
+export interface AcBotApiRef {
+  provider: 'ac-bot-api';
+  botId: string;
+  conversation: string;
+  activitiesUrl: string;
+  refreshUrl: string;
+  disconnectUrl: string;
+}
+
+/** When to refresh a conversation that expires in `ttlMs`: a fifth early, at most a minute. */
+export function refreshDelayMs(ttlMs: number): number {
+  return Math.max(100, ttlMs - Math.min(ttlMs / 5, 60_000));
+}
+
+function positiveSeconds(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.min(v, 7 * 24 * 3600) : undefined;
+}
+
+export function createAcBotApiConnector(config: AcBotApiConfig, deps: ConnectorDeps): BotConnector {
+  const { clock, log } = deps;
+  const sessions = new Set<AcSession>();
+
+  const call = (req: Omit<JsonRequest, 'timeoutMs' | 'maxBytes' | 'bearer'>) =>
+    requestJson(clock, {
+      ...req,
+      timeoutMs: config.timeoutMs,
+      maxBytes: config.maxResponseBytes,
+      ...(config.token !== undefined ? { bearer: config.token } : {}),
+    });
+
+  class AcSession implements BotSession {
+    readonly ref: Record<string, unknown>;
+    private readonly queue = new SerialQueue();
+    private readonly ids = new RecentIds();
+    private refreshTimer: TimerHandle | undefined;
+    private expiresAt = Infinity;
+    private ttlMs = 0;
+    private closed = false;
+
+    constructor(
+      private readonly r: AcBotApiRef,
+      private readonly sink: BotSink,
+    ) {
+      this.ref = { ...r };
+    }
+
+    get conversationId(): string {
+      return this.r.conversation;
+    }
+
+    /** Posts activities and hands the bot's reply activities to the sink, in order. */
+    post(activities: AcOutgoingActivity[], what: string): Promise<void> {
+      return this.queue.run(async () => {
+        const { body } = await call({ method: 'POST', url: this.r.activitiesUrl, json: { conversation: this.r.conversation, activities }, what, expectBody: false });
+        this.deliver(body, what);
+      });
+    }
+
+    private deliver(body: unknown, what: string): void {
+      if (body === undefined) return;
+      if (!isRecord(body)) throw new VoxError(ErrorCodes.BOT_PROTOCOL, `${what}: reply is not a JSON object`, { url: safeUrl(this.r.activitiesUrl) });
+      const list = body.activities;
+      if (list === undefined || list === null) return;
+      if (!Array.isArray(list)) throw new VoxError(ErrorCodes.BOT_PROTOCOL, `${what}: reply's activities is not an array`, { url: safeUrl(this.r.activitiesUrl) });
+      const out: BotActivity[] = [];
+      list.forEach((raw, index) => {
+        const n = normalizeAcActivity(raw);
+        if (!n.ok) {
+          log(n.ignored ? 'debug' : 'warn', 'bot activity skipped', { provider: AC_BOT_API_PROVIDER, conversation: this.r.conversation, index, reason: n.reason });
+          return;
+        }
+        if (n.activity.id !== undefined && this.ids.seen(n.activity.id)) {
+          log('debug', 'repeated bot activity ignored', { provider: AC_BOT_API_PROVIDER, conversation: this.r.conversation, id: n.activity.id });
+          return;
+        }
+        out.push(n.activity);
+      });
+      if (out.length > 0 && !this.closed) this.sink.activities(out);
+    }
+
+    scheduleRefresh(expiresSeconds: number | undefined): void {
+      if (expiresSeconds === undefined || this.closed) return;
+      this.ttlMs = expiresSeconds * 1000;
+      this.expiresAt = clock.now() + this.ttlMs;
+      this.arm(clock.now() + refreshDelayMs(this.ttlMs));
+    }
+
+    private arm(atMs: number): void {
+      this.refreshTimer?.cancel();
+      this.refreshTimer = clock.at(atMs, () => void this.refresh());
+    }
+
+    private async refresh(): Promise<void> {
+      if (this.closed) return;
+      try {
+        const { body } = await call({ method: 'POST', url: this.r.refreshUrl, json: { conversation: this.r.conversation }, what: 'refresh conversation', expectBody: false });
+        if (this.closed) return;
+        const next = isRecord(body) ? positiveSeconds(body.expiresSeconds) : undefined;
+        if (next === undefined) log('warn', 'refresh answer without expiresSeconds; keeping the previous lifetime', { provider: AC_BOT_API_PROVIDER, conversation: this.r.conversation });
+        this.scheduleRefresh(next ?? this.ttlMs / 1000);
+      } catch (e) {
+        if (this.closed) return;
+        const err = isVoxError(e) ? e : new VoxError(ErrorCodes.BOT_PROTOCOL, String(e));
+        const transient = err.code === ErrorCodes.BOT_UNREACHABLE || err.code === ErrorCodes.BOT_TIMEOUT;
+        if (transient && clock.now() + AC_REFRESH_RETRY_MS < this.expiresAt) {
+          log('warn', 'conversation refresh failed; retrying', { provider: AC_BOT_API_PROVIDER, conversation: this.r.conversation, code: err.code, message: err.message });
+          this.arm(clock.now() + AC_REFRESH_RETRY_MS);
+          return;
+        }
+        log('error', 'conversation refresh failed; the bot connection is lost', { provider: AC_BOT_API_PROVIDER, conversation: this.r.conversation, code: err.code, message: err.message });
+        this.closed = true;
+        this.sink.failed({ code: err.code, message: err.message });
+      }
+    }
+
+    async sendText(text: string): Promise<void> {
+      if (this.closed) throw new VoxError(ErrorCodes.CALL_ALREADY_ENDED, 'bot session is closed', { conversation: this.r.conversation });
+      await this.post([acMessageActivity(text, randomUUID(), iso(clock.now()))], 'send message');
+    }
+
+    async close(): Promise<void> {
+      this.closed = true;
+      this.refreshTimer?.cancel();
+      sessions.delete(this);
+    }
+  }
+
+  return {
+    provider: AC_BOT_API_PROVIDER,
+
+    async start(callInfo: BotCallInfo, sink: BotSink): Promise<BotSession> {
+      if (config.healthCheck) {
+        const { body } = await call({ method: 'GET', url: config.botUrl, what: 'bot health check' });
+        if (!isRecord(body) || body.success !== true) {
+          throw new VoxError(ErrorCodes.BOT_UNREACHABLE, 'bot health check: the bot does not report success', { url: safeUrl(config.botUrl) });
+        }
+      }
+      const conversation = randomUUID();
+      const { body } = await call({
+        method: 'POST',
+        url: config.botUrl,
+        json: { conversation, id: randomUUID(), timestamp: iso(clock.now()) },
+        what: 'create conversation',
+      });
+      if (!isRecord(body)) throw new VoxError(ErrorCodes.BOT_PROTOCOL, 'create conversation: reply is not a JSON object', { url: safeUrl(config.botUrl) });
+      const ref: AcBotApiRef = {
+        provider: 'ac-bot-api',
+        botId: callInfo.botId,
+        conversation,
+        activitiesUrl: resolveBotUrl(body.activitiesURL, config.botUrl, 'activitiesURL'),
+        refreshUrl: resolveBotUrl(body.refreshURL, config.botUrl, 'refreshURL'),
+        disconnectUrl: resolveBotUrl(body.disconnectURL, config.botUrl, 'disconnectURL'),
+      };
+      const session = new AcSession(ref, sink);
+      sessions.add(session);
+      try {
+        session.scheduleRefresh(positiveSeconds(body.expiresSeconds));
+        await session.post([acStartActivity(callInfo, randomUUID(), iso(clock.now()))], 'send start event');
+      } catch (e) {
+        await session.close();
+        throw e;
+      }
+      log('info', 'bot conversation started', { provider: AC_BOT_API_PROVIDER, botId: callInfo.botId, callId: callInfo.callId, conversation });
+      return session;
+    },
+
+    async notifyEnded(rawRef: Record<string, unknown>, notice: EndNotice): Promise<'delivered' | 'skipped'> {
+      const conversation = rawRef.conversation;
+      const disconnectUrl = rawRef.disconnectUrl;
+      if (typeof conversation !== 'string' || typeof disconnectUrl !== 'string') {
+        throw new VoxError(ErrorCodes.BOT_PROTOCOL, 'notify ended: ref lacks conversation or disconnectUrl', { ref: Object.keys(rawRef) });
+      }
+      const url = resolveBotUrl(disconnectUrl, config.botUrl, 'disconnectUrl');
+      await call({ method: 'POST', url, json: acDisconnectBody(conversation, notice), what: 'disconnect conversation', expectBody: false });
+      return 'delivered';
+    },
+
+    async close(): Promise<void> {
+      await Promise.all([...sessions].map((s) => s.close()));
+    },
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * Runs a projection over the store: a rebuild from position 0 (`rebuild`), or a live catch-up
+ * subscription that resumes from a stored checkpoint (`ProjectionRunner`). Checkpoints are
+ * events too (stream `checkpoint-<name>`), so every store adapter keeps them and a cluster
+ * shares them.
+ */
+import { ANY, type EventStore, type RecordedEvent, type Subscription } from '../src/store/port.ts';
+import { fromRecorded } from '../src/runtime/envelope.ts';
+import { VoxError, ErrorCodes } from '../src/domain/errors.ts';
+import type { Logger } from '../src/log/logger.ts';
+import type { EventPosition, Projection } from './projection.ts';
+
+const PAGE = 5_000;
+
+function positionOf(e: RecordedEvent): EventPosition {
+  return { streamId: e.streamId, revision: e.revision, position: e.position, eventId: e.id };
+}
+
+export interface RebuildStats {
+  events: number;
+  lastPosition: number;
+  ms: number;
+}
+
+/** Folds every event of the projection's streams, from the beginning, into a fresh state. */
+export async function rebuild<S>(store: EventStore, projection: Projection<S>, options: { onError?: 'throw' | 'skip'; log?: Logger } = {}): Promise<{ state: S; stats: RebuildStats }> {
+  const t0 = performance.now();
+  let state = projection.init();
+  let after: number | undefined;
+  let events = 0;
+  for (;;) {
+    const page = await store.readAll({ ...(after === undefined ? {} : { after }), maxCount: PAGE, streamPrefixes: projection.streams ?? ['call-'] });
+    for (const r of page) {
+      after = r.position;
+      let ev;
+      try {
+        ev = fromRecorded(r);
+      } catch (err) {
+        if (options.onError === 'skip') {
+          options.log?.warn('event skipped by projection', { projection: projection.name, streamId: r.streamId, revision: r.revision, err });
+          continue;
+        }
+        throw err;
+      }
+      const next = projection.apply(state, ev, positionOf(r));
+      if (next !== undefined) state = next;
+      events++;
+    }
+    if (page.length < PAGE) break;
+  }
+  return { state, stats: { events, lastPosition: after ?? -1, ms: performance.now() - t0 } };
+}
+
+export interface RunnerOptions {
+  /** Write the checkpoint after this many events (and on close). Default 1,000. */
+  checkpointEvery?: number;
+  log?: Logger;
+}
+
+/**
+ * A live projection: catches up from its checkpoint, then follows new events. `onEvent` runs
+ * after each fold (e.g. to deliver a notification); the checkpoint only moves past an event once
+ * its `onEvent` resolved, so delivery is at-least-once.
+ */
+export class ProjectionRunner<S> {
+  private sub: Subscription | undefined;
+  private stateValue: S;
+  private last = -1;
+  private sinceCheckpoint = 0;
+  private readonly store: EventStore;
+  private readonly projection: Projection<S>;
+  private readonly options: RunnerOptions;
+  private readonly onEvent: ((state: S, e: ReturnType<typeof fromRecorded>, at: EventPosition) => Promise<void> | void) | undefined;
+
+  constructor(store: EventStore, projection: Projection<S>, options: RunnerOptions = {}, onEvent?: ProjectionRunner<S>['onEvent']) {
+    this.store = store;
+    this.projection = projection;
+    this.options = options;
+    this.onEvent = onEvent;
+    this.stateValue = projection.init();
+  }
+
+  get state(): S {
+    return this.stateValue;
+  }
+  get position(): number {
+    return this.last;
+  }
+
+  static checkpointStream(name: string): string {
+    return `checkpoint-${name}`;
+  }
+
+  static async readCheckpoint(store: EventStore, name: string): Promise<number> {
+    try {
+      const [last] = await store.readStream(ProjectionRunner.checkpointStream(name), { direction: 'backwards', maxCount: 1 });
+      const p = (last?.data as { position?: unknown } | undefined)?.position;
+      return typeof p === 'number' ? p : -1;
+    } catch (err) {
+      if ((err as VoxError).code === ErrorCodes.STREAM_NOT_FOUND) return -1;
+      throw err;
+    }
+  }
+
+  /** Starts from the stored checkpoint (state then covers only events after it) or from 0. */
+  async start(options: { fromCheckpoint?: boolean } = {}): Promise<void> {
+    const from = options.fromCheckpoint === false ? -1 : await ProjectionRunner.readCheckpoint(this.store, this.projection.name);
+    this.last = from;
+    this.sub = this.store.subscribeToAll({ ...(from >= 0 ? { after: from } : {}), streamPrefixes: this.projection.streams ?? ['call-'] }, async (r) => {
+      const ev = fromRecorded(r);
+      const at = positionOf(r);
+      const next = this.projection.apply(this.stateValue, ev, at);
+      if (next !== undefined) this.stateValue = next;
+      if (this.onEvent) await this.onEvent(this.stateValue, ev, at);
+      this.last = r.position;
+      if (++this.sinceCheckpoint >= (this.options.checkpointEvery ?? 1_000)) await this.checkpoint();
+    });
+    await this.sub.caughtUp;
+  }
+
+  async checkpoint(): Promise<void> {
+    if (this.sinceCheckpoint === 0) return;
+    this.sinceCheckpoint = 0;
+    await this.store.append(ProjectionRunner.checkpointStream(this.projection.name), [
+      { id: crypto.randomUUID(), type: 'ProjectionCheckpoint', data: { position: this.last }, metadata: { callId: '', at: new Date().toISOString(), nodeId: '', schemaVersion: 1 } },
+    ], { expectedRevision: ANY });
+  }
+
+  async close(): Promise<void> {
+    await this.sub?.close();
+    await this.checkpoint().catch((err) => this.options.log?.warn('checkpoint not written', { projection: this.projection.name, err }));
+  }
+}
+
+/** Loads a projection module (default export, or a named `projection` export) for `voxledger project`. */
+export async function loadProjection(file: string): Promise<Projection> {
+  const mod = (await import(file)) as { default?: Projection; projection?: Projection };
+  const p = mod.default ?? mod.projection;
+  if (!p || typeof p.init !== 'function' || typeof p.apply !== 'function' || typeof p.name !== 'string') {
+    throw new VoxError(ErrorCodes.PROJECTION_INVALID, `${file} must export (default) an object with name, init() and apply(state, event)`, { file });
+  }
+  return p;
+}

@@ -1,0 +1,186 @@
+/**
+ * The Dialogflow connector behind the bot port, shared by CX and ES (the dialect supplies paths,
+ * requests and response translation). One official SessionsClient per connector; each call is a
+ * Dialogflow session whose id is derived from the call id.
+ *
+ * - `start` sends the welcome event; failures reject with BOT_UNREACHABLE / BOT_TIMEOUT /
+ *   BOT_AUTH / BOT_PROTOCOL. The welcome response's activities reach the sink on a later turn,
+ *   after `start` has resolved, so the runtime has the session before the bot's first words.
+ * - `sendText` queues one text query per final STT result; queries run one at a time, so the
+ *   sink sees responses in the order the caller spoke. It never rejects: a failed query is
+ *   logged and reported once through `sink.failed` (the runtime ends the call with reasonCode error).
+ * - `notifyEnded` sends the `conversationEnd` event when `sendEventsToBot` lists it, using only
+ *   the JSON `ref` (any node can deliver); otherwise it resolves 'skipped'.
+ */
+import type { BotActivity, BotCallInfo, BotConnector, BotSession, BotSink, EndNotice } from '../port.ts';
+import type { ConnectorDeps } from '../connector-deps.ts';
+import { ErrorCodes, VoxError } from '../../domain/errors.ts';
+import { sanitizeReasonText } from '../../domain/hangup-headers.ts';
+import { CONVERSATION_END_EVENT, type DialogflowCommonConfig } from './config.ts';
+import { MAX_TEXT_QUERY_CHARS, type DialogflowDialect } from './dialect.ts';
+import { toVoxError } from './grpc-errors.ts';
+import { callOptions, clientOptions, createSessionsClient, type SessionsApi } from './sessions-client.ts';
+import { sessionIdForCall } from './session-id.ts';
+import type { Log } from './payload.ts';
+
+/** What a Dialogflow session's `ref` holds (plain JSON, stored with the call). */
+export interface DialogflowSessionRef {
+  provider: 'dialogflow-cx' | 'dialogflow-es';
+  /** Full session resource name. */
+  session: string;
+  languageCode: string;
+}
+
+/** Optional seams, for tests that need a client other than the official one. */
+export interface DialogflowConnectorOptions {
+  client?: SessionsApi;
+}
+
+export function createDialogflowConnector(
+  dialect: DialogflowDialect,
+  config: DialogflowCommonConfig,
+  deps: ConnectorDeps,
+  options: DialogflowConnectorOptions = {},
+): BotConnector {
+  const endpoint = `${config.apiEndpoint}:${config.port}`;
+  const provider = dialect.provider;
+  let client: SessionsApi | undefined = options.client;
+  let closed = false;
+
+  const getClient = (): SessionsApi => {
+    client ??= createSessionsClient(dialect.clientPackage, clientOptions(config));
+    return client;
+  };
+
+  /** One DetectIntent with the configured deadline; failures become VoxErrors. */
+  const detect = async (request: Record<string, unknown>, what: string): Promise<unknown> => {
+    if (closed) throw new VoxError(ErrorCodes.BOT_UNREACHABLE, `${provider} ${what}: connector is closed`, { provider });
+    const started = deps.clock.now();
+    try {
+      const result = await getClient().detectIntent(request, callOptions(config.timeoutMs));
+      deps.log('debug', `${provider} ${what} answered`, { provider, ms: deps.clock.now() - started });
+      return Array.isArray(result) ? result[0] : result;
+    } catch (err) {
+      throw toVoxError(err, { provider, what, endpoint, timeoutMs: config.timeoutMs });
+    }
+  };
+
+  const connector: BotConnector = {
+    provider,
+
+    async start(call: BotCallInfo, sink: BotSink): Promise<BotSession> {
+      const sessionId = sessionIdForCall(call.callId);
+      const session = dialect.sessionPath(sessionId);
+      const log: Log = (level, msg, fields) => deps.log(level, msg, { provider, callId: call.callId, ...fields });
+      const response = await detect(dialect.welcomeRequest(session, call), `welcome event "${config.welcomeEvent}"`);
+      const activities = dialect.toActivities(response, log);
+      log('info', `${provider} conversation started`, { session, activities: activities.length });
+      const ref: DialogflowSessionRef = { provider, session, languageCode: config.languageCode };
+      return new DialogflowSession(ref, sessionId, sink, log, activities, (text) =>
+        detect(dialect.textRequest(session, text), 'text query').then((r) => dialect.toActivities(r, log)),
+      );
+    },
+
+    async notifyEnded(ref: Record<string, unknown>, notice: EndNotice): Promise<'delivered' | 'skipped'> {
+      if (!config.sendEventsToBot.includes(CONVERSATION_END_EVENT)) return 'skipped';
+      const session = ref.session;
+      if (ref.provider !== provider || typeof session !== 'string' || !dialect.ownsSessionPath(session)) {
+        throw new VoxError(ErrorCodes.BOT_PROTOCOL, `${provider} end-of-call notice: the ref is not a session of this agent`, {
+          provider,
+          session: typeof session === 'string' ? session.slice(0, 300) : null,
+        });
+      }
+      const clean: EndNotice = { reasonCode: notice.reasonCode, reason: sanitizeReasonText(String(notice.reason ?? '')) };
+      const response = await detect(dialect.conversationEndRequest(session, clean), `${CONVERSATION_END_EVENT} event`);
+      // The call is over; whatever the agent answers is only worth a log line.
+      const ignored = dialect.toActivities(response, (level, msg, fields) => deps.log('debug', msg, { provider, session, ...fields, originalLevel: level }));
+      deps.log('info', `${provider} told the bot the call ended`, { provider, session, reasonCode: clean.reasonCode, ignoredActivities: ignored.length });
+      return 'delivered';
+    },
+
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      const c = client;
+      client = undefined;
+      if (c && !options.client) await c.close().catch((err: unknown) => deps.log('warn', `${provider} client close failed`, { provider, err: String(err) }));
+    },
+  };
+  return connector;
+}
+
+/** One call's Dialogflow session: a queue of text queries and the sink they feed. */
+class DialogflowSession implements BotSession {
+  readonly ref: Record<string, unknown>;
+  readonly conversationId: string;
+  private queue: Promise<void>;
+  private closed = false;
+  private failed = false;
+
+  constructor(
+    ref: DialogflowSessionRef,
+    conversationId: string,
+    private readonly sink: BotSink,
+    private readonly log: Log,
+    welcome: BotActivity[],
+    private readonly query: (text: string) => Promise<BotActivity[]>,
+  ) {
+    this.ref = { ...ref };
+    this.conversationId = conversationId;
+    // The welcome activities go out on a later turn, after start() has resolved; text queries
+    // queue behind them.
+    this.queue = new Promise<void>((resolve) =>
+      setImmediate(() => {
+        this.deliver(welcome);
+        resolve();
+      }),
+    );
+  }
+
+  sendText(text: string): Promise<void> {
+    const run = async (): Promise<void> => {
+      if (this.closed || this.failed) {
+        this.log('debug', 'dialogflow text not sent: session is over', { closed: this.closed, failed: this.failed });
+        return;
+      }
+      let t = typeof text === 'string' ? text.trim() : '';
+      if (t === '') return;
+      if (t.length > MAX_TEXT_QUERY_CHARS) {
+        this.log('warn', `dialogflow text query cut to ${MAX_TEXT_QUERY_CHARS} characters`, { length: t.length });
+        t = t.slice(0, MAX_TEXT_QUERY_CHARS);
+      }
+      try {
+        this.deliver(await this.query(t));
+      } catch (err) {
+        if (this.closed) return;
+        const e = err instanceof VoxError ? err : new VoxError(ErrorCodes.BOT_PROTOCOL, String(err));
+        this.failed = true;
+        this.log('error', 'dialogflow text query failed; the bot connection is lost', { code: e.code, err: e.message });
+        try {
+          this.sink.failed({ code: e.code, message: e.message });
+        } catch (sinkErr) {
+          this.log('error', 'bot sink threw on failed()', { err: String(sinkErr) });
+        }
+      }
+    };
+    this.queue = this.queue.then(run, run);
+    return this.queue;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private deliver(activities: BotActivity[]): void {
+    if (activities.length === 0) return;
+    if (this.closed) {
+      this.log('debug', 'dialogflow activities dropped: session closed', { count: activities.length });
+      return;
+    }
+    try {
+      this.sink.activities(activities);
+    } catch (err) {
+      this.log('error', 'bot sink threw on activities()', { err: String(err) });
+    }
+  }
+}

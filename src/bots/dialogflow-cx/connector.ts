@@ -1,0 +1,32 @@
+/**
+ * The Dialogflow CX connector: Google's official `@google-cloud/dialogflow-cx` SessionsClient
+ * behind the bot port. See dialogflow-common/connector-core.ts for the session behaviour and
+ * translate.ts for how responses become activities.
+ */
+import type { BotConnector } from '../port.ts';
+import type { ConnectorDeps } from '../connector-deps.ts';
+import { createDialogflowConnector, type DialogflowConnectorOptions } from '../dialogflow-common/connector-core.ts';
+import type { DialogflowDialect } from '../dialogflow-common/dialect.ts';
+import type { DialogflowCxConfig } from './config.ts';
+import { cxSessionPath, cxSessionPathMatcher } from './paths.ts';
+import { cxConversationEndRequest, cxTextRequest, cxWelcomeRequest } from './requests.ts';
+import { cxResponseToActivities } from './translate.ts';
+
+export function dialogflowCxDialect(config: DialogflowCxConfig): DialogflowDialect {
+  const owns = cxSessionPathMatcher(config);
+  return {
+    provider: 'dialogflow-cx',
+    clientPackage: '@google-cloud/dialogflow-cx',
+    sessionPath: (id) => cxSessionPath(config, id),
+    ownsSessionPath: (p) => owns.test(p),
+    welcomeRequest: (session, call) => cxWelcomeRequest(session, config.languageCode, config.welcomeEvent, config.sendCallInfo ? call : undefined),
+    textRequest: (session, text) => cxTextRequest(session, config.languageCode, text),
+    conversationEndRequest: (session, notice) => cxConversationEndRequest(session, config.languageCode, notice),
+    toActivities: cxResponseToActivities,
+  };
+}
+
+/** A CX connector for one agent (config from `parseDialogflowCxConfig`). */
+export function createDialogflowCxConnector(config: DialogflowCxConfig, deps: ConnectorDeps, options?: DialogflowConnectorOptions): BotConnector {
+  return createDialogflowConnector(dialogflowCxDialect(config), config, deps, options);
+}

@@ -26,6 +26,18 @@ describe('call runtime lifecycle (in-process signaling, scripted bot, simulated 
     assert.equal(ended.type, 'CallEnded');
     assert.equal((ended.data as { reasonCode: string }).reasonCode, 'bot-disconnected');
     assert.equal((ended.data as { reason: string }).reason, 'completed "successfully"');
+    await h.settle();
+    assert.deepEqual(h.bot.notices.get(`scripted-${callId}`), [{ reasonCode: 'bot-disconnected', reason: 'completed "successfully"' }]);
+  });
+
+  it('end-of-call notice is retried with backoff, each attempt recorded, delivered once', async () => {
+    const h = await makeHarness({ failNotices: 2, script: [{ afterMs: 10, hangup: { hangupReason: 'r' } }] });
+    const callId = h.sip.peer.offer({ to: '1000' });
+    await h.advance(1000, 20);
+    const notified = await h.store.readStream(`notify-${callId}`);
+    assert.deepEqual(notified.map((e) => (e.data as { outcome: string }).outcome), ['failed', 'failed', 'delivered']);
+    assert.equal(h.bot.notices.get(`scripted-${callId}`)?.length, 1);
+    assert.equal((await h.events(callId)).at(-1)!.type, 'CallEnded', 'deliveries never land in the call stream');
   });
 
   it('caller hangup: no BYE from us, client-disconnected', async () => {
@@ -38,6 +50,7 @@ describe('call runtime lifecycle (in-process signaling, scripted bot, simulated 
     const ev = await h.events(callId);
     assert.equal(ev.at(-1)!.type, 'CallEnded');
     assert.equal((ev.at(-1)!.data as { reasonCode: string }).reasonCode, 'client-disconnected');
+    assert.deepEqual(h.bot.notices.get(`scripted-${callId}`), [{ reasonCode: 'client-disconnected', reason: 'Client Side' }]);
   });
 
   it('STT delay: BYE waits for the final result, but no longer than delayBotDisconnectMs', async () => {

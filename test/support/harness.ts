@@ -11,6 +11,7 @@ import { BotDirectory } from '../../src/bots/directory.ts';
 import { CallRuntime } from '../../src/runtime/runtime.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { fromRecorded } from '../../src/runtime/envelope.ts';
+import { BotNotifier } from '../../src/runtime/bot-notifier.ts';
 import type { DomainEvent } from '../../src/domain/events.ts';
 import type { SessionParams } from '../../src/domain/types.ts';
 
@@ -20,6 +21,7 @@ export interface Harness {
   sip: InProcessSignaling;
   bot: ScriptedBotConnector;
   runtime: CallRuntime;
+  notifier: BotNotifier;
   /** Lets queued promises (appends, effects) settle. */
   settle(): Promise<void>;
   /** Advances simulated time in steps, settling in between. */
@@ -28,14 +30,16 @@ export interface Harness {
   types(callId: string): Promise<string[]>;
 }
 
-export async function makeHarness(opts: { script?: ScriptStep[]; defaults?: SessionParams; store?: EventStore; failStart?: boolean } = {}): Promise<Harness> {
+export async function makeHarness(opts: { script?: ScriptStep[]; defaults?: SessionParams; store?: EventStore; failStart?: boolean; failNotices?: number } = {}): Promise<Harness> {
   const clock = new SimulatedClock(Date.UTC(2026, 10, 21, 9, 0, 0));
   const store = opts.store ?? new MemoryEventStore();
   const sip = new InProcessSignaling();
-  const bot = new ScriptedBotConnector({ script: opts.script ?? [], failStart: opts.failStart ?? false }, clock);
+  const bot = new ScriptedBotConnector({ script: opts.script ?? [], failStart: opts.failStart ?? false, failNotices: opts.failNotices ?? 0 }, clock);
   const bots = new BotDirectory([{ id: 'demo', provider: 'scripted', connector: bot, defaults: opts.defaults ?? {} }]);
   const runtime = new CallRuntime({ store, clock, nodeId: 'test-node', log: silentLogger, bots, signaling: sip, route: (to) => (to === 'nobody' ? undefined : 'demo') });
   await runtime.start();
+  const notifier = new BotNotifier({ store, bots, clock, log: silentLogger, nodeId: 'test-node', backoffMs: 100, maxBackoffMs: 400 });
+  await notifier.start();
   const settle = async () => {
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
   };
@@ -46,6 +50,7 @@ export async function makeHarness(opts: { script?: ScriptStep[]; defaults?: Sess
     sip,
     bot,
     runtime,
+    notifier,
     settle,
     async advance(ms, stepMs = 10) {
       for (let t = 0; t < ms; t += stepMs) {

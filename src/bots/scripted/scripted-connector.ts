@@ -27,6 +27,8 @@ export interface ScriptedBotConfig {
   script: ScriptStep[];
   /** Fail the start (to try the error path). */
   failStart?: boolean;
+  /** Fail this many end-of-call notices before accepting one (to try the retries). */
+  failNotices?: number;
 }
 
 export function parseScriptedConfig(raw: unknown, path: string): ScriptedBotConfig {
@@ -44,7 +46,8 @@ export function parseScriptedConfig(raw: unknown, path: string): ScriptedBotConf
     return st as unknown as ScriptStep;
   });
   if (r.failStart !== undefined && typeof r.failStart !== 'boolean') throw bad('failStart must be true or false');
-  return { script: steps, failStart: r.failStart === true };
+  if (r.failNotices !== undefined && !(Number.isInteger(r.failNotices) && (r.failNotices as number) >= 0)) throw bad('failNotices must be an integer >= 0');
+  return { script: steps, failStart: r.failStart === true, failNotices: (r.failNotices as number | undefined) ?? 0 };
 }
 
 export class ScriptedBotConnector implements BotConnector {
@@ -96,7 +99,13 @@ export class ScriptedBotConnector implements BotConnector {
     };
   }
 
+  private failedNotices = 0;
+
   async notifyEnded(ref: Record<string, unknown>, notice: EndNotice): Promise<'delivered'> {
+    if (this.failedNotices < (this.config.failNotices ?? 0)) {
+      this.failedNotices++;
+      throw new VoxError(ErrorCodes.BOT_UNREACHABLE, `scripted bot refused notice ${this.failedNotices}`);
+    }
     const id = String(ref.conversationId);
     const list = this.notices.get(id) ?? [];
     list.push(notice);

@@ -119,6 +119,7 @@ export function createAcBotApiConnector(config: AcBotApiConfig, deps: ConnectorD
         if (this.closed) return;
         const next = isRecord(body) ? positiveSeconds(body.expiresSeconds) : undefined;
         if (next === undefined) log('warn', 'refresh answer without expiresSeconds; keeping the previous lifetime', { provider: AC_BOT_API_PROVIDER, conversation: this.r.conversation });
+        else log('debug', 'conversation refreshed', { provider: AC_BOT_API_PROVIDER, conversation: this.r.conversation, expiresSeconds: next });
         this.scheduleRefresh(next ?? this.ttlMs / 1000);
       } catch (e) {
         if (this.closed) return;

@@ -91,6 +91,8 @@ export class CallActor {
       s = r.snapshot;
       for (const d of r.decisions) batch.push({ ...d, callId: this.callId, at: now } as CallEvent);
     };
+    // Deadlines that passed before these inputs are honoured first (the timer may lag the input).
+    decideNow();
     for (const input of inputs) {
       const ev = { ...input, callId: this.callId, at: now } as CallEvent;
       if (!accepts(s, ev)) {
@@ -101,7 +103,6 @@ export class CallActor {
       batch.push(ev);
       decideNow();
     }
-    if (inputs.length === 0) decideNow();
     if (batch.length === 0) {
       this.arm();
       return [];

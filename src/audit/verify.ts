@@ -1,0 +1,58 @@
+/**
+ * The auditor's check: re-run a call's recorded inputs through the pure machine at their recorded
+ * times and compare every decision it makes with the decision recorded. Recorded decisions are
+ * applied as recorded (so one difference does not cascade); timer-driven decisions are decided
+ * at the time they were recorded, after checking their deadline had really passed.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { accepts, decideAll, evolve, initialSnapshot, nextWakeUp, stateOf, type Decision } from '../../machines/decide.ts';
+import { DECISION_EVENTS, type CallEvent } from '../domain/events.ts';
+
+export interface Difference {
+  /** Index of the recorded event in the stream where the difference shows (-1: at the end). */
+  index: number;
+  kind: 'missing' | 'unexpected' | 'different' | 'input-refused' | 'too-early';
+  message: string;
+  recorded?: { type: string; data: unknown };
+  decided?: { type: string; data: unknown };
+}
+
+export function verifyCall(events: CallEvent[]): { differences: Difference[]; decisions: number } {
+  const differences: Difference[] = [];
+  let s = initialSnapshot();
+  let pending: Decision[] = [];
+  let decisions = 0;
+  events.forEach((e, index) => {
+    if (DECISION_EVENTS.has(e.type)) {
+      decisions++;
+      if (pending.length === 0) {
+        const wake = nextWakeUp(s);
+        if (wake !== undefined && e.at < wake) {
+          differences.push({ index, kind: 'too-early', message: `${e.type} recorded at ${new Date(e.at).toISOString()}, before its deadline ${new Date(wake).toISOString()}`, recorded: { type: e.type, data: e.data } });
+        }
+        // A timer-driven decision: the runtime decided it when its timer ran, at the recorded time.
+        pending = decideAll(s, e.at, e.callId).decisions;
+      }
+      const expected = pending.shift();
+      if (!expected) {
+        differences.push({ index, kind: 'unexpected', message: `${e.type} is recorded but the machine decided nothing here (state ${stateOf(s)})`, recorded: { type: e.type, data: e.data } });
+      } else if (expected.type !== e.type || !isDeepStrictEqual(expected.data, e.data)) {
+        differences.push({ index, kind: 'different', message: `recorded ${e.type} differs from the machine's ${expected.type}`, recorded: { type: e.type, data: e.data }, decided: expected });
+      }
+      s = evolve(s, e);
+      return;
+    }
+    for (const p of pending) differences.push({ index, kind: 'missing', message: `the machine decided ${p.type} before ${e.type}, but it is not recorded`, decided: p });
+    pending = [];
+    const due = decideAll(s, e.at, e.callId).decisions;
+    for (const p of due) differences.push({ index, kind: 'missing', message: `${p.type} was due before ${e.type} at ${new Date(e.at).toISOString()} but is not recorded`, decided: p });
+    if (!accepts(s, e)) {
+      differences.push({ index, kind: 'input-refused', message: `${e.type} is recorded but the machine refuses it in state ${stateOf(s)}`, recorded: { type: e.type, data: e.data } });
+      return;
+    }
+    s = evolve(s, e);
+    pending = decideAll(s, e.at, e.callId).decisions;
+  });
+  for (const p of pending) differences.push({ index: -1, kind: 'missing', message: `the machine decided ${p.type} after the last event, but it is not recorded`, decided: p });
+  return { differences, decisions };
+}

@@ -1,0 +1,217 @@
+/**
+ * The `voxledger` command.
+ *
+ *   voxledger start                     run the runtime (SIP + bots + store) from the config
+ *   voxledger simulate --calls N        synthetic calls of every ending into the configured store
+ *   voxledger calls [--limit N]         list call ids, newest last
+ *   voxledger replay <callId> [--verify] [--json]   a call's timeline; --verify re-decides it
+ *   voxledger replay --verify --all    verify every call in the store
+ *   voxledger cdr [--format jsonl|csv] [--out FILE]  export CDRs
+ *   voxledger project <file> [--json]  run your projection over every call
+ * Global: --config FILE (or VOXLEDGER_CONFIG; default ./voxledger.config.json if present).
+ * Exit codes: 0 ok, 1 failure, 2 usage or config error, 3 --verify found differences.
+ */
+import { parseArgs } from 'node:util';
+import { createWriteStream } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { VoxError, ErrorCodes, isVoxError } from '../domain/errors.ts';
+import { loadConfig } from '../config/load-config.ts';
+import type { VoxConfig } from '../config/config.ts';
+import { openStore } from '../store/open-store.ts';
+import { callStreamId, type EventStore } from '../store/port.ts';
+import { createLogger } from '../log/logger.ts';
+import { fromRecorded, isCallEvent } from '../runtime/envelope.ts';
+import { notifyStreamId } from '../domain/events.ts';
+import { verifyCall } from '../audit/verify.ts';
+import { formatTimeline } from './timeline.ts';
+import { simulate } from './simulate.ts';
+import { rebuild, loadProjection } from '../../projections/runner.ts';
+import { cdrProjection, cdrToCsvRow, CDR_COLUMNS } from '../../projections/cdr.ts';
+
+const USAGE = `usage: voxledger <command> [options]
+  start                               run the runtime from the config
+  simulate --calls N [--seed S]       drive N synthetic calls into the configured store
+  calls [--limit N]                   list call ids in the store
+  replay <callId> [--verify] [--json] print a call's timeline; --verify re-runs its inputs
+  replay --verify --all               verify every call in the store
+  cdr [--format jsonl|csv] [--out F]  export CDRs
+  project <file> [--json]             run a projection module over every call
+options: --config FILE  (default ./voxledger.config.json when present; env VOXLEDGER_CONFIG)`;
+
+type Out = { write(s: string): unknown };
+
+export async function main(argv: string[], io: { out: Out; err: Out } = { out: process.stdout, err: process.stderr }): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (!command || command === 'help' || command === '--help' || command === '-h') {
+      io.out.write(USAGE + '\n');
+      return command ? 0 : 2;
+    }
+    const { values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string' },
+        verify: { type: 'boolean' },
+        json: { type: 'boolean' },
+        format: { type: 'string' },
+        out: { type: 'string' },
+        calls: { type: 'string' },
+        seed: { type: 'string' },
+        limit: { type: 'string' },
+        all: { type: 'boolean' },
+      },
+    });
+    const { config } = loadConfig(values.config);
+    switch (command) {
+      case 'start':
+        return await (await import('./start.ts')).startNode(config);
+      case 'simulate':
+        return await withStore(config, (store) => cmdSimulate(store, config, values, io));
+      case 'calls':
+        return await withStore(config, (store) => cmdCalls(store, values, io));
+      case 'replay':
+        return await withStore(config, (store) => cmdReplay(store, positionals[0], values, io));
+      case 'cdr':
+        return await withStore(config, (store) => cmdCdr(store, values, io));
+      case 'project':
+        return await withStore(config, (store) => cmdProject(store, positionals[0], values, io));
+      default:
+        throw new VoxError(ErrorCodes.CLI_USAGE, `unknown command "${command}"\n${USAGE}`);
+    }
+  } catch (err) {
+    if (isVoxError(err)) {
+      io.err.write(`voxledger: ${err.code}: ${err.message}\n`);
+      return err.code === ErrorCodes.CLI_USAGE || err.code === ErrorCodes.CONFIG_INVALID || err.code === ErrorCodes.CONFIG_NOT_FOUND ? 2 : 1;
+    }
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err.write(`voxledger: ${ErrorCodes.CLI_USAGE}: ${(err as Error).message}\n${USAGE}\n`);
+      return 2;
+    }
+    io.err.write(`voxledger: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return 1;
+  }
+}
+
+async function withStore(config: VoxConfig, fn: (store: EventStore) => Promise<number>): Promise<number> {
+  const store = await openStore(config.store);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function positiveInt(v: string | undefined, name: string, def: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new VoxError(ErrorCodes.CLI_USAGE, `--${name} must be a whole number, got "${v}"`);
+  return n;
+}
+
+async function cmdSimulate(store: EventStore, config: VoxConfig, v: Record<string, unknown>, io: { out: Out }): Promise<number> {
+  const calls = positiveInt(v.calls as string | undefined, 'calls', 100);
+  const seed = positiveInt(v.seed as string | undefined, 'seed', 1);
+  const log = createLogger({ level: config.log.level === 'debug' ? 'debug' : 'error' });
+  const r = await simulate({ store, calls, seed, log, nodeId: config.nodeId });
+  io.out.write(`simulated ${r.calls} calls (seed ${seed}) into ${store.kind}: ${r.events} events in the store, ${r.ms.toFixed(0)} ms\n`);
+  io.out.write(`scenarios: ${JSON.stringify(r.byScenario)}\nreasonCodes: ${JSON.stringify(r.byReasonCode)}\n`);
+  return 0;
+}
+
+async function cmdCalls(store: EventStore, v: Record<string, unknown>, io: { out: Out }): Promise<number> {
+  const limit = positiveInt(v.limit as string | undefined, 'limit', 50);
+  const ids: string[] = [];
+  let after: number | undefined;
+  for (;;) {
+    const page = await store.readAll({ ...(after === undefined ? {} : { after }), maxCount: 10_000, streamPrefixes: ['call-'] });
+    for (const e of page) {
+      after = e.position;
+      if (e.revision === 0) ids.push(e.streamId.slice('call-'.length));
+    }
+    if (page.length < 10_000) break;
+  }
+  for (const id of ids.slice(-limit)) io.out.write(id + '\n');
+  return 0;
+}
+
+/** `replay --verify --all`: every call in the store, one line per call with a difference. */
+async function verifyAll(store: EventStore, io: { out: Out }): Promise<number> {
+  const byStream = new Map<string, ReturnType<typeof fromRecorded>[]>();
+  let after: number | undefined;
+  let calls = 0;
+  let bad = 0;
+  const flush = (streamId: string) => {
+    const events = byStream.get(streamId)!;
+    byStream.delete(streamId);
+    calls++;
+    const { differences } = verifyCall(events.filter(isCallEvent));
+    if (differences.length) {
+      bad++;
+      io.out.write(`${streamId}: ${differences.map((d) => `${d.kind}: ${d.message}`).join(' | ')}\n`);
+    }
+  };
+  for (;;) {
+    const page = await store.readAll({ ...(after === undefined ? {} : { after }), maxCount: 10_000, streamPrefixes: ['call-'] });
+    for (const r of page) {
+      after = r.position;
+      const list = byStream.get(r.streamId) ?? [];
+      list.push(fromRecorded(r));
+      byStream.set(r.streamId, list);
+      if (r.type === 'CallEnded') flush(r.streamId);
+    }
+    if (page.length < 10_000) break;
+  }
+  for (const id of [...byStream.keys()]) flush(id);
+  io.out.write(`verify: ${calls} calls, ${bad} with differences\n`);
+  return bad ? 3 : 0;
+}
+
+async function cmdReplay(store: EventStore, callId: string | undefined, v: Record<string, unknown>, io: { out: Out }): Promise<number> {
+  if (v.all) {
+    if (!v.verify) throw new VoxError(ErrorCodes.CLI_USAGE, '--all goes with --verify');
+    return verifyAll(store, io);
+  }
+  if (!callId) throw new VoxError(ErrorCodes.CLI_USAGE, 'replay needs a call id (see `voxledger calls`)');
+  const recorded = await store.readStream(callStreamId(callId)).catch((err) => {
+    if (isVoxError(err, ErrorCodes.STREAM_NOT_FOUND)) throw new VoxError(ErrorCodes.CALL_NOT_FOUND, `no call ${callId} in the ${store.kind} store`, { callId });
+    throw err;
+  });
+  const notified = await store.readStream(notifyStreamId(callId)).catch(() => []);
+  const events = recorded.map(fromRecorded);
+  const all = [...events, ...notified.map(fromRecorded)];
+  if (v.json) io.out.write(JSON.stringify(all.map((e, i) => ({ ...e, at: new Date(e.at).toISOString(), revision: i < recorded.length ? recorded[i]!.revision : undefined }))) + '\n');
+  else io.out.write(formatTimeline(all) + '\n');
+  if (!v.verify) return 0;
+  const { differences, decisions } = verifyCall(events.filter(isCallEvent));
+  if (differences.length === 0) {
+    io.out.write(`verify: OK — ${events.length} events, ${decisions} decisions re-derived from the inputs, no difference\n`);
+    return 0;
+  }
+  io.out.write(`verify: ${differences.length} difference(s)\n`);
+  for (const d of differences) io.out.write(`  [${d.index >= 0 ? `#${d.index}` : 'end'}] ${d.kind}: ${d.message}\n`);
+  return 3;
+}
+
+async function cmdCdr(store: EventStore, v: Record<string, unknown>, io: { out: Out }): Promise<number> {
+  const format = (v.format as string | undefined) ?? 'jsonl';
+  if (format !== 'jsonl' && format !== 'csv') throw new VoxError(ErrorCodes.CLI_USAGE, `--format must be jsonl or csv, got "${format}"`);
+  const { state } = await rebuild(store, cdrProjection);
+  const out = v.out ? createWriteStream(resolve(v.out as string)) : io.out;
+  if (format === 'csv') out.write(CDR_COLUMNS.join(',') + '\n');
+  for (const cdr of state.values()) out.write((format === 'csv' ? cdrToCsvRow(cdr) : JSON.stringify(cdr)) + '\n');
+  if (v.out) await new Promise<void>((r, j) => (out as ReturnType<typeof createWriteStream>).end((e?: Error | null) => (e ? j(e) : r())));
+  return 0;
+}
+
+async function cmdProject(store: EventStore, file: string | undefined, v: Record<string, unknown>, io: { out: Out }): Promise<number> {
+  if (!file) throw new VoxError(ErrorCodes.CLI_USAGE, 'project needs a projection file');
+  const projection = await loadProjection(pathToFileURL(resolve(file)).href);
+  const { state, stats } = await rebuild(store, projection);
+  const output = projection.output ? projection.output(state) : state;
+  const text = JSON.stringify(output, (_k, val) => (val instanceof Map ? Object.fromEntries(val) : val instanceof Set ? [...val] : val), v.json ? undefined : 2);
+  io.out.write(text + '\n');
+  if (!v.json) io.out.write(`(${projection.name}: ${stats.events} events folded in ${stats.ms.toFixed(0)} ms)\n`);
+  return 0;
+}

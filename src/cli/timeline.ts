@@ -1,0 +1,48 @@
+/** `voxledger replay`: a call's history as a readable timeline. */
+import type { DomainEvent } from '../domain/events.ts';
+
+function summary(e: DomainEvent): string {
+  const d = e.data as Record<string, unknown>;
+  switch (e.type) {
+    case 'CallOffered':
+      return `${e.data.direction} ${e.data.from} → ${e.data.to} (bot ${e.data.botId}${e.data.ringTimeoutMs ? `, ring ${e.data.ringTimeoutMs} ms` : ''})`;
+    case 'CallAnswered':
+      return `SIP ${e.data.sipStatus}`;
+    case 'OutboundCallFailed':
+      return `SIP ${e.data.sipStatus} → ${e.data.reasonCode} (${e.data.reason})`;
+    case 'BotConversationStarted':
+      return `${e.data.provider} conversation ${e.data.conversationId}`;
+    case 'BotStartFailed':
+      return `${e.data.provider}: ${e.data.code} ${e.data.message}`;
+    case 'SessionParamsUpdated':
+      return `${e.data.source}: ${JSON.stringify(e.data.params)}`;
+    case 'BotHangupRequested':
+      return `reason ${JSON.stringify(e.data.hangupReason ?? null)}, ${e.data.hangupSipHeaders.length} header(s), delay ${e.data.delayMs} ms (deadline ${e.data.deadline})`;
+    case 'BotInputRejected':
+      return `${e.data.field}: ${e.data.reason}${e.data.excerpt ? ` [${e.data.excerpt}]` : ''}`;
+    case 'SttFinalReceived':
+      return JSON.stringify(e.data.text);
+    case 'ByeSent':
+      return `Reason: ${e.data.reasonHeader ?? '(none)'}${e.data.headers.map((h) => `; ${h.name}: ${h.value}`).join('')} (${e.data.trigger}${e.data.sttWaitMs ? `, waited ${e.data.sttWaitMs} ms for STT` : ''})`;
+    case 'ByeReceived':
+      return e.data.reasonHeader ? `Reason: ${e.data.reasonHeader}` : '';
+    case 'CallEnded':
+      return `${e.data.reasonCode} (${e.data.reason}) by ${e.data.terminatedBy}, ${e.data.durationMs} ms talk${e.data.sipStatus ? `, SIP ${e.data.sipStatus}` : ''}`;
+    case 'BotNotified':
+      return `${e.data.provider} attempt ${e.data.attempt}: ${e.data.outcome}${e.data.error ? ` (${e.data.error})` : ''}`;
+    default:
+      return Object.keys(d).length ? JSON.stringify(d) : '';
+  }
+}
+
+export function formatTimeline(events: DomainEvent[], revisions?: number[]): string {
+  if (!events.length) return '';
+  const t0 = events[0]!.at;
+  return events
+    .map((e, i) => {
+      const rel = `+${((e.at - t0) / 1000).toFixed(3)}s`.padStart(10);
+      const rev = revisions ? `#${revisions[i]}`.padStart(4) + ' ' : '';
+      return `${rev}${new Date(e.at).toISOString()} ${rel}  ${e.type.padEnd(22)} ${summary(e)}`;
+    })
+    .join('\n');
+}

@@ -1,0 +1,210 @@
+/**
+ * The runtime's configuration: one JSON file (default `voxledger.config.json`, or `--config`, or
+ * VOXLEDGER_CONFIG). Every key has a default that works on a fresh machine; every bad key is
+ * named in the error (VOX_CONFIG_INVALID). Bot entries are validated by their provider's reader.
+ */
+import { VoxError, ErrorCodes } from '../domain/errors.ts';
+import { checkParams } from '../domain/bot-params.ts';
+import type { SessionParams } from '../domain/types.ts';
+import type { LogLevel } from '../log/logger.ts';
+
+export type StoreConfig = { kind: 'memory' } | { kind: 'sqlite'; path: string } | { kind: 'esdb'; connectionString: string };
+
+export interface SipConfig {
+  adapter: 'embedded' | 'drachtio';
+  host: string;
+  port: number;
+  transport: 'udp' | 'tcp' | 'both';
+  /** Host written in Contact/Via when it differs from `host` (NAT, 0.0.0.0). */
+  publicHost?: string;
+  drachtio?: { host: string; port: number; secret: string };
+}
+
+export interface RouteConfig {
+  /** The dialed user part, or `*` for any. */
+  match: string;
+  botId: string;
+}
+
+export interface BotConfigEntry {
+  id: string;
+  provider: string;
+  /** Administrator defaults applied at call start (botOperationResult, delayBotDisconnectMs, …). */
+  defaults: SessionParams;
+  /** The provider-specific keys, validated by the provider's reader. */
+  raw: Record<string, unknown>;
+  /** Where this entry sits in the file, for error messages (`bots[2]`). */
+  path: string;
+}
+
+export interface HttpConfig {
+  host: string;
+  port: number;
+}
+
+export interface VoxConfig {
+  nodeId: string;
+  log: { level: LogLevel };
+  store: StoreConfig;
+  sip: SipConfig;
+  http: HttpConfig;
+  routes: RouteConfig[];
+  bots: BotConfigEntry[];
+  notifier: { attempts: number; backoffMs: number; maxBackoffMs: number };
+  /** Outbound: default ring timeout, ms. */
+  ringTimeoutMs: number;
+}
+
+/** The built-in demo bot: hangs up after 3 s with a reason and two X- headers. */
+export const DEMO_BOT = {
+  id: 'demo',
+  provider: 'scripted',
+  defaults: { botOperationResult: 'success' },
+  script: [
+    { afterMs: 1000, sessionParams: { botOperationData: { note: 'demo bot reached the end of its script' } } },
+    {
+      afterMs: 3000,
+      hangup: {
+        hangupReason: 'completed successfully',
+        hangupSipHeaders: [
+          { name: 'X-My-Header', value: 'my_value' },
+          { name: 'X-Voxledger-Demo', value: 'scripted' },
+        ],
+      },
+    },
+  ],
+};
+
+export const DEFAULTS = {
+  nodeId: 'node-1',
+  log: { level: 'info' as LogLevel },
+  store: { kind: 'sqlite', path: 'data/voxledger.db' } as StoreConfig,
+  sip: { adapter: 'embedded', host: '127.0.0.1', port: 5060, transport: 'udp' } as SipConfig,
+  http: { host: '127.0.0.1', port: 8080 },
+  notifier: { attempts: 5, backoffMs: 1000, maxBackoffMs: 30000 },
+  ringTimeoutMs: 30000,
+};
+
+const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'http', 'routes', 'bots', 'notifier', 'ringTimeoutMs', '$schema', 'comment'];
+
+function bad(key: string, what: string): VoxError {
+  return new VoxError(ErrorCodes.CONFIG_INVALID, `${key} ${what}`, { key });
+}
+
+function obj(v: unknown, key: string): Record<string, unknown> {
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(key, 'must be an object');
+  return v as Record<string, unknown>;
+}
+
+function onlyKeys(o: Record<string, unknown>, key: string, allowed: string[]): void {
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) throw bad(`${key ? key + '.' : ''}${k}`, `is not a known key (known: ${allowed.join(', ')})`);
+}
+
+function str(v: unknown, key: string, def?: string): string {
+  if (v === undefined && def !== undefined) return def;
+  if (typeof v !== 'string' || v.trim() === '') throw bad(key, 'must be a non-empty string');
+  return v;
+}
+
+function int(v: unknown, key: string, def: number, min: number, max: number): number {
+  if (v === undefined) return def;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(key, `must be an integer from ${min} to ${max}`);
+  return v;
+}
+
+/** Validates a parsed config file (or `{}` for all defaults). */
+export function parseConfig(input: unknown): VoxConfig {
+  const root = obj(input, 'config');
+  onlyKeys(root, '', TOP_KEYS);
+
+  const log = obj(root.log, 'log');
+  onlyKeys(log, 'log', ['level']);
+  const level = (log.level ?? DEFAULTS.log.level) as LogLevel;
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) throw bad('log.level', 'must be one of debug, info, warn, error, silent');
+
+  const st = obj(root.store, 'store');
+  let store: StoreConfig;
+  const kind = st.kind ?? DEFAULTS.store.kind;
+  if (kind === 'memory') {
+    onlyKeys(st, 'store', ['kind']);
+    store = { kind };
+  } else if (kind === 'sqlite') {
+    onlyKeys(st, 'store', ['kind', 'path']);
+    store = { kind, path: str(st.path, 'store.path', (DEFAULTS.store as { path: string }).path) };
+  } else if (kind === 'esdb') {
+    onlyKeys(st, 'store', ['kind', 'connectionString']);
+    store = { kind, connectionString: str(st.connectionString ?? process.env.ESDB_CONNECTION_STRING, 'store.connectionString') };
+  } else throw bad('store.kind', 'must be one of memory, sqlite, esdb');
+
+  const s = obj(root.sip, 'sip');
+  onlyKeys(s, 'sip', ['adapter', 'host', 'port', 'transport', 'publicHost', 'drachtio']);
+  const adapter = s.adapter ?? DEFAULTS.sip.adapter;
+  if (adapter !== 'embedded' && adapter !== 'drachtio') throw bad('sip.adapter', 'must be embedded or drachtio');
+  const transport = s.transport ?? DEFAULTS.sip.transport;
+  if (!['udp', 'tcp', 'both'].includes(transport as string)) throw bad('sip.transport', 'must be udp, tcp or both');
+  const sip: SipConfig = { adapter, host: str(s.host, 'sip.host', DEFAULTS.sip.host), port: int(s.port, 'sip.port', DEFAULTS.sip.port, 0, 65535), transport: transport as SipConfig['transport'] };
+  if (s.publicHost !== undefined) sip.publicHost = str(s.publicHost, 'sip.publicHost');
+  if (adapter === 'drachtio' || s.drachtio !== undefined) {
+    const d = obj(s.drachtio, 'sip.drachtio');
+    onlyKeys(d, 'sip.drachtio', ['host', 'port', 'secret']);
+    sip.drachtio = { host: str(d.host, 'sip.drachtio.host', '127.0.0.1'), port: int(d.port, 'sip.drachtio.port', 9022, 1, 65535), secret: str(d.secret ?? process.env.DRACHTIO_SECRET, 'sip.drachtio.secret') };
+  }
+
+  const h = obj(root.http, 'http');
+  onlyKeys(h, 'http', ['host', 'port']);
+  const http = { host: str(h.host, 'http.host', DEFAULTS.http.host), port: int(h.port, 'http.port', DEFAULTS.http.port, 0, 65535) };
+
+  const botsRaw = root.bots === undefined ? [DEMO_BOT] : root.bots;
+  if (!Array.isArray(botsRaw)) throw bad('bots', 'must be an array');
+  const ids = new Set<string>();
+  const bots = botsRaw.map((b: unknown, i: number): BotConfigEntry => {
+    const path = `bots[${i}]`;
+    const o = obj(b, path);
+    const id = str(o.id, `${path}.id`);
+    if (ids.has(id)) throw bad(`${path}.id`, `"${id}" is used by two bots`);
+    ids.add(id);
+    const provider = str(o.provider, `${path}.provider`);
+    const d = checkParams(o.defaults ?? {}, `${path}.defaults`);
+    if (d.rejected.length) throw bad(d.rejected[0]!.field, d.rejected[0]!.reason);
+    const { id: _id, defaults: _d, ...raw } = o;
+    return { id, provider, defaults: d.params, raw, path };
+  });
+
+  const routesRaw = root.routes === undefined ? [{ match: '*', botId: bots[0]?.id ?? 'demo' }] : root.routes;
+  if (!Array.isArray(routesRaw)) throw bad('routes', 'must be an array');
+  const routes = routesRaw.map((r: unknown, i: number): RouteConfig => {
+    const o = obj(r, `routes[${i}]`);
+    onlyKeys(o, `routes[${i}]`, ['match', 'botId']);
+    const botId = str(o.botId, `routes[${i}].botId`);
+    if (!ids.has(botId)) throw bad(`routes[${i}].botId`, `names no configured bot ("${botId}")`);
+    return { match: str(o.match, `routes[${i}].match`), botId };
+  });
+
+  const n = obj(root.notifier, 'notifier');
+  onlyKeys(n, 'notifier', ['attempts', 'backoffMs', 'maxBackoffMs']);
+  const notifier = {
+    attempts: int(n.attempts, 'notifier.attempts', DEFAULTS.notifier.attempts, 1, 100),
+    backoffMs: int(n.backoffMs, 'notifier.backoffMs', DEFAULTS.notifier.backoffMs, 1, 3_600_000),
+    maxBackoffMs: int(n.maxBackoffMs, 'notifier.maxBackoffMs', DEFAULTS.notifier.maxBackoffMs, 1, 3_600_000),
+  };
+
+  return {
+    nodeId: str(root.nodeId ?? process.env.VOXLEDGER_NODE_ID, 'nodeId', DEFAULTS.nodeId),
+    log: { level },
+    store,
+    sip,
+    http,
+    routes,
+    bots,
+    notifier,
+    ringTimeoutMs: int(root.ringTimeoutMs, 'ringTimeoutMs', DEFAULTS.ringTimeoutMs, 1000, 600_000),
+  };
+}
+
+/** Routes a dialed user part to a bot id: exact match first, then `*`. */
+export function makeRouter(routes: RouteConfig[]): (to: string) => string | undefined {
+  const exact = new Map(routes.filter((r) => r.match !== '*').map((r) => [r.match, r.botId]));
+  const fallback = routes.find((r) => r.match === '*')?.botId;
+  return (to) => exact.get(to) ?? fallback;
+}

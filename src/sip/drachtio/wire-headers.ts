@@ -1,0 +1,67 @@
+/**
+ * Turns domain headers into the `headers` object drachtio-srf writes into the request it hands
+ * to drachtio-server, with the last safety check before the wire (DESIGN §4: defence in depth).
+ *
+ * drachtio-srf writes request headers as `<key>: <value>` lines in insertion order, keys verbatim
+ * (lib/sip-parser/parser.js `stringify`). An object cannot hold two entries under one key, so a
+ * repeated name is written as one entry whose value continues with `\r\n<name>: <value>` for each
+ * further occurrence: each part was checked (token name, no CR/LF/NUL in values), so the only line
+ * breaks in the result are the ones built here, and drachtio-server splits them back into one
+ * header per line (drachtio-server src/drachtio.cpp `makeTags`/`splitLines`), as on the wire.
+ */
+import type { SipHeader } from '../../domain/types.ts';
+import { MAX_HANGUP_REASON_CHARS, isSafeHeaderValue, wireSafeHeaders } from '../../domain/hangup-headers.ts';
+import type { HangupRequest } from '../port.ts';
+
+/** Headers in wire order, as an srf `headers` object; `sent` lists exactly what will go out. */
+export interface SrfHeaders {
+  headers: Record<string, string>;
+  sent: SipHeader[];
+}
+
+/** Replaces control characters (CR, LF, NUL, …; HTAB stays) with spaces and caps the length. */
+export function sanitizeHeaderValue(value: string, maxChars = MAX_HANGUP_REASON_CHARS + 64): string {
+  // eslint-disable-next-line no-control-regex
+  return value.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, ' ').trim().slice(0, maxChars);
+}
+
+/**
+ * The headers for a BYE: `Reason` first (when given), then every header that passes
+ * `wireSafeHeaders`, in the caller's order. A Reason value with a control character is
+ * sanitized rather than dropped: the runtime built it with `buildReasonHeader`, so that
+ * only happens through a bug, and the peer should still learn why the call ended.
+ */
+export function byeHeaders(request: HangupRequest): SrfHeaders {
+  const list: SipHeader[] = [];
+  if (request.reasonHeader !== null && request.reasonHeader !== undefined) {
+    const reason = isSafeHeaderValue(request.reasonHeader) ? request.reasonHeader.trim() : sanitizeHeaderValue(request.reasonHeader);
+    if (reason.length > 0) list.push({ name: 'Reason', value: reason });
+  }
+  list.push(...wireSafeHeaders(request.headers ?? []));
+  return toSrfHeaders(list);
+}
+
+/** Extra headers for an outbound INVITE: only what passes `wireSafeHeaders`. */
+export function inviteHeaders(headers: readonly SipHeader[] | undefined): SrfHeaders {
+  return toSrfHeaders(wireSafeHeaders(headers ?? []));
+}
+
+/**
+ * Builds the srf headers object from already-checked headers (names are SIP tokens, values hold
+ * no control characters). Names are compared case-insensitively, as SIP does.
+ */
+export function toSrfHeaders(list: readonly SipHeader[]): SrfHeaders {
+  const headers: Record<string, string> = {};
+  const keyOf = new Map<string, string>();
+  for (const { name, value } of list) {
+    const lower = name.toLowerCase();
+    const key = keyOf.get(lower);
+    if (key === undefined) {
+      keyOf.set(lower, name);
+      headers[name] = value;
+    } else {
+      headers[key] = `${headers[key]}\r\n${name}: ${value}`;
+    }
+  }
+  return { headers, sent: list.map((h) => ({ ...h })) };
+}

@@ -55,6 +55,7 @@ export class CallRuntime implements SignalingEvents {
   private readonly opts: RuntimeOptions;
   private readonly actorDeps: CallActorDeps;
   private readonly endedListeners = new Set<(callId: string, ended: CallEvent) => void>();
+  private readonly startedListeners = new Set<(callId: string) => void>();
 
   constructor(opts: RuntimeOptions) {
     this.opts = opts;
@@ -90,6 +91,19 @@ export class CallRuntime implements SignalingEvents {
   onCallEnded(listener: (callId: string, ended: CallEvent) => void): () => void {
     this.endedListeners.add(listener);
     return () => this.endedListeners.delete(listener);
+  }
+
+  /** Called when this node creates or resumes a call's actor (cluster ownership claims). */
+  onCallStarted(listener: (callId: string) => void): () => void {
+    this.startedListeners.add(listener);
+    return () => this.startedListeners.delete(listener);
+  }
+
+  /** Drops a call's actor from this node without ending it (another node owns it now). */
+  release(callId: string): void {
+    this.actors.get(callId)?.dispose();
+    this.actors.delete(callId);
+    this.extras.delete(callId);
   }
 
   // --- inputs from the signaling adapter -------------------------------------------------------
@@ -210,6 +224,7 @@ export class CallRuntime implements SignalingEvents {
     if (actor.ended) return actor;
     this.actors.set(callId, actor);
     this.extras.set(callId, {});
+    for (const l of this.startedListeners) l(callId);
     await actor.tick();
     return actor;
   }
@@ -220,6 +235,7 @@ export class CallRuntime implements SignalingEvents {
     const actor = new CallActor(callId, this.actorDeps);
     this.actors.set(callId, actor);
     this.extras.set(callId, {});
+    for (const l of this.startedListeners) l(callId);
     return actor;
   }
 

@@ -153,6 +153,8 @@ export class DrachtioServerDouble extends EventEmitter {
   /** Decides how the callee answers each outbound INVITE. */
   outboundScript: (invite: ParsedSip) => OutboundScript = () => ({ provisional: [100, 180], final: 200 });
   answerByes: boolean;
+  /** False: new TCP connections are closed at once (drachtio-server down, port still reachable). */
+  acceptConnections = true;
 
   private readonly server: net.Server;
   private readonly conns = new Set<Conn>();
@@ -369,6 +371,12 @@ export class DrachtioServerDouble extends EventEmitter {
 
   private onConnection(socket: net.Socket): void {
     this.connectionCount++;
+    if (!this.acceptConnections) {
+      socket.on('error', () => {});
+      socket.destroy();
+      this.activity();
+      return;
+    }
     const conn: Conn = { socket, buffer: Buffer.alloc(0), authenticated: false, routes: new Set(), tags: [] };
     this.conns.add(conn);
     socket.setNoDelay(true);

@@ -8,7 +8,7 @@
  * - `nextWakeUp` is the time `decide` must be asked again (ring timeout, STT deadline).
  * Nothing here reads a clock: `now` is always passed in.
  */
-import { initialTransition, transition, type SnapshotFrom } from 'xstate';
+import { createActor, initialTransition, type AnyActorScope, type SnapshotFrom } from 'xstate';
 import { callMachine, type CallContext } from './call-machine.ts';
 import type { CallEvent, CallEventDataMap } from '../src/domain/events.ts';
 import { buildReasonHeader } from '../src/domain/hangup-headers.ts';
@@ -25,8 +25,21 @@ export type Decision =
 /** Q.850 cause 41 (temporary failure) for BYEs the runtime sends because something failed. */
 export const ERROR_Q850_CAUSE = 41;
 
+/**
+ * XState's pure `transition()` builds a throw-away actor and actor system on every call, which
+ * dominated the cost of a call's life. The call machine has no children, invocations or custom
+ * side effects (only `assign`), so one inert scope, made once, serves every transition.
+ */
+const INERT_SCOPE: AnyActorScope = (() => {
+  const self = createActor(callMachine);
+  return { self, defer: () => {}, id: '', logger: () => {}, sessionId: '', stopChild: () => {}, system: self.system, emit: () => {}, actionExecutor: () => {} } as unknown as AnyActorScope;
+})();
+
+/** Snapshots are immutable: the initial one is made once. */
+const INITIAL: CallSnapshot = initialTransition(callMachine)[0];
+
 export function initialSnapshot(): CallSnapshot {
-  return initialTransition(callMachine)[0];
+  return INITIAL;
 }
 
 export function stateOf(snapshot: CallSnapshot): CallState {
@@ -38,7 +51,7 @@ export function accepts(snapshot: CallSnapshot, event: CallEvent): boolean {
 }
 
 export function evolve(snapshot: CallSnapshot, event: CallEvent): CallSnapshot {
-  return transition(callMachine, snapshot, event)[0];
+  return callMachine.transition(snapshot, event, INERT_SCOPE);
 }
 
 /** Rebuilds a snapshot from a stream's events, in order. */

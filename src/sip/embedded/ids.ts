@@ -1,0 +1,29 @@
+/** Random identifiers for SIP: branches (with the RFC 3261 cookie), tags, Call-IDs, CSeq starts. */
+import { randomBytes, randomInt } from 'node:crypto';
+import { BRANCH_COOKIE } from '../message/header-values.ts';
+
+export function newBranch(): string {
+  return `${BRANCH_COOKIE}${randomBytes(10).toString('hex')}`;
+}
+
+export function newTag(): string {
+  return randomBytes(6).toString('hex');
+}
+
+export function newSipCallId(host: string): string {
+  return `${randomBytes(12).toString('hex')}@${host.includes(':') ? 'voxledger' : host}`;
+}
+
+/** A starting CSeq below 2^31 with room to grow (§8.1.1.5). */
+export function initialCSeq(): number {
+  return randomInt(1, 10_000);
+}
+
+/** Adapter-chosen id for an inbound call. */
+export function newInboundCallId(): string {
+  return `sip-${randomBytes(9).toString('base64url')}`;
+}
+
+export function newSdpSessionId(): string {
+  return String(randomInt(1_000_000, 2 ** 31));
+}

@@ -1,0 +1,230 @@
+/**
+ * SIP transports: one UDP socket and/or one TCP listener on the same port, plus the TCP
+ * connections opened either way (RFC 3261 §18). Delivers raw messages with where they came
+ * from; knows nothing about SIP beyond framing a TCP stream.
+ */
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createServer, connect, isIPv6, type Server, type Socket } from 'node:net';
+import { ErrorCodes, VoxError } from '../../domain/errors.ts';
+import type { SipParseLimits } from '../message/parse.ts';
+import { SipStreamFramer } from '../message/stream-framer.ts';
+import type { SipLogFn, SipTransportChoice } from './options.ts';
+
+export type TransportName = 'udp' | 'tcp';
+
+/** A remote end: where a message came from or where one goes. */
+export interface Peer {
+  transport: TransportName;
+  address: string;
+  port: number;
+  /** For TCP: the connection a message arrived on (responses go back on it). */
+  connectionId?: number;
+}
+
+export type MessageSink = (data: Buffer, framing: 'datagram' | 'stream', peer: Peer) => void;
+
+interface Connection {
+  id: number;
+  socket: Socket;
+  address: string;
+  port: number;
+  ready: Promise<void>;
+}
+
+const MAX_TCP_CONNECTIONS = 1024;
+const TCP_IDLE_MS = 300_000;
+const TCP_CONNECT_TIMEOUT_MS = 10_000;
+
+function plainAddress(address: string | undefined): string {
+  if (!address) return '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+function transportError(message: string, details: Record<string, unknown>, cause?: unknown): VoxError {
+  return new VoxError(ErrorCodes.SIP_TRANSPORT, message, details, { cause });
+}
+
+export class SipTransport {
+  private udp: UdpSocket | undefined;
+  private tcp: Server | undefined;
+  private boundPort = 0;
+  private nextConnectionId = 1;
+  private readonly connections = new Map<number, Connection>();
+  private readonly byRemote = new Map<string, number>();
+  private closed = false;
+
+  constructor(
+    private readonly opts: {
+      host: string;
+      port: number;
+      transport: SipTransportChoice;
+      limits: SipParseLimits;
+      log: SipLogFn;
+      onMessage: MessageSink;
+    },
+  ) {}
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  hasTransport(t: TransportName): boolean {
+    return t === 'udp' ? this.opts.transport !== 'tcp' : this.opts.transport !== 'udp';
+  }
+
+  async listen(): Promise<void> {
+    const { transport } = this.opts;
+    const wantUdp = transport !== 'tcp';
+    const wantTcp = transport !== 'udp';
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (wantUdp) {
+          this.udp = await this.bindUdp(this.opts.port);
+          this.boundPort = this.udp.address().port;
+        }
+        if (wantTcp) {
+          this.tcp = await this.listenTcp(wantUdp ? this.boundPort : this.opts.port);
+          const addr = this.tcp.address();
+          if (addr && typeof addr === 'object') this.boundPort = addr.port;
+        }
+        return;
+      } catch (err) {
+        this.udp?.close();
+        this.udp = undefined;
+        const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+        if (!(inUse && wantUdp && wantTcp && this.opts.port === 0 && attempt < 20)) {
+          throw transportError(`cannot listen on ${this.opts.host}:${this.opts.port}`, { host: this.opts.host, port: this.opts.port }, err);
+        }
+      }
+    }
+  }
+
+  private bindUdp(port: number): Promise<UdpSocket> {
+    return new Promise((resolve, reject) => {
+      const sock = createSocket({ type: isIPv6(this.opts.host) ? 'udp6' : 'udp4' });
+      sock.once('error', reject);
+      sock.bind(port, this.opts.host, () => {
+        sock.off('error', reject);
+        sock.on('error', (err) => this.opts.log('error', 'UDP socket error', { err: String(err) }));
+        sock.on('message', (data, rinfo) => {
+          this.opts.onMessage(data, 'datagram', { transport: 'udp', address: plainAddress(rinfo.address), port: rinfo.port });
+        });
+        resolve(sock);
+      });
+    });
+  }
+
+  private listenTcp(port: number): Promise<Server> {
+    return new Promise((resolve, reject) => {
+      const server = createServer((socket) => {
+        if (this.closed || this.connections.size >= MAX_TCP_CONNECTIONS) {
+          this.opts.log('warn', 'TCP connection refused: too many connections', { remote: socket.remoteAddress });
+          socket.destroy();
+          return;
+        }
+        this.adopt(socket, Promise.resolve());
+      });
+      server.once('error', reject);
+      server.listen(port, this.opts.host, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.opts.log('error', 'TCP listener error', { err: String(err) }));
+        resolve(server);
+      });
+    });
+  }
+
+  private adopt(socket: Socket, ready: Promise<void>, remote?: { address: string; port: number }): Connection {
+    const id = this.nextConnectionId++;
+    const conn: Connection = {
+      id,
+      socket,
+      address: remote?.address ?? plainAddress(socket.remoteAddress),
+      port: remote?.port ?? socket.remotePort ?? 0,
+      ready,
+    };
+    this.connections.set(id, conn);
+    const key = `${conn.address}:${conn.port}`;
+    this.byRemote.set(key, id);
+    const framer = new SipStreamFramer(this.opts.limits);
+    socket.setTimeout(TCP_IDLE_MS, () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => {
+      for (const out of framer.push(chunk)) {
+        if (out.kind === 'ping') socket.write('\r\n');
+        else if (out.kind === 'fatal') {
+          this.opts.log('warn', 'closing TCP connection: unframeable SIP stream', { reason: out.reason, remote: key });
+          socket.destroy();
+        } else this.opts.onMessage(out.data, 'stream', { transport: 'tcp', address: conn.address, port: conn.port, connectionId: id });
+      }
+    });
+    socket.on('error', (err) => this.opts.log('debug', 'TCP connection error', { remote: key, err: String(err) }));
+    socket.on('close', () => {
+      this.connections.delete(id);
+      if (this.byRemote.get(key) === id) this.byRemote.delete(key);
+    });
+    return conn;
+  }
+
+  private connectTo(address: string, port: number): Connection {
+    const socket = connect({ host: address, port });
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(transportError('TCP connect timed out', { address, port }));
+      }, TCP_CONNECT_TIMEOUT_MS);
+      timer.unref();
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(transportError('TCP connect failed', { address, port }, err));
+      });
+    });
+    ready.catch(() => undefined);
+    return this.adopt(socket, ready, { address, port });
+  }
+
+  /** Sends one message; resolves once it is handed to the kernel ("on the wire"). */
+  async send(dest: Peer, data: Buffer): Promise<void> {
+    if (this.closed) throw transportError('transport is closed', {});
+    if (dest.transport === 'udp') {
+      const udp = this.udp;
+      if (!udp) throw transportError('UDP is not enabled on this adapter', { dest });
+      await new Promise<void>((resolve, reject) => {
+        udp.send(data, dest.port, dest.address, (err) => (err ? reject(transportError('UDP send failed', { address: dest.address, port: dest.port }, err)) : resolve()));
+      });
+      return;
+    }
+    if (!this.tcp) throw transportError('TCP is not enabled on this adapter', { dest });
+    let conn = dest.connectionId !== undefined ? this.connections.get(dest.connectionId) : undefined;
+    if (!conn || conn.socket.destroyed) {
+      const id = this.byRemote.get(`${dest.address}:${dest.port}`);
+      conn = id !== undefined ? this.connections.get(id) : undefined;
+    }
+    if (!conn || conn.socket.destroyed) {
+      if (this.connections.size >= MAX_TCP_CONNECTIONS) throw transportError('too many TCP connections', { dest });
+      conn = this.connectTo(dest.address, dest.port);
+    }
+    await conn.ready;
+    const socket = conn.socket;
+    await new Promise<void>((resolve, reject) => {
+      socket.write(data, (err) => (err ? reject(transportError('TCP write failed', { address: dest.address, port: dest.port }, err)) : resolve()));
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const c of this.connections.values()) c.socket.destroy();
+    this.connections.clear();
+    this.byRemote.clear();
+    const udp = this.udp;
+    const tcp = this.tcp;
+    this.udp = undefined;
+    this.tcp = undefined;
+    await Promise.all([
+      udp ? new Promise<void>((r) => udp.close(() => r())) : undefined,
+      tcp ? new Promise<void>((r) => tcp.close(() => r())) : undefined,
+    ]);
+  }
+}

@@ -37,17 +37,11 @@ export interface BotConfigEntry {
   path: string;
 }
 
-export interface HttpConfig {
-  host: string;
-  port: number;
-}
-
 export interface VoxConfig {
   nodeId: string;
   log: { level: LogLevel };
   store: StoreConfig;
   sip: SipConfig;
-  http: HttpConfig;
   routes: RouteConfig[];
   bots: BotConfigEntry[];
   notifier: { attempts: number; backoffMs: number; maxBackoffMs: number };
@@ -80,12 +74,11 @@ export const DEFAULTS = {
   log: { level: 'info' as LogLevel },
   store: { kind: 'sqlite', path: 'data/voxledger.db' } as StoreConfig,
   sip: { adapter: 'embedded', host: '127.0.0.1', port: 5060, transport: 'udp' } as SipConfig,
-  http: { host: '127.0.0.1', port: 8080 },
   notifier: { attempts: 5, backoffMs: 1000, maxBackoffMs: 30000 },
   ringTimeoutMs: 30000,
 };
 
-const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'http', 'routes', 'bots', 'notifier', 'ringTimeoutMs', '$schema', 'comment'];
+const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'routes', 'bots', 'notifier', 'ringTimeoutMs', '$schema', 'comment'];
 
 function bad(key: string, what: string): VoxError {
   return new VoxError(ErrorCodes.CONFIG_INVALID, `${key} ${what}`, { key });
@@ -151,10 +144,6 @@ export function parseConfig(input: unknown): VoxConfig {
     sip.drachtio = { host: str(d.host, 'sip.drachtio.host', '127.0.0.1'), port: int(d.port, 'sip.drachtio.port', 9022, 1, 65535), secret: str(d.secret ?? process.env.DRACHTIO_SECRET, 'sip.drachtio.secret') };
   }
 
-  const h = obj(root.http, 'http');
-  onlyKeys(h, 'http', ['host', 'port']);
-  const http = { host: str(h.host, 'http.host', DEFAULTS.http.host), port: int(h.port, 'http.port', DEFAULTS.http.port, 0, 65535) };
-
   const botsRaw = root.bots === undefined ? [DEMO_BOT] : root.bots;
   if (!Array.isArray(botsRaw)) throw bad('bots', 'must be an array');
   const ids = new Set<string>();
@@ -194,7 +183,6 @@ export function parseConfig(input: unknown): VoxConfig {
     log: { level },
     store,
     sip,
-    http,
     routes,
     bots,
     notifier,

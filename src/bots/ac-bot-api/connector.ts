@@ -11,7 +11,7 @@ import { iso, type TimerHandle } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError, isVoxError } from '../../domain/errors.ts';
 import type { BotActivity, BotCallInfo, BotConnector, BotSession, BotSink, EndNotice } from '../port.ts';
 import type { ConnectorDeps } from '../connector-deps.ts';
-import { RecentIds, SerialQueue, isRecord, requestJson, resolveBotUrl, safeUrl, type JsonRequest } from '../http-util.ts';
+import { RecentIds, SerialQueue, isRecord, refreshDelayMs, requestJson, resolveBotUrl, safeUrl, type JsonRequest } from '../http-util.ts';
 import { acDisconnectBody, acMessageActivity, acStartActivity, normalizeAcActivity, type AcOutgoingActivity } from './activity.ts';
 import type { AcBotApiConfig } from './config.ts';
 
@@ -27,11 +27,6 @@ export interface AcBotApiRef {
   activitiesUrl: string;
   refreshUrl: string;
   disconnectUrl: string;
-}
-
-/** When to refresh a conversation that expires in `ttlMs`: a fifth early, at most a minute. */
-export function refreshDelayMs(ttlMs: number): number {
-  return Math.max(100, ttlMs - Math.min(ttlMs / 5, 60_000));
 }
 
 function positiveSeconds(v: unknown): number | undefined {

@@ -147,8 +147,8 @@ test('a repeated header name goes out as separate header lines (against a dracht
   const [bye] = p.dbl.appRequests('BYE');
   assert.deepEqual(bye!.parsed.headers, [
     { name: 'X-Tag', value: 'one' },
-    { name: 'x-tag', value: 'two' },
     { name: 'X-Other', value: 'mid' },
+    { name: 'x-tag', value: 'two' },
     { name: 'Content-Length', value: '0' },
   ]);
 });

@@ -48,20 +48,32 @@ export function inviteHeaders(headers: readonly SipHeader[] | undefined): SrfHea
 
 /**
  * Builds the srf headers object from already-checked headers (names are SIP tokens, values hold
- * no control characters). Names are compared case-insensitively, as SIP does.
+ * no control characters), keeping the exact order of `list` on the wire. A header starts a new
+ * key only when that is safe; otherwise it continues the last key's value on a new line:
+ * - a name already used (compared case-insensitively, as SIP does);
+ * - an all-digit name (`0`, `12`): JavaScript iterates integer-like keys first, which would move
+ *   the header to the front; only the very first header may use one, since it is first anyway;
+ * - `__proto__`: assigning it sets the object's prototype and the header would vanish. As the very
+ *   first header (no Reason, first bot header) it cannot be written at all and is left out of `sent`.
  */
 export function toSrfHeaders(list: readonly SipHeader[]): SrfHeaders {
   const headers: Record<string, string> = {};
-  const keyOf = new Map<string, string>();
+  const used = new Set<string>();
+  const sent: SipHeader[] = [];
+  let lastKey: string | undefined;
   for (const { name, value } of list) {
     const lower = name.toLowerCase();
-    const key = keyOf.get(lower);
-    if (key === undefined) {
-      keyOf.set(lower, name);
+    const canOpen = name !== '__proto__' && !used.has(lower) && (!/^\d+$/.test(name) || lastKey === undefined);
+    if (canOpen) {
       headers[name] = value;
+      used.add(lower);
+      lastKey = name;
+    } else if (lastKey !== undefined) {
+      headers[lastKey] = `${headers[lastKey]}\r\n${name}: ${value}`;
     } else {
-      headers[key] = `${headers[key]}\r\n${name}: ${value}`;
+      continue;
     }
+    sent.push({ name, value });
   }
-  return { headers, sent: list.map((h) => ({ ...h })) };
+  return { headers, sent };
 }

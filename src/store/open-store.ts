@@ -1,4 +1,6 @@
 /** Opens the event store adapter a configuration names. */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { ErrorCodes, VoxError } from '../domain/errors.ts';
 import type { EventStore } from './port.ts';
 import { MemoryEventStore } from './memory-store.ts';
@@ -23,6 +25,8 @@ export async function openStore(config: StoreConfig): Promise<EventStore> {
       return new MemoryEventStore();
     case 'sqlite': {
       const { kind: _kind, ...options } = config;
+      // A fresh checkout has no data/ folder yet: make the file's folder, as a user expects.
+      if (options.path !== ':memory:') mkdirSync(dirname(resolve(options.path)), { recursive: true });
       return new SqliteEventStore(options);
     }
     case 'esdb': {

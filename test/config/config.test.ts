@@ -1,0 +1,37 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfig, makeRouter } from '../../src/config/config.ts';
+import { prepareBots } from '../../src/bots/registry.ts';
+
+const bad = (input: unknown, key: RegExp) => assert.throws(() => prepareBots(parseConfig(input).bots), (e: { code: string; message: string }) => e.code === 'VOX_CONFIG_INVALID' && key.test(e.message));
+
+describe('config', () => {
+  it('an empty config gives working defaults: embedded SIP on 127.0.0.1:5060, sqlite, the demo bot on every number', () => {
+    const c = parseConfig({});
+    assert.deepEqual(c.sip, { adapter: 'embedded', host: '127.0.0.1', port: 5060, transport: 'udp' });
+    assert.deepEqual(c.store, { kind: 'sqlite', path: 'data/voxledger.db' });
+    assert.equal(c.bots[0]!.id, 'demo');
+    assert.equal(makeRouter(c.routes)('anything'), 'demo');
+    assert.doesNotThrow(() => prepareBots(c.bots));
+  });
+
+  it('errors name the bad key', () => {
+    bad({ sip: { port: 70000 } }, /^sip\.port /);
+    bad({ store: { kind: 'postgres' } }, /^store\.kind /);
+    bad({ nope: 1 }, /^nope is not a known key/);
+    bad({ bots: [{ id: 'a', provider: 'scripted' }, { id: 'a', provider: 'scripted' }] }, /^bots\[1\]\.id /);
+    bad({ bots: [{ id: 'a', provider: 'martian' }] }, /^bots\[0\]\.provider /);
+    bad({ bots: [{ id: 'a', provider: 'scripted', defaults: { delayBotDisconnectMs: 20000 } }] }, /^bots\[0\]\.defaults\.delayBotDisconnectMs /);
+    bad({ bots: [{ id: 'a', provider: 'scripted', defaults: { botOperationResult: 'maybe' } }] }, /^bots\[0\]\.defaults\.botOperationResult /);
+    bad({ bots: [{ id: 'a', provider: 'scripted', script: [{ afterMs: -1 }] }] }, /^bots\[0\]\.script\[0\]\.afterMs /);
+    bad({ bots: [{ id: 'a', provider: 'ac-bot-api', botUrl: 'ftp://x' }] }, /^bots\[0\]\.botUrl /);
+    bad({ bots: [{ id: 'a', provider: 'scripted' }], routes: [{ match: '1', botId: 'b' }] }, /^routes\[0\]\.botId /);
+  });
+
+  it('routes: exact number first, then *', () => {
+    const r = makeRouter([{ match: '*', botId: 'any' }, { match: '1000', botId: 'sales' }]);
+    assert.equal(r('1000'), 'sales');
+    assert.equal(r('2000'), 'any');
+    assert.equal(makeRouter([{ match: '1000', botId: 'sales' }])('2000'), undefined);
+  });
+});

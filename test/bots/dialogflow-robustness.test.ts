@@ -45,11 +45,11 @@ async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<void> 
 for (const flavor of ['cx', 'es'] as const) {
   test(`an unreachable endpoint fails start with BOT_UNREACHABLE within the timeout (against a ${NAME[flavor]} gRPC double's closed port)`, async () => {
     const port = await closedPort();
-    const timeoutMs = 2_000;
+    const timeoutMs = 3_000;
     const c = connectorFor(flavor, { host: '127.0.0.1', port }, { timeoutMs });
     const t0 = Date.now();
     await rejectsWith(c.start(callInfo('unreachable'), recordingSink()), ErrorCodes.BOT_UNREACHABLE);
-    assert.ok(Date.now() - t0 < timeoutMs + 1_000, `took ${Date.now() - t0} ms`);
+    assert.ok(Date.now() - t0 < timeoutMs, `took ${Date.now() - t0} ms`);
   });
 
   test(`an agent that never answers fails start with BOT_TIMEOUT after timeoutMs (against a ${NAME[flavor]} gRPC double)`, async () => {

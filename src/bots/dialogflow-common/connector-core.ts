@@ -3,6 +3,7 @@
  * requests and response translation). One official SessionsClient per connector; each call is a
  * Dialogflow session whose id is derived from the call id.
  *
+ * The client is built when the connector is (startup), so no call pays for loading it.
  * - `start` sends the welcome event; failures reject with BOT_UNREACHABLE / BOT_TIMEOUT /
  *   BOT_AUTH / BOT_PROTOCOL. The welcome response's activities reach the sink on a later turn,
  *   after `start` has resolved, so the runtime has the session before the bot's first words.
@@ -44,20 +45,18 @@ export function createDialogflowConnector(
 ): BotConnector {
   const endpoint = `${config.apiEndpoint}:${config.port}`;
   const provider = dialect.provider;
-  let client: SessionsApi | undefined = options.client;
+  // Built now, not on the first call: loading the client package takes about a second, which
+  // belongs to startup, not to the first caller's welcome (nor inside its deadline). The gRPC
+  // channel itself connects on first use.
+  const client: SessionsApi = options.client ?? createSessionsClient(dialect.clientPackage, clientOptions(config));
   let closed = false;
-
-  const getClient = (): SessionsApi => {
-    client ??= createSessionsClient(dialect.clientPackage, clientOptions(config));
-    return client;
-  };
 
   /** One DetectIntent with the configured deadline; failures become VoxErrors. */
   const detect = async (request: Record<string, unknown>, what: string): Promise<unknown> => {
     if (closed) throw new VoxError(ErrorCodes.BOT_UNREACHABLE, `${provider} ${what}: connector is closed`, { provider });
     const started = deps.clock.now();
     try {
-      const result = await getClient().detectIntent(request, callOptions(config.timeoutMs));
+      const result = await client.detectIntent(request, callOptions(config.timeoutMs));
       deps.log('debug', `${provider} ${what} answered`, { provider, ms: deps.clock.now() - started });
       return Array.isArray(result) ? result[0] : result;
     } catch (err) {
@@ -101,9 +100,7 @@ export function createDialogflowConnector(
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      const c = client;
-      client = undefined;
-      if (c && !options.client) await c.close().catch((err: unknown) => deps.log('warn', `${provider} client close failed`, { provider, err: String(err) }));
+      if (!options.client) await client.close().catch((err: unknown) => deps.log('warn', `${provider} client close failed`, { provider, err: String(err) }));
     },
   };
   return connector;

@@ -98,7 +98,8 @@ test('Copilot Studio legacy: hangup params from channelData, value ignored', asy
 });
 
 test('a token endpoint that fails rejects start with the right VoxError', async () => {
-  let behaviour: 'ok' | '500' | '403' | 'garbage' | 'no-token' | 'bad-token' = 'ok';
+  type Behaviour = 'ok' | '500' | '403' | 'garbage' | 'no-token' | 'bad-token';
+  let behaviour = 'ok' as Behaviour;
   const app = Fastify();
   app.get('/token', async (_req, reply) => {
     switch (behaviour) {
@@ -121,7 +122,7 @@ test('a token endpoint that fails rejects start with the right VoxError', async 
   const dl = await startDirectLineDouble({ bot: agent('value') });
   const connector = createCopilotStudioConnector(parseCopilotStudioConfig({ tokenEndpoint: url, directLineUrl: dl.url }, 'bots[0]'), testDeps(systemClock));
   try {
-    const cases: Array<[typeof behaviour, ErrorCode]> = [
+    const cases: Array<[Behaviour, ErrorCode]> = [
       ['500', ErrorCodes.BOT_PROTOCOL],
       ['403', ErrorCodes.BOT_AUTH],
       ['garbage', ErrorCodes.BOT_PROTOCOL],

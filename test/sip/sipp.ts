@@ -155,6 +155,17 @@ function scenarioFile(scenario: string, dir: string): string {
   return existsSync(inDir) ? inDir : resolve(scenario);
 }
 
+/**
+ * Reads a scenario template (path as for `scenario`) and replaces each `{{name}}` with its
+ * value, XML-escaped. For what sipp's `-key` cannot do (status codes are checked at load time).
+ * The result is XML text, accepted as `scenario`.
+ */
+export function fillScenario(template: string, vars: Record<string, string | number>): string {
+  const path = isAbsolute(template) ? template : existsSync(join(SCENARIOS_DIR, template)) ? join(SCENARIOS_DIR, template) : resolve(template);
+  const xmlEscape = (v: string) => v.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return readFileSync(path, 'utf8').replace(/\{\{(\w+)\}\}/g, (m, name: string) => (name in vars ? xmlEscape(String(vars[name])) : m));
+}
+
 /** Starts sipp; see `runSipp` for the one-shot form. */
 export async function startSipp(o: SippOptions): Promise<SippProcess> {
   const localHost = o.localHost ?? '127.0.0.2';

@@ -10,7 +10,8 @@
 import { ErrorCodes, VoxError, type ErrorCode } from '../domain/errors.ts';
 import type { Clock } from '../domain/clock.ts';
 import { excerpt } from '../domain/bot-params.ts';
-import { DEFAULT_MAX_BODY_BYTES } from './connector-deps.ts';
+import { DEFAULT_MAX_BODY_BYTES, type ConnectorDeps } from './connector-deps.ts';
+import type { BotActivity, BotSink } from './port.ts';
 
 export interface JsonRequest {
   method: 'GET' | 'POST';
@@ -215,4 +216,14 @@ export function isTransient(e: unknown): boolean {
 /** Any thrown value as a VoxError (unexpected ones become BOT_PROTOCOL). */
 export function asVoxError(e: unknown): VoxError {
   return e instanceof VoxError ? e : new VoxError(ErrorCodes.BOT_PROTOCOL, e instanceof Error ? e.message : String(e), {}, { cause: e });
+}
+
+/** Hands activities to the runtime's sink; a sink that throws is logged, never propagated into I/O code. */
+export function deliverToSink(sink: BotSink, activities: BotActivity[], log: ConnectorDeps['log'], fields: Record<string, unknown>): void {
+  if (activities.length === 0) return;
+  try {
+    sink.activities(activities);
+  } catch (e) {
+    log('error', 'sink rejected bot activities', { ...fields, err: e instanceof Error ? e.message : String(e) });
+  }
 }

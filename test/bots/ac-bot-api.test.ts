@@ -236,6 +236,22 @@ test('the optional health check gates start', async () => {
   }
 });
 
+test('a sink that throws is logged and does not break the connector', async () => {
+  const bot = await startAcScriptedBot();
+  const deps = testDeps(systemClock);
+  const connector = createAcBotApiConnector(config(bot.url), deps);
+  try {
+    const sink = { activities: () => { throw new Error('runtime bug'); }, failed: () => undefined };
+    const session = await connector.start(callInfo(), sink);
+    await session.sendText('still fine');
+    assert.equal(deps.lines.filter((l) => l.msg === 'sink rejected bot activities').length, 2);
+    await session.close();
+  } finally {
+    await connector.close();
+    await bot.close();
+  }
+});
+
 test('parseAcBotApiConfig names the bad key', () => {
   const bad = (raw: unknown, re: RegExp) => assert.throws(() => parseAcBotApiConfig(raw, 'bots[2]'), (e) => isVoxError(e, ErrorCodes.CONFIG_INVALID) && re.test(e.message));
   bad({}, /^bots\[2\]\.botUrl must be an http\(s\) URL$/);

@@ -38,7 +38,7 @@ test('the channel service delivers good replies, rejects malformed ones with 400
     const session = await connector.start(callInfo(), sink);
     const base = `${await connector.serviceUrl()}/v3/conversations/${session.conversationId}/activities`;
 
-    const ok = await post(`${base}/reply-1`, JSON.stringify({ type: 'message', id: 'a1', text: 'hello' }));
+    const ok = await post(`${base}/${'r'.repeat(300)}`, JSON.stringify({ type: 'message', id: 'a1', text: 'hello' }));
     assert.equal(ok.status, 200);
     assert.ok(JSON.parse(ok.body!).id);
     assert.equal((await post(base, JSON.stringify({ type: 'message', id: 'a1', text: 'hello again' }))).status, 200, 'a repeated id is acknowledged');

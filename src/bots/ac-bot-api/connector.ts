@@ -11,7 +11,7 @@ import { iso, type TimerHandle } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError, isVoxError } from '../../domain/errors.ts';
 import type { BotActivity, BotCallInfo, BotConnector, BotSession, BotSink, EndNotice } from '../port.ts';
 import type { ConnectorDeps } from '../connector-deps.ts';
-import { RecentIds, SerialQueue, isRecord, refreshDelayMs, requestJson, resolveBotUrl, safeUrl, type JsonRequest } from '../http-util.ts';
+import { RecentIds, SerialQueue, deliverToSink, isRecord, refreshDelayMs, requestJson, resolveBotUrl, safeUrl, type JsonRequest } from '../http-util.ts';
 import { acDisconnectBody, acMessageActivity, acStartActivity, normalizeAcActivity, type AcOutgoingActivity } from './activity.ts';
 import type { AcBotApiConfig } from './config.ts';
 
@@ -92,7 +92,7 @@ export function createAcBotApiConnector(config: AcBotApiConfig, deps: ConnectorD
         }
         out.push(n.activity);
       });
-      if (out.length > 0 && !this.closed) this.sink.activities(out);
+      if (!this.closed) deliverToSink(this.sink, out, log, { provider: AC_BOT_API_PROVIDER, conversation: this.r.conversation });
     }
 
     scheduleRefresh(expiresSeconds: number | undefined): void {

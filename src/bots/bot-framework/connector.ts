@@ -16,7 +16,7 @@ import { iso } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
 import type { BotCallInfo, BotConnector, BotSession, BotSink, EndNotice } from '../port.ts';
 import type { ConnectorDeps } from '../connector-deps.ts';
-import { RecentIds, SerialQueue, requestJson } from '../http-util.ts';
+import { RecentIds, SerialQueue, deliverToSink, requestJson } from '../http-util.ts';
 import { endOfConversationBody, normalizeMicrosoftActivity } from './activity.ts';
 import { createClientCredentialsTokenSource, type TokenSource } from './auth.ts';
 import type { BotFrameworkConfig } from './config.ts';
@@ -50,7 +50,7 @@ export function createBotFrameworkConnector(config: BotFrameworkConfig, deps: Co
   let listening: Promise<{ app: FastifyInstance; serviceUrl: string }> | undefined;
 
   function buildService(): FastifyInstance {
-    const app = Fastify({ logger: false, bodyLimit: config.maxBodyBytes, return503OnClosing: true });
+    const app = Fastify({ logger: false, bodyLimit: config.maxBodyBytes, return503OnClosing: true, routerOptions: { maxParamLength: 512 } });
     const handler = async (req: { params: unknown; body: unknown }, reply: { code(n: number): { send(b: unknown): unknown } }) => {
       const { conversationId } = req.params as { conversationId: string };
       const id = randomUUID();
@@ -72,11 +72,7 @@ export function createBotFrameworkConnector(config: BotFrameworkConfig, deps: Co
         log('debug', 'repeated bot activity ignored', { provider: BOT_FRAMEWORK_PROVIDER, conversationId, id: n.activity.id });
         return reply.code(200).send({ id: n.activity.id });
       }
-      try {
-        conv.sink.activities([n.activity]);
-      } catch (e) {
-        log('error', 'sink rejected a bot activity', { provider: BOT_FRAMEWORK_PROVIDER, conversationId, err: String(e) });
-      }
+      deliverToSink(conv.sink, [n.activity], log, { provider: BOT_FRAMEWORK_PROVIDER, conversationId });
       return reply.code(200).send({ id });
     };
     app.post('/v3/conversations/:conversationId/activities', handler);

@@ -19,7 +19,7 @@ import type { TimerHandle } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
 import type { BotActivity, BotCallInfo, BotConnector, BotSession, BotSink, EndNotice } from '../port.ts';
 import type { ConnectorDeps } from '../connector-deps.ts';
-import { RENEW_RETRY_MS, RecentIds, SerialQueue, asVoxError, isRecord, isTransient, refreshDelayMs } from '../http-util.ts';
+import { RENEW_RETRY_MS, RecentIds, SerialQueue, asVoxError, deliverToSink, isRecord, isTransient, refreshDelayMs } from '../http-util.ts';
 import { endOfConversationBody, normalizeMicrosoftActivity, type ParamsLocation } from '../bot-framework/activity.ts';
 import { activitySetFrom, createDirectLineClient, type ActivitySet, type DirectLineConversation } from './client.ts';
 import type { DirectLineConfig, DirectLineTransportConfig } from './config.ts';
@@ -162,7 +162,7 @@ export function createDirectLineFamilyConnector(settings: DirectLineFamilySettin
         }
         out.push(n.activity);
       });
-      if (out.length > 0 && !this.closed) this.sink.activities(out);
+      if (!this.closed) deliverToSink(this.sink, out, log, this.fields());
     }
 
     private openSocket(url: string): Promise<boolean> {

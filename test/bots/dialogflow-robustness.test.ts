@@ -125,3 +125,27 @@ for (const flavor of ['cx', 'es'] as const) {
     assert.deepEqual(sink.all(), [{ type: 'message', text: 'ok' }]);
   });
 }
+
+for (const flavor of ['cx', 'es'] as const) {
+  test(`a missing key file fails start with BOT_AUTH, twice, without an unhandled rejection from the official ${NAME[flavor]} client (no server needed)`, async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const port = await closedPort();
+      const raw = { projectId: 'p1', apiEndpoint: '127.0.0.1', port, keyFilename: '/nonexistent/voxledger-test-key.json', timeoutMs: 2000 };
+      const deps = testDeps();
+      const c =
+        flavor === 'cx'
+          ? createDialogflowCxConnector(parseDialogflowCxConfig({ ...raw, agentId: 'a1' }, 'bots[0]'), deps)
+          : createDialogflowEsConnector(parseDialogflowEsConfig(raw, 'bots[0]'), deps);
+      cleanup.push(() => c.close());
+      await rejectsWith(c.start(callInfo('no-key-1'), recordingSink()), ErrorCodes.BOT_AUTH);
+      await rejectsWith(c.start(callInfo('no-key-2'), recordingSink()), ErrorCodes.BOT_AUTH);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+}

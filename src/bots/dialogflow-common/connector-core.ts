@@ -32,31 +32,48 @@ export interface DialogflowSessionRef {
   languageCode: string;
 }
 
-/** Optional seams, for tests that need a client other than the official one. */
-export interface DialogflowConnectorOptions {
-  client?: SessionsApi;
-}
-
 export function createDialogflowConnector(
   dialect: DialogflowDialect,
   config: DialogflowCommonConfig,
   deps: ConnectorDeps,
-  options: DialogflowConnectorOptions = {},
 ): BotConnector {
   const endpoint = `${config.apiEndpoint}:${config.port}`;
   const provider = dialect.provider;
   // Built now, not on the first call: loading the client package takes about a second, which
   // belongs to startup, not to the first caller's welcome (nor inside its deadline). The gRPC
   // channel itself connects on first use.
-  const client: SessionsApi = options.client ?? createSessionsClient(dialect.clientPackage, clientOptions(config));
+  const build = (): SessionsApi => createSessionsClient(dialect.clientPackage, clientOptions(config));
+  let client: SessionsApi = build();
+  let ready: Promise<unknown> | undefined;
   let closed = false;
+
+  /**
+   * The client once its stub exists. If creating the stub fails (credentials), the failure is
+   * returned here and the client is replaced, so a key file fixed later is picked up by the next
+   * call; detectIntent is never called on a client whose stub failed (it would raise an
+   * unhandled rejection, see SessionsApi.initialize).
+   */
+  const readyClient = async (): Promise<SessionsApi> => {
+    const c = client;
+    ready ??= c.initialize();
+    try {
+      await ready;
+      return c;
+    } catch (err) {
+      if (client === c) {
+        client = build();
+        ready = undefined;
+      }
+      throw err;
+    }
+  };
 
   /** One DetectIntent with the configured deadline; failures become VoxErrors. */
   const detect = async (request: Record<string, unknown>, what: string): Promise<unknown> => {
     if (closed) throw new VoxError(ErrorCodes.BOT_UNREACHABLE, `${provider} ${what}: connector is closed`, { provider });
     const started = deps.clock.now();
     try {
-      const result = await client.detectIntent(request, callOptions(config.timeoutMs));
+      const result = await (await readyClient()).detectIntent(request, callOptions(config.timeoutMs));
       deps.log('debug', `${provider} ${what} answered`, { provider, ms: deps.clock.now() - started });
       return Array.isArray(result) ? result[0] : result;
     } catch (err) {
@@ -100,7 +117,7 @@ export function createDialogflowConnector(
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      if (!options.client) await client.close().catch((err: unknown) => deps.log('warn', `${provider} client close failed`, { provider, err: String(err) }));
+      await client.close().catch((err: unknown) => deps.log('warn', `${provider} client close failed`, { provider, err: String(err) }));
     },
   };
   return connector;

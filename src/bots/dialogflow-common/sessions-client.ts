@@ -10,6 +10,13 @@ import type { DialogflowEndpointConfig } from './config.ts';
 
 /** What the connectors need from a SessionsClient. */
 export interface SessionsApi {
+  /**
+   * Creates the gRPC stub (credentials, channel). Must have resolved before `detectIntent` is
+   * called: when it fails (missing key file, no credentials), every generated client method
+   * also re-throws that failure from a promise nobody can catch (googleapis/google-cloud-node#4747),
+   * which would end the process. See `readyClient` in connector-core.ts.
+   */
+  initialize(): Promise<unknown>;
   detectIntent(request: Record<string, unknown>, options: Record<string, unknown>): Promise<unknown[]>;
   close(): Promise<void>;
 }

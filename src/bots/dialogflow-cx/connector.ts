@@ -5,7 +5,7 @@
  */
 import type { BotConnector } from '../port.ts';
 import type { ConnectorDeps } from '../connector-deps.ts';
-import { createDialogflowConnector, type DialogflowConnectorOptions } from '../dialogflow-common/connector-core.ts';
+import { createDialogflowConnector } from '../dialogflow-common/connector-core.ts';
 import type { DialogflowDialect } from '../dialogflow-common/dialect.ts';
 import type { DialogflowCxConfig } from './config.ts';
 import { cxSessionPath, cxSessionPathMatcher } from './paths.ts';
@@ -27,6 +27,6 @@ export function dialogflowCxDialect(config: DialogflowCxConfig): DialogflowDiale
 }
 
 /** A CX connector for one agent (config from `parseDialogflowCxConfig`). */
-export function createDialogflowCxConnector(config: DialogflowCxConfig, deps: ConnectorDeps, options?: DialogflowConnectorOptions): BotConnector {
-  return createDialogflowConnector(dialogflowCxDialect(config), config, deps, options);
+export function createDialogflowCxConnector(config: DialogflowCxConfig, deps: ConnectorDeps): BotConnector {
+  return createDialogflowConnector(dialogflowCxDialect(config), config, deps);
 }

@@ -5,7 +5,7 @@
  */
 import type { BotConnector } from '../port.ts';
 import type { ConnectorDeps } from '../connector-deps.ts';
-import { createDialogflowConnector, type DialogflowConnectorOptions } from '../dialogflow-common/connector-core.ts';
+import { createDialogflowConnector } from '../dialogflow-common/connector-core.ts';
 import type { DialogflowDialect } from '../dialogflow-common/dialect.ts';
 import type { DialogflowEsConfig } from './config.ts';
 import { esSessionPath, esSessionPathMatcher } from './paths.ts';
@@ -27,6 +27,6 @@ export function dialogflowEsDialect(config: DialogflowEsConfig): DialogflowDiale
 }
 
 /** An ES connector for one agent (config from `parseDialogflowEsConfig`). */
-export function createDialogflowEsConnector(config: DialogflowEsConfig, deps: ConnectorDeps, options?: DialogflowConnectorOptions): BotConnector {
-  return createDialogflowConnector(dialogflowEsDialect(config), config, deps, options);
+export function createDialogflowEsConnector(config: DialogflowEsConfig, deps: ConnectorDeps): BotConnector {
+  return createDialogflowConnector(dialogflowEsDialect(config), config, deps);
 }

@@ -95,6 +95,27 @@ test('a dropped stream falls back to polling from the last watermark; nothing is
   }
 });
 
+test('a stream that cannot open, or none offered, means polling from the start', async () => {
+  const dl = await startDirectLineDouble({ bot: specBot });
+  const { connector, deps } = connectorFor(dl.url, systemClock, { receive: 'websocket', pollIntervalMs: 60_000 });
+  try {
+    for (const arrange of [() => void (dl.breakStream = true), () => void ((dl.breakStream = false), (dl.offerStream = false))]) {
+      arrange();
+      const sink = recordingSink();
+      const session = await connector.start(callInfo(), sink);
+      await session.sendText('bye');
+      await sink.waitForCount(2);
+      assert.deepEqual(withoutId(sink.received[1]!), HANGUP);
+      await session.close();
+    }
+    assert.ok(dl.requests.some((r) => r.method === 'GET' && r.path.endsWith('/activities')));
+    assert.ok(!deps.lines.some((l) => l.level === 'error'));
+  } finally {
+    await connector.close();
+    await dl.close();
+  }
+});
+
 test('polling backs off on transient failures, recovers, and reports a connection lost for good', async () => {
   const dl = await startDirectLineDouble({ bot: specBot });
   const clock = new SimulatedClock();

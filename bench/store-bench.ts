@@ -1,0 +1,231 @@
+/**
+ * Event store throughput: what group commit buys.
+ *
+ *   node --import tsx bench/store-bench.ts [--quick]
+ *
+ * (a) bare better-sqlite3 on the store's own schema: one big transaction without fsync (the
+ *     ceiling for inserts), and single-row fsynced commits (the ceiling for commits);
+ * (b) SqliteEventStore: 1,000 calls appending concurrently (durable, group commit), and the
+ *     same appends one at a time;
+ * (c) @event-driven-io/emmett-sqlite doing the same appends (one at a time: its store shares
+ *     one connection that each append closes, so concurrent appends fail);
+ * plus the memory store, for reference. Prints figures and ratios; never asserts on time.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
+import { MemoryEventStore } from '../src/store/memory-store.ts';
+import type { EventData, EventStore } from '../src/store/port.ts';
+import { SqliteEventStore } from '../src/store/sqlite-store.ts';
+import { SCHEMA_VERSION, openStoreDatabase } from '../src/store/sqlite-schema.ts';
+import { newEventId } from '../src/store/event-id.ts';
+
+interface Sizes {
+  /** Events in the bare batched transaction. */
+  bareEvents: number;
+  /** Appends per call in the concurrent runs (1,000 calls). */
+  appendsPerCall: number;
+  /** Time budget of each one-append-at-a-time run. */
+  serialMs: number;
+}
+
+const CALLS = 1000;
+const FULL: Sizes = { bareEvents: 200_000, appendsPerCall: 200, serialMs: 3000 };
+const QUICK: Sizes = { bareEvents: 50_000, appendsPerCall: 30, serialMs: 600 };
+
+/** How the bench makes call ids and event ids: random (v4, what crypto.randomUUID gives) or time-ordered (v7). */
+type IdScheme = 'v4' | 'v7';
+
+function newId(scheme: IdScheme): string {
+  return scheme === 'v4' ? randomUUID() : newEventId();
+}
+
+function event(callId: string, n: number, id: string = randomUUID()): EventData {
+  return {
+    id,
+    type: 'SttFinalReceived',
+    data: { text: `caller utterance number ${n}`, confidence: 0.93, language: 'en-US' },
+    metadata: { callId, at: new Date(Date.UTC(2026, 0, 1) + n).toISOString(), nodeId: 'bench-node', schemaVersion: 1, correlationId: callId },
+  };
+}
+
+function seconds(since: bigint): number {
+  return Number(process.hrtime.bigint() - since) / 1e9;
+}
+
+/** (a) Inserts into the store's schema in one transaction, fsync off. */
+function bareBatched(dir: string, count: number): number {
+  const db = openStoreDatabase(join(dir, 'bare-batched.db'), 5000);
+  db.pragma('synchronous = OFF');
+  const insert = db.prepare('INSERT INTO events (position, stream_id, revision, id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const streams = Array.from({ length: CALLS }, () => `call-${randomUUID()}`);
+  const events = Array.from({ length: count }, (_, i) => event(streams[i % CALLS]!, i));
+  const t = process.hrtime.bigint();
+  db.transaction(() => {
+    for (let i = 0; i < count; i++) {
+      const e = events[i]!;
+      insert.run(i, streams[i % CALLS]!, Math.floor(i / CALLS), e.id, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata));
+    }
+  })();
+  const rate = count / seconds(t);
+  db.close();
+  return rate;
+}
+
+/** (a) One row per fsynced commit, for `budgetMs`. */
+function bareFsyncCommits(dir: string, budgetMs: number): number {
+  const db = new Database(join(dir, 'bare-fsync.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, data TEXT NOT NULL)');
+  const insert = db.prepare('INSERT INTO t (data) VALUES (?)');
+  const t = process.hrtime.bigint();
+  let n = 0;
+  while (seconds(t) * 1000 < budgetMs) {
+    insert.run('{"x":1}');
+    n++;
+  }
+  const rate = n / seconds(t);
+  db.close();
+  return rate;
+}
+
+/** One call's stream and the events it will append. */
+interface CallPlan {
+  streamId: string;
+  events: EventData[];
+}
+
+/**
+ * Plans for the concurrent runs, made before the clock starts (as for the bare loop). Event ids
+ * are made in the order the events will be appended (round by round), as a live runtime would.
+ */
+function callPlans(perCall: number, scheme: IdScheme): CallPlan[] {
+  const plans = Array.from({ length: CALLS }, () => ({ streamId: `call-${newId(scheme)}`, events: new Array<EventData>(perCall) }));
+  for (let i = 0; i < perCall; i++) for (const plan of plans) plan.events[i] = event(plan.streamId, i, newId(scheme));
+  return plans;
+}
+
+/** (b) 1,000 calls at once, each appending its events one awaited append after another. */
+async function concurrentCalls(store: EventStore, plans: CallPlan[]): Promise<number> {
+  const t = process.hrtime.bigint();
+  await Promise.all(
+    plans.map(async ({ streamId, events }) => {
+      let expected: number | 'no_stream' = 'no_stream';
+      for (const e of events) expected = (await store.append(streamId, [e], { expectedRevision: expected })).nextExpectedRevision;
+    }),
+  );
+  return plans.reduce((n, plan) => n + plan.events.length, 0) / seconds(t);
+}
+
+/** Appends one event at a time, awaiting each, round-robin over 1,000 streams, for `budgetMs`. */
+async function oneAtATime(append: (streamId: string, e: EventData) => Promise<unknown>, budgetMs: number): Promise<number> {
+  const t = process.hrtime.bigint();
+  let n = 0;
+  while (seconds(t) * 1000 < budgetMs) {
+    const callId = `c${n % CALLS}`;
+    await append(`call-${callId}`, event(callId, n));
+    n++;
+  }
+  return n / seconds(t);
+}
+
+interface EmmettStore {
+  appendToStream(streamName: string, events: Array<{ type: string; data: Record<string, unknown>; metadata?: Record<string, unknown> }>): Promise<unknown>;
+}
+
+/** (c) emmett-sqlite, one append at a time; undefined (loudly) if it cannot be loaded. */
+async function emmett(dir: string, budgetMs: number): Promise<number | undefined> {
+  let getSQLiteEventStore: (options: { fileName: string }) => EmmettStore;
+  try {
+    ({ getSQLiteEventStore } = (await import('@event-driven-io/emmett-sqlite')) as unknown as { getSQLiteEventStore: typeof getSQLiteEventStore });
+  } catch (e) {
+    console.error(`\n!!! @event-driven-io/emmett-sqlite could not be loaded (its native sqlite3 dependency?): ${(e as Error).message}\n!!! skipping the emmett comparison\n`);
+    return undefined;
+  }
+  const store = getSQLiteEventStore({ fileName: join(dir, 'emmett.db') });
+  return oneAtATime((streamId, e) => store.appendToStream(streamId, [{ type: e.type, data: e.data as Record<string, unknown>, metadata: { ...e.metadata } }]), budgetMs);
+}
+
+async function withSqliteStore<T>(path: string, fn: (store: SqliteEventStore) => Promise<T>): Promise<{ result: T; commits: number }> {
+  const store = new SqliteEventStore({ path });
+  try {
+    const result = await fn(store);
+    return { result, commits: store.stats.commits };
+  } finally {
+    await store.close();
+  }
+}
+
+function row(name: string, value: number | undefined, unit: string, note = ''): string {
+  const v = value === undefined ? 'n/a' : Math.round(value).toLocaleString('en-US');
+  return `${name.padEnd(68)} ${v.padStart(12)} ${unit.padEnd(10)} ${note}`;
+}
+
+function ratio(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined || b === undefined || b === 0 ? undefined : a / b;
+}
+
+export async function runStoreBench(opts: { quick?: boolean } = {}): Promise<Record<string, number>> {
+  const sizes = opts.quick ? QUICK : FULL;
+  const dir = mkdtempSync(join(tmpdir(), 'voxledger-store-bench-'));
+  try {
+    const bareBatchedRate = bareBatched(dir, sizes.bareEvents);
+    const bareFsyncRate = bareFsyncCommits(dir, sizes.serialMs);
+    const concurrent = await withSqliteStore(join(dir, 'store-v4.db'), (s) => concurrentCalls(s, callPlans(sizes.appendsPerCall, 'v4')));
+    const concurrentV7 = await withSqliteStore(join(dir, 'store-v7.db'), (s) => concurrentCalls(s, callPlans(sizes.appendsPerCall, 'v7')));
+    const serial = await withSqliteStore(join(dir, 'store-serial.db'), (s) => oneAtATime((id, e) => s.append(id, [e]), sizes.serialMs));
+    const memory = new MemoryEventStore();
+    const memoryRate = await concurrentCalls(memory, callPlans(sizes.appendsPerCall, 'v4'));
+    await memory.close();
+    const emmettRate = await emmett(dir, sizes.serialMs);
+
+    const concurrentEvents = CALLS * sizes.appendsPerCall;
+    const results: Record<string, number> = {
+      bare_batched_events_per_s: bareBatchedRate,
+      bare_fsync_commits_per_s: bareFsyncRate,
+      sqlite_store_concurrent_events_per_s: concurrent.result,
+      sqlite_store_concurrent_events_per_commit: concurrentEvents / concurrent.commits,
+      sqlite_store_concurrent_v7_ids_events_per_s: concurrentV7.result,
+      sqlite_store_one_at_a_time_events_per_s: serial.result,
+      memory_store_concurrent_events_per_s: memoryRate,
+    };
+    const ratios = {
+      vsEmmett: ratio(concurrent.result, emmettRate),
+      vsBare: ratio(concurrent.result, bareBatchedRate),
+      v7VsEmmett: ratio(concurrentV7.result, emmettRate),
+      v7VsBare: ratio(concurrentV7.result, bareBatchedRate),
+    };
+    if (emmettRate !== undefined) results.emmett_sqlite_events_per_s = emmettRate;
+    if (ratios.vsEmmett !== undefined) results.ratio_store_vs_emmett = ratios.vsEmmett;
+    if (ratios.vsBare !== undefined) results.ratio_store_vs_bare_batched = ratios.vsBare;
+    if (ratios.v7VsEmmett !== undefined) results.ratio_store_v7_ids_vs_emmett = ratios.v7VsEmmett;
+    if (ratios.v7VsBare !== undefined) results.ratio_store_v7_ids_vs_bare_batched = ratios.v7VsBare;
+    const percent = (r: number | undefined) => (r === undefined ? undefined : r * 100);
+
+    console.log(`\nevent store throughput${opts.quick ? ' (quick)' : ''}; schema v${SCHEMA_VERSION}, WAL, files in ${tmpdir()}`);
+    console.log(row('bare better-sqlite3, one transaction, no fsync', bareBatchedRate, 'events/s', `${sizes.bareEvents.toLocaleString('en-US')} events`));
+    console.log(row('bare better-sqlite3, one row per fsynced commit', bareFsyncRate, 'commits/s'));
+    console.log(
+      row(`SqliteEventStore, ${CALLS} calls concurrently, random ids (durable)`, concurrent.result, 'events/s', `${concurrentEvents.toLocaleString('en-US')} events, ${Math.round(concurrentEvents / concurrent.commits)} per commit`),
+    );
+    console.log(row(`SqliteEventStore, ${CALLS} calls concurrently, time-ordered ids (durable)`, concurrentV7.result, 'events/s', 'call and event ids from newEventId()'));
+    console.log(row('SqliteEventStore, one append at a time (durable)', serial.result, 'events/s'));
+    console.log(row(`MemoryEventStore, ${CALLS} calls concurrently`, memoryRate, 'events/s'));
+    console.log(row('emmett-sqlite 0.38.5, one append at a time (durable)', emmettRate, 'events/s', emmettRate === undefined ? 'NOT LOADED' : ''));
+    console.log(row('ratio: store (random ids) / emmett-sqlite', ratios.vsEmmett, '×', 'target >= 30'));
+    console.log(row('ratio: store (random ids) / bare batched', percent(ratios.vsBare), '%', 'target >= 50 %'));
+    console.log(row('ratio: store (time-ordered ids) / emmett-sqlite', ratios.v7VsEmmett, '×'));
+    console.log(row('ratio: store (time-ordered ids) / bare batched', percent(ratios.v7VsBare), '%'));
+    return results;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await runStoreBench({ quick: process.argv.includes('--quick') });
+}

@@ -73,7 +73,10 @@ export interface Subscription {
    * stopped it (the handler threw, or the store failed). Observe it: nothing else reports that error.
    */
   readonly done: Promise<void>;
-  /** Stops delivery; resolves once the handler call in flight (if any) has finished. */
+  /**
+   * Stops delivery; resolves once the handler call in flight (if any) has finished. A handler
+   * that closes its own subscription must not await this (it would wait for itself).
+   */
   close(): Promise<void>;
 }
 

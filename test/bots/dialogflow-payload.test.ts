@@ -143,3 +143,24 @@ test('gRPC statuses map to VoxError codes', () => {
   assert.equal(toVoxError(new TypeError('something odd'), ctx).code, ErrorCodes.BOT_PROTOCOL);
   assert.equal(toVoxError('The client has already been closed.', ctx).code, ErrorCodes.BOT_PROTOCOL);
 });
+
+test('withDeadline: the clock reaching the deadline rejects; a late failure is observed, not unhandled', async () => {
+  const { SimulatedClock } = await import('../../src/domain/clock.ts');
+  const { withDeadline } = await import('../../src/bots/dialogflow-common/deadline.ts');
+  const clock = new SimulatedClock();
+  let rejectLate!: (e: Error) => void;
+  const never = new Promise<string>((_, rej) => (rejectLate = rej));
+  const raced = withDeadline(clock, never, clock.now() + 1000, () => new Error('deadline'));
+  clock.advance(999);
+  let settled = false;
+  raced.then(() => (settled = true), () => (settled = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(settled, false, 'not before the deadline');
+  clock.advance(1);
+  await assert.rejects(raced, /deadline/);
+  rejectLate(new Error('late'));
+  await new Promise((r) => setImmediate(r));
+  const quick = withDeadline(clock, Promise.resolve('ok'), clock.now() + 10, () => new Error('x'));
+  assert.equal(await quick, 'ok');
+  assert.equal(clock.pendingTimers(), 0, 'timer cancelled once settled');
+});

@@ -22,6 +22,7 @@ import { MAX_TEXT_QUERY_CHARS, type DialogflowDialect } from './dialect.ts';
 import { toVoxError } from './grpc-errors.ts';
 import { callOptions, clientOptions, createSessionsClient, type SessionsApi } from './sessions-client.ts';
 import { sessionIdForCall } from './session-id.ts';
+import { withDeadline } from './deadline.ts';
 import type { Log } from './payload.ts';
 
 /** What a Dialogflow session's `ref` holds (plain JSON, stored with the call). */
@@ -73,7 +74,12 @@ export function createDialogflowConnector(
     if (closed) throw new VoxError(ErrorCodes.BOT_UNREACHABLE, `${provider} ${what}: connector is closed`, { provider });
     const started = deps.clock.now();
     try {
-      const result = await (await readyClient()).detectIntent(request, callOptions(config.timeoutMs));
+      // The deadline covers setting up the stub (credentials may probe the network) and the call.
+      const c = await withDeadline(deps.clock, readyClient(), started + config.timeoutMs, () =>
+        new VoxError(ErrorCodes.BOT_TIMEOUT, `${provider} ${what}: no connection within ${config.timeoutMs} ms (credentials or channel setup)`, { provider, endpoint }),
+      );
+      const left = Math.max(1, started + config.timeoutMs - deps.clock.now());
+      const result = await c.detectIntent(request, callOptions(left));
       deps.log('debug', `${provider} ${what} answered`, { provider, ms: deps.clock.now() - started });
       return Array.isArray(result) ? result[0] : result;
     } catch (err) {

@@ -1,0 +1,166 @@
+/**
+ * Several ClusterNodes in one process sharing one store and one SimulatedClock: each with its own
+ * CallRuntime, its own link to the store (crashable), its own connection to a shared SIP server
+ * double, and the same scripted bot. Node "death" is `crash()`: the link is cut and the node's
+ * timers, watcher, tasks and actors stop, nothing written.
+ */
+import { SimulatedClock } from '../../../src/domain/clock.ts';
+import { MemoryEventStore } from '../../../src/store/memory-store.ts';
+import type { EventStore, RecordedEvent } from '../../../src/store/port.ts';
+import { ScriptedBotConnector, type ScriptStep } from '../../../src/bots/scripted/scripted-connector.ts';
+import { BotDirectory } from '../../../src/bots/directory.ts';
+import { CallRuntime } from '../../../src/runtime/runtime.ts';
+import { createLogger, type Logger } from '../../../src/log/logger.ts';
+import { fromRecorded } from '../../../src/runtime/envelope.ts';
+import type { DomainEvent } from '../../../src/domain/events.ts';
+import type { SessionParams } from '../../../src/domain/types.ts';
+import type { SignalingAdapter } from '../../../src/sip/port.ts';
+import { ClusterNode, type ClusterNotice } from '../../../src/cluster/cluster-node.ts';
+import { botNotifierTask, type LeaderTask } from '../../../src/cluster/leader-tasks.ts';
+import { SharedSipServerDouble } from './shared-sip-double.ts';
+import { NodeLink } from './node-link.ts';
+
+export interface TestNode {
+  id: string;
+  cluster: ClusterNode;
+  runtime: CallRuntime;
+  link: NodeLink;
+  notices: ClusterNotice[];
+  logs: Array<Record<string, unknown>>;
+  /** The process dies: nothing more is written or performed by this node. */
+  crash(): Promise<void>;
+}
+
+export interface ClusterHarnessOptions {
+  leaseMs?: number;
+  takeoverSpreadMs?: number;
+  script?: ScriptStep[];
+  defaults?: SessionParams;
+  store?: EventStore;
+  /** Extra leader tasks per node (the bot notifier is always there). */
+  extraTasks?: (node: { id: string; store: EventStore; log: Logger }) => LeaderTask[];
+  /** Signaling per node (default: a connection to the shared SIP server double). */
+  signaling?: (nodeId: string) => SignalingAdapter;
+  /** Wraps a node's link before the cluster node uses it (e.g. a ResilientStore). */
+  wrapStore?: (link: NodeLink, node: { id: string; clock: SimulatedClock; log: Logger }) => EventStore;
+}
+
+export interface ClusterHarness {
+  clock: SimulatedClock;
+  store: EventStore;
+  sip: SharedSipServerDouble;
+  bot: ScriptedBotConnector;
+  nodes: Map<string, TestNode>;
+  node(id: string): TestNode;
+  addNode(id: string): Promise<TestNode>;
+  settle(): Promise<void>;
+  advance(ms: number, stepMs?: number): Promise<void>;
+  /** Advances in steps until `until()` holds (or `maxMs` passed); returns the simulated ms it took. */
+  advanceUntil(until: () => boolean, maxMs: number, stepMs?: number): Promise<number>;
+  events(callId: string): Promise<DomainEvent[]>;
+  raw(streamId: string): Promise<RecordedEvent[]>;
+  types(callId: string): Promise<string[]>;
+  leaders(): string[];
+  close(): Promise<void>;
+}
+
+export async function makeCluster(ids: string[], opts: ClusterHarnessOptions = {}): Promise<ClusterHarness> {
+  const clock = new SimulatedClock(Date.UTC(2026, 10, 21, 9, 0, 0));
+  const store = opts.store ?? new MemoryEventStore();
+  const sip = new SharedSipServerDouble(clock);
+  const bot = new ScriptedBotConnector({ script: opts.script ?? [] }, clock);
+  const nodes = new Map<string, TestNode>();
+
+  const settle = async () => {
+    for (let i = 0; i < 30; i++) await new Promise((r) => setImmediate(r));
+  };
+
+  async function addNode(id: string): Promise<TestNode> {
+    const logs: Array<Record<string, unknown>> = [];
+    const log = createLogger({ level: 'debug', now: () => clock.now(), sink: (line) => logs.push(JSON.parse(line) as Record<string, unknown>) });
+    const link = new NodeLink(store, id);
+    const nodeStore = opts.wrapStore ? opts.wrapStore(link, { id, clock, log }) : link;
+    const bots = new BotDirectory([{ id: 'demo', provider: 'scripted', connector: bot, defaults: opts.defaults ?? {} }]);
+    const cluster = new ClusterNode({
+      store: nodeStore,
+      clock,
+      nodeId: id,
+      log,
+      leaseMs: opts.leaseMs ?? 3000,
+      ...(opts.takeoverSpreadMs !== undefined ? { takeoverSpreadMs: opts.takeoverSpreadMs } : {}),
+      leaderTasks: [
+        botNotifierTask({ store: nodeStore, bots, clock, log, nodeId: id, backoffMs: 100, maxBackoffMs: 400 }),
+        ...(opts.extraTasks?.({ id, store: nodeStore, log }) ?? []),
+      ],
+    });
+    const runtime = new CallRuntime({ store: cluster.callStore, clock, nodeId: id, log, bots, signaling: opts.signaling?.(id) ?? sip.connect(id), route: () => 'demo' });
+    const notices: ClusterNotice[] = [];
+    cluster.onNotice((n) => notices.push(n));
+    const starting = cluster.start(runtime);
+    // start() may wait on the simulated clock (a previous process with this id); drive it.
+    let started = false;
+    let failure: unknown;
+    starting.then(() => (started = true), (e) => (failure = e));
+    for (let i = 0; i < 10_000 && !started && failure === undefined; i++) {
+      await settle();
+      if (!started && failure === undefined) clock.advance(10);
+    }
+    if (failure !== undefined) throw failure;
+    const node: TestNode = {
+      id,
+      cluster,
+      runtime,
+      link,
+      notices,
+      logs,
+      async crash() {
+        link.crash();
+        await cluster.halt('crashed (test)');
+      },
+    };
+    nodes.set(id, node);
+    return node;
+  }
+
+  for (const id of ids) await addNode(id);
+
+  const events = async (callId: string) => (await store.readStream(`call-${callId}`)).map(fromRecorded);
+  return {
+    clock,
+    store,
+    sip,
+    bot,
+    nodes,
+    node(id) {
+      const n = nodes.get(id);
+      if (!n) throw new Error(`no node ${id}`);
+      return n;
+    },
+    addNode,
+    settle,
+    async advance(ms, stepMs = 10) {
+      for (let t = 0; t < ms; t += stepMs) {
+        clock.advance(Math.min(stepMs, ms - t));
+        await settle();
+      }
+    },
+    async advanceUntil(until, maxMs, stepMs = 10) {
+      const t0 = clock.now();
+      await settle();
+      while (!until() && clock.now() - t0 < maxMs) {
+        clock.advance(stepMs);
+        await settle();
+      }
+      return clock.now() - t0;
+    },
+    events,
+    raw: (streamId) => store.readStream(streamId),
+    async types(callId) {
+      return (await events(callId)).map((e) => e.type);
+    },
+    leaders: () => [...nodes.values()].filter((n) => n.cluster.isLeader).map((n) => n.id),
+    async close() {
+      for (const n of nodes.values()) await n.cluster.halt('test over');
+    },
+  };
+}

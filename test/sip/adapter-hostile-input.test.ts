@@ -6,8 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
+import { SimulatedClock } from '../../src/domain/clock.ts';
 import { RawPeer, RecordingEvents, header, inviteFrom, sleep, startAdapter } from './helpers.ts';
 
 function request(peer: RawPeer, port: number, o: { method?: string; uri?: string; version?: string; branch: string; extra?: string[]; omit?: string[]; body?: string; contentLength?: number }): string {
@@ -24,6 +24,17 @@ function request(peer: RawPeer, port: number, o: { method?: string; uri?: string
   const body = o.body ?? '';
   lines.push(`Content-Length: ${o.contentLength ?? Buffer.byteLength(body)}`, '', body);
   return lines.join('\r\n');
+}
+
+/** Deterministic pseudo-random bytes (a 32-bit LCG), so a failure replays exactly. */
+function noise(seed: number, length: number): Buffer {
+  const out = Buffer.alloc(length);
+  let x = seed >>> 0;
+  for (let i = 0; i < length; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
 }
 
 async function stillServes(peer: RawPeer, port: number, branch: string): Promise<void> {
@@ -71,15 +82,12 @@ test('malformed requests get 400/416/505/513 with a Warning when their request l
   }
 });
 
-test('no response where none is possible: random bytes, no Via, garbage start line, stray responses and ACKs; a structured log line each', async () => {
+test('no response where none is possible: no Via, garbage start line, stray responses and ACKs, random bytes; structured, rate-limited log lines', async () => {
   const events = new RecordingEvents();
-  const { adapter, port, logs } = await startAdapter(events);
+  const clock = new SimulatedClock();
+  const { adapter, port, logs } = await startAdapter(events, { clock });
   const peer = await RawPeer.open();
   try {
-    for (let i = 0; i < 200; i++) {
-      await peer.send(randomBytes(1 + (i * 37) % 1400), port);
-      if (i % 20 === 19) await sleep(5); // keep within the socket's receive buffer
-    }
     await peer.send(request(peer, port, { branch: 'z9hG4bKnv', omit: ['Via'] }), port);
     await peer.send('HELLO WORLD\r\n\r\n', port);
     await peer.send('SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKnone\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n', port);
@@ -87,12 +95,25 @@ test('no response where none is possible: random bytes, no Via, garbage start li
     await peer.send(request(peer, port, { method: 'ACK', branch: 'z9hG4bKstrayack' }), port);
     await peer.send(request(peer, port, { method: 'ACK', branch: 'z9hG4bKbadack', extra: ['X-Huge: ' + 'b'.repeat(9_000)] }), port);
     await peer.send('\r\n\r\n', port);
-    await sleep(200);
-    assert.equal(peer.received.length, 0, `no responses: ${peer.received.map((d) => d.startLine).join(' | ')}`);
+    await sleep(100);
     const noVia = logs.find((l) => l.msg === 'dropped malformed SIP message (no response possible)' && l.fields.reason === 'missing Via');
     assert.ok(noVia, 'a request without Via is logged with the reason');
     assert.equal(noVia!.fields.method, 'OPTIONS');
     assert.match(String(noVia!.fields.remote), /^udp:127\.0\.0\.3:\d+$/);
+    // A flood of random bytes within one second: at most 50 log lines, the rest counted.
+    for (let i = 0; i < 200; i++) {
+      await peer.send(noise(i + 1, 1 + (i * 37) % 1400), port);
+      if (i % 20 === 19) await sleep(5); // keep within the socket's receive buffer
+    }
+    await sleep(100);
+    const dropped = () => logs.filter((l) => l.msg.startsWith('dropped malformed'));
+    assert.equal(dropped().length, 50, 'rate-limited to 50 lines a second');
+    clock.advance(1_000);
+    await peer.send('GARBAGE\r\n\r\n', port);
+    await sleep(50);
+    const summary = dropped().at(-1)!;
+    assert.ok(Number(summary.fields.suppressedSinceLastLine) > 100, JSON.stringify(summary));
+    assert.equal(peer.received.length, 0, `no responses: ${peer.received.map((d) => d.startLine).join(' | ')}`);
     assert.equal(logs.filter((l) => l.level === 'error').length, 0, 'nothing reached the unexpected-error guard');
     await stillServes(peer, port, 'z9hG4bKafter2');
   } finally {

@@ -274,8 +274,10 @@ export class DialogSession {
     this.hooks.onEnded?.();
   }
 
-  /** Stops timers without sending anything (adapter shutdown). */
+  /** Adapter shutdown: stops timers, sends nothing; a hangup still waiting resolves. */
   dispose(): void {
+    this.ended = true;
     this.clearPendingAck();
+    this.flushAckWaiters();
   }
 }

@@ -33,6 +33,7 @@ import { ServerInviteTransaction, ServerNonInviteTransaction } from './transacti
 import { SipTransport, type Peer, type TransportName } from './transport.ts';
 
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO';
+const MALFORMED_LOGS_PER_SECOND = 50;
 
 type Call = InboundCall | OutboundCall;
 type ServerTx = ServerInviteTransaction | ServerNonInviteTransaction;
@@ -70,6 +71,9 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
   private local: LocalEndpoint | undefined;
   private ctx: StackContext | undefined;
   private running = false;
+  private malformedWindow = -1;
+  private malformedLogged = 0;
+  private malformedSuppressed = 0;
 
   private readonly calls = new Map<string, Call>();
   private readonly dialogs = new Map<string, DialogSession>();
@@ -287,12 +291,32 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
     }
   }
 
+  /**
+   * Logs about malformed input, at most MALFORMED_LOGS_PER_SECOND a second (a flood of garbage
+   * must not flood the log); the next line that gets through says how many were suppressed.
+   */
+  private logMalformed(msg: string, fields: Record<string, unknown>): void {
+    const second = Math.floor(this.timers.now() / 1000);
+    if (second !== this.malformedWindow) {
+      this.malformedWindow = second;
+      this.malformedLogged = 0;
+    }
+    if (this.malformedLogged >= MALFORMED_LOGS_PER_SECOND) {
+      this.malformedSuppressed++;
+      return;
+    }
+    this.malformedLogged++;
+    const suppressed = this.malformedSuppressed;
+    this.malformedSuppressed = 0;
+    this.log('warn', msg, suppressed ? { ...fields, suppressedSinceLastLine: suppressed } : fields);
+  }
+
   /** 400/416/505/513 to a request we could not parse, when its request line and Via allow an answer. */
   private onMalformed(status: number, reason: string, partial: PartialRequest | undefined, peer: Peer, bytes: number): void {
-    const fields = { remote: `${peer.transport}:${peer.address}:${peer.port}`, bytes, reason };
+    const fields = { remote: `${peer.transport}:${peer.address}:${peer.port}`, bytes, reason: reason.slice(0, 200) };
     const via = partial ? parseVia(partial.headers.values('via')[0] ?? '') : undefined;
     if (status === 0 || !partial || partial.method === 'ACK' || !via) {
-      this.log('warn', 'dropped malformed SIP message (no response possible)', { ...fields, method: partial?.method });
+      this.logMalformed('dropped malformed SIP message (no response possible)', { ...fields, method: partial?.method?.slice(0, 32) });
       return;
     }
     const route = responseRoute(via, peer);
@@ -302,9 +326,9 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
       const value = partial.headers.lines(name)[0];
       if (value !== undefined) headers.push([name, value]);
     }
-    headers.push(['Warning', `399 ${hostPort(this.local!)} "${reason.replace(/["\\]/g, '')}"`]);
+    headers.push(['Warning', `399 ${hostPort(this.local!)} "${fields.reason.replace(/["\\]/g, '')}"`]);
     const data = serializeResponse(status, '', headers);
-    this.log('warn', `malformed SIP request answered ${status}`, { ...fields, method: partial.method, callIdHeader: partial.headers.get('call-id') });
+    this.logMalformed(`malformed SIP request answered ${status}`, { ...fields, method: partial.method.slice(0, 32), sipCallId: partial.headers.get('call-id')?.slice(0, 256) });
     this.transport?.send(route.dest, data).catch((err) => this.log('debug', 'could not send error response', { ...fields, err: String(err) }));
   }
 

@@ -126,6 +126,7 @@ export class ClusterNode {
   private readonly owned = new Map<string, Owned>();
   private readonly lost = new Set<string>();
   private readonly inFlight = new Set<string>();
+  private readonly pendingReleases = new Map<string, { revision: number; reason: 'ended' | 'no-call'; event: EventData }>();
   private readonly listeners = new Set<(n: ClusterNotice) => void>();
   private unlisten: Array<() => void> = [];
   private sub: Subscription | undefined;
@@ -136,6 +137,8 @@ export class ClusterNode {
   private heartbeatRevision: ExpectedRevision = NO_STREAM;
   private renewing: Promise<boolean> | undefined;
   private needsAudit = false;
+  /** The last renewal failed because the store did not answer (not a conflict). */
+  private renewFailing = false;
   private renewTimer: TimerHandle | undefined;
   private lapseTimer: TimerHandle | undefined;
   private sweepTimer: TimerHandle | undefined;
@@ -316,18 +319,26 @@ export class ClusterNode {
         this.heartbeatRevision = r.nextExpectedRevision;
       } catch (err) {
         if (err instanceof WrongExpectedRevisionError) await this.heartbeatConflict();
-        else this.log.warn('lease not renewed', { err, leaseEndsInMs: this.leaseUntil - this.clock.now() });
+        else {
+          if (!this.renewFailing) this.log.warn('lease not renewed: the event store does not answer', { err, leaseEndsInMs: this.leaseUntil - this.clock.now() });
+          this.renewFailing = true;
+        }
         return false;
       }
+      this.renewFailing = false;
       if (this.state === 'halted' || this.state === 'stopped') return false;
       this.leaseUntil = leaseUntil;
       this.armLapse();
       if (lapsed) {
         this.needsAudit = true;
+        this.view.refreshObservations(this.clock.now());
         this.log.warn('lease renewed after it had run out; re-checking every claim');
         this.notify({ kind: 'lease-renewed', at: this.clock.now() });
       }
       if (this.needsAudit && this.state === 'running') await this.audit();
+      // Leadership and takeovers were on hold while the lease was out; look again now.
+      if (lapsed) this.sweep();
+      else this.reconcileLeader(this.clock.now());
       return true;
     })().finally(() => {
       this.renewing = undefined;
@@ -459,11 +470,18 @@ export class ClusterNode {
     if (!o) return;
     this.owned.delete(callId);
     if (o.state !== 'owned' || o.revision === undefined) return;
+    await this.writeRelease(callId, o.revision, reason, this.event({ type: 'CallReleased', data: { ...this.me, reason } }, callId));
+  }
+
+  private async writeRelease(callId: string, revision: number, reason: 'ended' | 'no-call', event: EventData): Promise<void> {
+    this.pendingReleases.delete(callId);
     try {
-      await this.store.append(ownerStreamId(callId), [this.event({ type: 'CallReleased', data: { ...this.me, reason } }, callId)], { expectedRevision: o.revision });
+      await this.store.append(ownerStreamId(callId), [event], { expectedRevision: revision });
     } catch (err) {
-      // A takeover of an ended call releases it too; nothing is lost but a tidy owner stream.
-      this.log.warn('ownership release not written', { callId, err });
+      if (err instanceof WrongExpectedRevisionError || this.state !== 'running') return; // someone else owns the stream now
+      // Retried on each heartbeat; meanwhile a takeover of the ended call would release it too.
+      this.log.warn('ownership release not written; retrying', { callId, err });
+      if (this.pendingReleases.size < LOST_MEMORY) this.pendingReleases.set(callId, { revision, reason, event });
     }
   }
 
@@ -482,8 +500,9 @@ export class ClusterNode {
     if (this.lost.size > LOST_MEMORY) this.lost.delete(this.lost.values().next().value!);
   }
 
-  /** Retries claims and resumes that failed on store trouble (each heartbeat). */
+  /** Retries claims, releases and resumes that failed on store trouble (each heartbeat). */
   private retryPending(): void {
+    for (const [callId, r] of [...this.pendingReleases]) void this.writeRelease(callId, r.revision, r.reason, r.event);
     for (const [callId, o] of this.owned) {
       if (o.state === 'unclaimed' && o.event) {
         o.state = 'claiming';
@@ -510,6 +529,12 @@ export class ClusterNode {
       refuse();
     }
     if (this.state === 'running' && this.clock.now() >= this.leaseUntil) {
+      // The store does not answer: nobody can take the call over through it either, and what the
+      // call must do (a BYE at its deadline) goes ahead; the ResilientStore holds its events.
+      if (this.renewFailing) {
+        void this.renew();
+        return;
+      }
       await withDeadline(this.clock, this.renew(), this.clock.now() + this.fenceWaitMs, () => new Error('lease wait')).catch(() => undefined);
       refuse();
     }

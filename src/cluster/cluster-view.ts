@@ -105,6 +105,15 @@ export class ClusterView {
   }
 
   /**
+   * Counts every known node's lease afresh from `now` (as if each was just seen). A node calls
+   * this when it gets its own lease back after losing touch with the store: the others could
+   * not heartbeat either, and must get a full lease to show up before anyone counts them dead.
+   */
+  refreshObservations(now: number): void {
+    for (const n of this.nodes.values()) if (!n.leaving) n.observedAt = Math.max(n.observedAt, now);
+  }
+
+  /**
    * When an incarnation's lease ends (ms): `-Infinity` for one never seen, the retirement time
    * for one replaced by a newer incarnation.
    */

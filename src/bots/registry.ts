@@ -12,6 +12,8 @@ import { BotDirectory } from './directory.ts';
 import { ScriptedBotConnector, parseScriptedConfig } from './scripted/scripted-connector.ts';
 import { createAcBotApiConnector, parseAcBotApiConfig } from './ac-bot-api/index.ts';
 import { createBotFrameworkConnector, parseBotFrameworkConfig } from './bot-framework/index.ts';
+import { createDirectLineConnector, parseDirectLineConfig } from './direct-line/index.ts';
+import { createCopilotStudioConnector, parseCopilotStudioConfig } from './copilot-studio/index.ts';
 import { createDialogflowCxConnector, parseDialogflowCxConfig } from './dialogflow-cx/index.ts';
 import { createDialogflowEsConnector, parseDialogflowEsConfig } from './dialogflow-es/index.ts';
 
@@ -38,6 +40,24 @@ export const PROVIDERS: Record<string, ProviderEntry> = {
     prepare(raw, path) {
       const cfg = parseBotFrameworkConfig(raw, path);
       return (deps) => createBotFrameworkConnector(cfg, deps);
+    },
+  },
+  'direct-line': {
+    prepare(raw, path) {
+      const cfg = parseDirectLineConfig(raw, path);
+      return (deps) => createDirectLineConnector(cfg, deps);
+    },
+  },
+  'copilot-studio': {
+    prepare(raw, path) {
+      const cfg = parseCopilotStudioConfig(raw, path);
+      return (deps) => createCopilotStudioConnector(cfg, deps);
+    },
+  },
+  'copilot-studio-legacy': {
+    prepare(raw, path) {
+      const cfg = parseCopilotStudioConfig(raw, path);
+      return (deps) => createCopilotStudioConnector(cfg, deps);
     },
   },
   'dialogflow-cx': {

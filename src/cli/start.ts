@@ -8,10 +8,16 @@ import { buildBotDirectory } from '../bots/registry.ts';
 import { createSignaling } from '../sip/create-signaling.ts';
 import { CallRuntime } from '../runtime/runtime.ts';
 import { BotNotifier } from '../runtime/bot-notifier.ts';
+import type { EventStore } from '../store/port.ts';
+import type { SignalingAdapter } from '../sip/port.ts';
+import type { BotDirectory } from '../bots/directory.ts';
 
 export interface RunningNode {
   runtime: CallRuntime;
   notifier: BotNotifier;
+  store: EventStore;
+  signaling: SignalingAdapter;
+  bots: BotDirectory;
   stop(): Promise<void>;
 }
 
@@ -21,7 +27,7 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
   const store = await openStore(config.store);
   const bots = buildBotDirectory(config.bots, systemClock, log);
   const signaling = createSignaling(config.sip, log);
-  const runtime = new CallRuntime({ store, clock: systemClock, nodeId: config.nodeId, log, bots, signaling, route: makeRouter(config.routes) });
+  const runtime = new CallRuntime({ store, clock: systemClock, nodeId: config.nodeId, log, bots, signaling, route: makeRouter(config.routes), answerDelayMs: config.answerDelayMs, ringTimeoutMs: config.ringTimeoutMs });
   await runtime.start();
   const notifier = new BotNotifier({ store, bots, clock: systemClock, log, nodeId: config.nodeId, ...config.notifier });
   await notifier.start();
@@ -30,6 +36,9 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
   return {
     runtime,
     notifier,
+    store,
+    signaling,
+    bots,
     async stop() {
       await runtime.stop();
       await notifier.close();

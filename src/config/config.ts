@@ -17,6 +17,8 @@ export interface SipConfig {
   transport: 'udp' | 'tcp' | 'both';
   /** Host written in Contact/Via when it differs from `host` (NAT, 0.0.0.0). */
   publicHost?: string;
+  /** RFC 3261 T1 (RTT estimate) for the embedded adapter, ms; default 500. */
+  t1Ms?: number;
   drachtio?: { host: string; port: number; secret: string };
 }
 
@@ -47,6 +49,8 @@ export interface VoxConfig {
   notifier: { attempts: number; backoffMs: number; maxBackoffMs: number };
   /** Outbound: default ring timeout, ms. */
   ringTimeoutMs: number;
+  /** Inbound: how long to let the INVITE ring before answering, ms (0: at once). */
+  answerDelayMs: number;
 }
 
 /** The built-in demo bot: hangs up after 3 s with a reason and two X- headers. */
@@ -76,9 +80,10 @@ export const DEFAULTS = {
   sip: { adapter: 'embedded', host: '127.0.0.1', port: 5060, transport: 'udp' } as SipConfig,
   notifier: { attempts: 5, backoffMs: 1000, maxBackoffMs: 30000 },
   ringTimeoutMs: 30000,
+  answerDelayMs: 0,
 };
 
-const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'routes', 'bots', 'notifier', 'ringTimeoutMs', '$schema', 'comment'];
+const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'answerDelayMs', '$schema', 'comment'];
 
 function bad(key: string, what: string): VoxError {
   return new VoxError(ErrorCodes.CONFIG_INVALID, `${key} ${what}`, { key });
@@ -131,13 +136,14 @@ export function parseConfig(input: unknown): VoxConfig {
   } else throw bad('store.kind', 'must be one of memory, sqlite, esdb');
 
   const s = obj(root.sip, 'sip');
-  onlyKeys(s, 'sip', ['adapter', 'host', 'port', 'transport', 'publicHost', 'drachtio']);
+  onlyKeys(s, 'sip', ['adapter', 'host', 'port', 'transport', 'publicHost', 't1Ms', 'drachtio']);
   const adapter = s.adapter ?? DEFAULTS.sip.adapter;
   if (adapter !== 'embedded' && adapter !== 'drachtio') throw bad('sip.adapter', 'must be embedded or drachtio');
   const transport = s.transport ?? DEFAULTS.sip.transport;
   if (!['udp', 'tcp', 'both'].includes(transport as string)) throw bad('sip.transport', 'must be udp, tcp or both');
   const sip: SipConfig = { adapter, host: str(s.host, 'sip.host', DEFAULTS.sip.host), port: int(s.port, 'sip.port', DEFAULTS.sip.port, 0, 65535), transport: transport as SipConfig['transport'] };
   if (s.publicHost !== undefined) sip.publicHost = str(s.publicHost, 'sip.publicHost');
+  if (s.t1Ms !== undefined) sip.t1Ms = int(s.t1Ms, 'sip.t1Ms', 500, 10, 10_000);
   if (adapter === 'drachtio' || s.drachtio !== undefined) {
     const d = obj(s.drachtio, 'sip.drachtio');
     onlyKeys(d, 'sip.drachtio', ['host', 'port', 'secret']);
@@ -187,6 +193,7 @@ export function parseConfig(input: unknown): VoxConfig {
     bots,
     notifier,
     ringTimeoutMs: int(root.ringTimeoutMs, 'ringTimeoutMs', DEFAULTS.ringTimeoutMs, 1000, 600_000),
+    answerDelayMs: int(root.answerDelayMs, 'answerDelayMs', DEFAULTS.answerDelayMs, 0, 60_000),
   };
 }
 

@@ -7,7 +7,7 @@
  */
 import { accepts, decideAll, evolve, fold, initialSnapshot, nextWakeUp, stateOf, type CallSnapshot } from '../../machines/decide.ts';
 import type { CallEvent } from '../domain/events.ts';
-import type { Clock, TimerHandle } from '../domain/clock.ts';
+import { iso, type Clock, type TimerHandle } from '../domain/clock.ts';
 import { callStreamId, NO_STREAM, WrongExpectedRevisionError, type EventStore } from '../store/port.ts';
 import type { Logger } from '../log/logger.ts';
 import type { CallInput } from './bot-activity.ts';
@@ -95,6 +95,8 @@ export class CallActor {
     decideNow();
     for (const input of inputs) {
       const ev = { ...input, callId: this.callId, at: now } as CallEvent;
+      // The STT deadline is measured from when the request is recorded.
+      if (ev.type === 'BotHangupRequested') ev.data = { ...ev.data, deadline: iso(now + ev.data.delayMs) };
       if (!accepts(s, ev)) {
         this.log.debug('input not taken in this state', { type: ev.type, state: stateOf(s) });
         continue;

@@ -28,6 +28,10 @@ export interface RuntimeOptions {
   route(to: string): string | undefined;
   /** SIP status for inbound calls with no route. Default 404. */
   noRouteStatus?: number;
+  /** Inbound: let the INVITE ring this long before answering (ms, default 0). */
+  answerDelayMs?: number;
+  /** Outbound: ring timeout when the request names none (ms, default 30,000). */
+  ringTimeoutMs?: number;
 }
 
 export interface PlaceCallRequest {
@@ -206,7 +210,7 @@ export class CallRuntime implements SignalingEvents {
           to: req.to,
           sipCallId: '',
           botId: bot.id,
-          ringTimeoutMs: req.ringTimeoutMs ?? 30_000,
+          ringTimeoutMs: req.ringTimeoutMs ?? this.opts.ringTimeoutMs ?? 30_000,
           ...(req.headers?.length ? { headers: Object.fromEntries(req.headers.map((h) => [h.name, h.value])) } : {}),
         },
       },
@@ -263,8 +267,14 @@ export class CallRuntime implements SignalingEvents {
     for (const e of events) {
       switch (e.type) {
         case 'CallOffered':
-          if (e.data.direction === 'inbound') signaling.answer(callId).catch(fail(ErrorCodes.SIP_TRANSPORT));
-          else
+          if (e.data.direction === 'inbound') {
+            const answer = () => {
+              if (actor.state === 'offered') signaling.answer(callId).catch(fail(ErrorCodes.SIP_TRANSPORT));
+            };
+            const delay = this.opts.answerDelayMs ?? 0;
+            if (delay > 0) this.opts.clock.at(this.opts.clock.now() + delay, answer);
+            else answer();
+          } else
             signaling
               .dial({ callId, target: e.data.to, from: e.data.from, headers: Object.entries(e.data.headers ?? {}).map(([name, value]) => ({ name, value })) })
               .catch(fail(ErrorCodes.SIP_TRANSPORT));

@@ -1,0 +1,128 @@
+/**
+ * One real cluster node process for the multi-process tests and the takeover benchmark:
+ *
+ *   node --import tsx test/cluster/node-process.ts '<json config>'
+ *
+ * It runs a ClusterNode + CallRuntime on the wall clock over a shared SQLite file (through a
+ * ResilientStore), with the scripted bot and a signaling adapter that stands in for a SIP
+ * server shared by all nodes (a drachtio-server double): the parent process is that server.
+ * The parent sends commands as JSON lines on stdin; the node reports on stdout as JSON lines.
+ *
+ * Commands: {"cmd":"offer","callId","to"} {"cmd":"stt-started","callId"} {"cmd":"peer-bye","callId"}
+ *           {"cmd":"stop"}
+ * Reports:  ready, answer, bye, hangup-requested, took-over, lost, leader, follower, notice,
+ *           stopped, fatal — each with `nodeId` and `at` (ms, wall clock).
+ */
+import { createInterface } from 'node:readline';
+import { systemClock } from '../../src/domain/clock.ts';
+import { wireSafeHeaders } from '../../src/domain/hangup-headers.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import { SqliteEventStore } from '../../src/store/sqlite-store.ts';
+import { ScriptedBotConnector, type ScriptStep } from '../../src/bots/scripted/scripted-connector.ts';
+import { BotDirectory } from '../../src/bots/directory.ts';
+import { CallRuntime } from '../../src/runtime/runtime.ts';
+import type { SessionParams } from '../../src/domain/types.ts';
+import type { HangupRequest, SignalingAdapter, SignalingEvents } from '../../src/sip/port.ts';
+import { ClusterNode } from '../../src/cluster/cluster-node.ts';
+import { ResilientStore } from '../../src/cluster/resilient-store.ts';
+import { botNotifierTask } from '../../src/cluster/leader-tasks.ts';
+
+export interface NodeProcessConfig {
+  nodeId: string;
+  dbPath: string;
+  leaseMs: number;
+  script: ScriptStep[];
+  defaults: SessionParams;
+  /** How often the SQLite store looks for other processes' writes. */
+  pollIntervalMs?: number;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+const config = JSON.parse(process.argv[2] ?? '{}') as NodeProcessConfig;
+const emit = (ev: string, fields: Record<string, unknown> = {}) => process.stdout.write(JSON.stringify({ ev, nodeId: config.nodeId, at: Date.now(), ...fields }) + '\n');
+
+/** The node's connection to the SIP server the parent plays (shared by all nodes). */
+class StdioSignaling implements SignalingAdapter {
+  readonly kind = 'stdio-shared-sip-double';
+  events: SignalingEvents | undefined;
+  async start(events: SignalingEvents): Promise<void> {
+    this.events = events;
+  }
+  async stop(): Promise<void> {
+    this.events = undefined;
+  }
+  async answer(callId: string): Promise<void> {
+    emit('answer', { callId });
+    setImmediate(() => this.events?.answered(callId, { sipStatus: 200 }));
+  }
+  async reject(callId: string, status: number): Promise<void> {
+    emit('reject', { callId, status });
+  }
+  async hangup(callId: string, req: HangupRequest): Promise<void> {
+    emit('bye', { callId, reasonHeader: req.reasonHeader, headers: wireSafeHeaders(req.headers) });
+  }
+  async dial(): Promise<void> {
+    throw new Error('not used');
+  }
+  async cancel(): Promise<void> {}
+  address() {
+    return undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  const log = createLogger({ level: config.logLevel ?? 'warn', bindings: { nodeId: config.nodeId } });
+  const sqlite = new SqliteEventStore({ path: config.dbPath, pollIntervalMs: config.pollIntervalMs ?? 25 });
+  const store = new ResilientStore(sqlite, { clock: systemClock, log });
+  const bot = new ScriptedBotConnector({ script: config.script }, systemClock, (conversationId, notice) => emit('notice', { conversationId, notice }));
+  const bots = new BotDirectory([{ id: 'demo', provider: 'scripted', connector: bot, defaults: config.defaults }]);
+  const cluster = new ClusterNode({
+    store,
+    clock: systemClock,
+    nodeId: config.nodeId,
+    log,
+    leaseMs: config.leaseMs,
+    leaderTasks: [botNotifierTask({ store, bots, clock: systemClock, log, nodeId: config.nodeId, backoffMs: 100, maxBackoffMs: 400 })],
+  });
+  const signaling = new StdioSignaling();
+  const runtime = new CallRuntime({ store: cluster.callStore, clock: systemClock, nodeId: config.nodeId, log, bots, signaling, route: () => 'demo' });
+  cluster.onNotice((n) => {
+    if (n.kind === 'took-over') emit('took-over', { callId: n.callId, from: n.from.nodeId });
+    else if (n.kind === 'lost') emit('lost', { callId: n.callId });
+    else if (n.kind === 'leader' || n.kind === 'follower') emit(n.kind);
+  });
+  // Reports when a bot asks to hang up (the parent times the kill off it).
+  const head = await store.headPosition();
+  const watch = store.subscribeToAll({ after: head, streamPrefixes: ['call-'] }, (r) => {
+    if (r.type === 'BotHangupRequested') emit('hangup-requested', { callId: r.streamId.slice(5), deadline: Date.parse((r.data as { deadline: string }).deadline) });
+  });
+  await cluster.start(runtime);
+  emit('ready', { pid: process.pid, leader: cluster.isLeader });
+
+  const lines = createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    let cmd: { cmd: string; callId?: string; to?: string };
+    try {
+      cmd = JSON.parse(line) as typeof cmd;
+    } catch {
+      continue;
+    }
+    const events = signaling.events;
+    if (cmd.cmd === 'offer' && events && cmd.callId) {
+      events.offered({ callId: cmd.callId, sipCallId: `${cmd.callId}@parent`, from: 'sip:caller@parent', to: cmd.to ?? '1000', requestUri: 'sip:1000@parent', headers: {} });
+    } else if (cmd.cmd === 'stt-started' && cmd.callId) runtime.sttStarted(cmd.callId);
+    else if (cmd.cmd === 'peer-bye' && events && cmd.callId) events.peerHungUp(cmd.callId, {});
+    else if (cmd.cmd === 'stop') break;
+  }
+  await cluster.stop();
+  await watch.close();
+  await bots.close();
+  await store.close();
+  emit('stopped');
+  process.exit(0);
+}
+
+main().catch((err: Error & { code?: string }) => {
+  emit('fatal', { code: err.code, message: err.message });
+  process.exit(1);
+});

@@ -41,6 +41,10 @@ export interface ClusterHarnessOptions {
   extraTasks?: (node: { id: string; store: EventStore; log: Logger }) => LeaderTask[];
   /** Signaling per node (default: a connection to the shared SIP server double). */
   signaling?: (nodeId: string) => SignalingAdapter;
+  /** Each node's own connection to the shared store (default: `store` itself). */
+  nodeStore?: (nodeId: string) => EventStore | Promise<EventStore>;
+  /** How to let pending work settle between clock steps (default: 30 turns of setImmediate). */
+  settle?: () => Promise<void>;
   /** Wraps a node's link before the cluster node uses it (e.g. a ResilientStore). */
   wrapStore?: (link: NodeLink, node: { id: string; clock: SimulatedClock; log: Logger }) => EventStore;
 }
@@ -71,14 +75,16 @@ export async function makeCluster(ids: string[], opts: ClusterHarnessOptions = {
   const bot = new ScriptedBotConnector({ script: opts.script ?? [] }, clock);
   const nodes = new Map<string, TestNode>();
 
-  const settle = async () => {
-    for (let i = 0; i < 30; i++) await new Promise((r) => setImmediate(r));
-  };
+  const settle =
+    opts.settle ??
+    (async () => {
+      for (let i = 0; i < 30; i++) await new Promise((r) => setImmediate(r));
+    });
 
   async function addNode(id: string): Promise<TestNode> {
     const logs: Array<Record<string, unknown>> = [];
     const log = createLogger({ level: 'debug', now: () => clock.now(), sink: (line) => logs.push(JSON.parse(line) as Record<string, unknown>) });
-    const link = new NodeLink(store, id);
+    const link = new NodeLink(opts.nodeStore ? await opts.nodeStore(id) : store, id);
     const nodeStore = opts.wrapStore ? opts.wrapStore(link, { id, clock, log }) : link;
     const bots = new BotDirectory([{ id: 'demo', provider: 'scripted', connector: bot, defaults: opts.defaults ?? {} }]);
     const cluster = new ClusterNode({

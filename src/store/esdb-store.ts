@@ -32,7 +32,6 @@ import {
   EventStoreDBClient,
   FORWARDS,
   START,
-  StreamNotFoundError as ClientStreamNotFoundError,
   type AllStreamResolvedEvent,
   type AppendExpectedRevision,
   type Position,
@@ -164,7 +163,7 @@ export class EsdbEventStore implements EventStore {
       return [];
     }
     const events = await this.readStreamRaw(streamId, { fromRevision, maxCount, backwards });
-    if (!backwards && (fromRevision ?? 0) === 0 && events.length < maxCount) {
+    if (!backwards && (fromRevision ?? 0) === 0 && events.length > 0 && events.length < maxCount) {
       this.known.delete(streamId);
       this.known.extend(streamId, 0, events);
     }
@@ -291,7 +290,11 @@ export class EsdbEventStore implements EventStore {
     let knowledge = this.known.get(streamId);
     const lastKnown = knowledge === undefined ? undefined : knowledge.ids.length - 1;
     if (typeof expected === 'number' && lastKnown !== undefined && lastKnown > expected) return undefined;
-    if (!(typeof expected === 'number' && lastKnown === expected)) {
+    // Read the stream (or its unknown tail) only when what is known cannot answer: nothing is
+    // known, or an exact revision lies beyond it. With `any` / `stream_exists` and a known
+    // stream, events another writer added since are not looked for; the server's own check
+    // still catches a plain retry of them.
+    if (knowledge === undefined || (typeof expected === 'number' && lastKnown! < expected)) {
       const refreshed = await this.refresh(streamId, knowledge);
       if (refreshed === 'missing') return undefined;
       knowledge = refreshed;
@@ -373,7 +376,6 @@ export class EsdbEventStore implements EventStore {
         () => this.closed,
       );
     } catch (e) {
-      if (e instanceof ClientStreamNotFoundError) throw new StreamNotFoundError(streamId);
       throw mapReadError(e, `read of ${streamId}`, this.hosts, streamId);
     }
   }

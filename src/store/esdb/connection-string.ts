@@ -5,16 +5,22 @@
 
 const SCHEME = /^\s*(esdb(?:\+discover)?):\/\//i;
 
-/** The host list of a connection string, without scheme, credentials or options. */
+const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
+
+/**
+ * The host list of a connection string, without scheme, credentials or options. Anything that
+ * does not parse as a plain host list is withheld entirely: a typo must not leak a password.
+ */
 export function describeHosts(connectionString: string): string {
   const m = SCHEME.exec(connectionString);
-  let rest = m ? connectionString.trim().slice(m[0].trimStart().length) : connectionString.trim();
+  if (!m) return '(unparsable connection string)';
+  let rest = connectionString.trim().slice(m[0].trimStart().length);
   // Credentials exactly as the client recognises them: `user:password@` at the start, where the
   // password may hold anything but '@' (also '?', '/' or ',').
   rest = rest.replace(/^[^:]+:[^@]+@/, '');
-  const end = firstOf(rest, ['?', '/']);
-  const hosts = rest.slice(0, end).replace(/[^\w.,:[\]-]/g, '');
-  return hosts.length > 0 ? hosts : '(no host)';
+  const hosts = rest.slice(0, firstOf(rest, ['?', '/'])).split(',');
+  if (hosts.length === 0 || !hosts.every((h) => HOST.test(h))) return '(unparsable host list)';
+  return hosts.join(',');
 }
 
 /** True for `esdb+discover://` strings (hosts found through DNS). */

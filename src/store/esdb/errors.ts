@@ -22,12 +22,27 @@ import {
   TimeoutError,
   UnavailableError,
   WrongExpectedVersionError,
+  convertToCommandError,
 } from '@eventstore/db-client';
 import { ErrorCodes, VoxError, isVoxError } from '../../domain/errors.ts';
 import { ANY, NO_STREAM, STREAM_EXISTS, StreamNotFoundError, WrongExpectedRevisionError, type ExpectedRevision } from '../port.ts';
 
+/**
+ * The client's error class for a raw gRPC error. The client converts most errors itself, but
+ * not all (a failed ServerFeatures call before an append surfaces as a raw ServiceError).
+ */
+export function normalise(e: unknown): unknown {
+  if (e === null || typeof e !== 'object') return e;
+  try {
+    return convertToCommandError(e as Error);
+  } catch {
+    return e;
+  }
+}
+
 /** Errors worth another attempt: the node was not the leader, not reachable, or too slow. */
-export function isTransient(e: unknown): boolean {
+export function isTransient(error: unknown): boolean {
+  const e = normalise(error);
   return (
     e instanceof NotLeaderError ||
     e instanceof UnavailableError ||
@@ -38,7 +53,8 @@ export function isTransient(e: unknown): boolean {
 }
 
 /** A short, credential-free description of a client error, for messages and logs. */
-export function describeClientError(e: unknown): string {
+export function describeClientError(error: unknown): string {
+  const e = normalise(error);
   if (e instanceof NotLeaderError) return `not the leader (leader is ${e.leader.address}:${e.leader.port})`;
   const name = (e as { constructor?: { name?: string } } | null)?.constructor?.name ?? 'Error';
   const message = e instanceof Error ? e.message : String(e);
@@ -54,7 +70,8 @@ export function actualRevision(e: WrongExpectedVersionError): number | typeof NO
 }
 
 /** Maps an append failure (after retries) to the port's errors. */
-export function mapAppendError(e: unknown, streamId: string, expected: ExpectedRevision, hosts: string): Error {
+export function mapAppendError(error: unknown, streamId: string, expected: ExpectedRevision, hosts: string): Error {
+  const e = normalise(error);
   if (isVoxError(e)) return e;
   if (e instanceof WrongExpectedVersionError) {
     const actual = actualRevision(e);
@@ -81,14 +98,16 @@ export function mapAppendError(e: unknown, streamId: string, expected: ExpectedR
 }
 
 /** Maps a read failure (after retries) to the port's errors. */
-export function mapReadError(e: unknown, what: string, hosts: string, streamId?: string): Error {
+export function mapReadError(error: unknown, what: string, hosts: string, streamId?: string): Error {
+  const e = normalise(error);
   if (isVoxError(e)) return e;
   if (streamId !== undefined && (e instanceof ClientStreamNotFoundError || e instanceof StreamDeletedError)) return new StreamNotFoundError(streamId);
   return unavailable(what, e, hosts);
 }
 
 /** STORE_UNAVAILABLE naming the hosts (never credentials) and the client's reason. */
-export function unavailable(what: string, e: unknown, hosts: string): VoxError {
+export function unavailable(what: string, error: unknown, hosts: string): VoxError {
+  const e = normalise(error);
   const reason = e instanceof AccessDeniedError ? 'access denied (check the user and password in the connection string)' : describeClientError(e);
   return new VoxError(ErrorCodes.STORE_UNAVAILABLE, `EventStoreDB at ${hosts}: ${what} failed: ${reason}`, { hosts, reason }, { cause: e });
 }

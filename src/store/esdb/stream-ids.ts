@@ -23,7 +23,7 @@ export interface StreamKnowledge {
 
 export class StreamIdCache {
   private readonly entries = new Map<string, StreamKnowledge>();
-  /** Streams found longer than `maxEvents`: not worth reading in full before an append. */
+  /** Streams longer than `maxEvents`, or not numbered from 0: not read before an append. */
   private readonly tooLong = new Set<string>();
 
   constructor(
@@ -44,13 +44,18 @@ export class StreamIdCache {
     this.entries.delete(streamId);
   }
 
-  /** Whether the stream was found longer than `maxEvents` (the server's rules apply alone). */
+  /** Whether the stream is too long or oddly numbered to know (the server's rules apply alone). */
   isTooLong(streamId: string): boolean {
     return this.tooLong.has(streamId);
   }
 
-  /** Records events read or written at revisions `from`, `from + 1`, …; ignored unless contiguous. */
-  extend(streamId: string, from: number, events: ReadonlyArray<{ id: string; position: number }>): void {
+  /**
+   * Records events read or written at revisions `from`, `from + 1`, …; ignored unless contiguous.
+   * A stream whose revisions do not run from 0 without gaps (truncated with $tb, or soft-deleted
+   * and written again) is marked unknowable: only the server's rules apply to it.
+   */
+  extend(streamId: string, from: number, events: ReadonlyArray<{ id: string; position: number; revision: number }>): void {
+    if (events.some((e, i) => e.revision !== from + i)) return this.giveUp(streamId);
     let entry = this.entries.get(streamId);
     if (entry === undefined) {
       if (from !== 0) return;
@@ -68,11 +73,7 @@ export class StreamIdCache {
       events = events.slice(entry.ids.length - from);
       from = entry.ids.length;
     }
-    if (entry.ids.length + events.length > this.maxEvents) {
-      if (this.tooLong.size >= this.maxStreams) this.tooLong.clear();
-      this.tooLong.add(streamId);
-      return this.delete(streamId);
-    }
+    if (entry.ids.length + events.length > this.maxEvents) return this.giveUp(streamId);
     for (const e of events) {
       if (!entry.revisionOf.has(e.id)) entry.revisionOf.set(e.id, entry.ids.length);
       entry.ids.push(e.id);
@@ -81,6 +82,12 @@ export class StreamIdCache {
     this.entries.delete(streamId);
     this.entries.set(streamId, entry);
     while (this.entries.size > this.maxStreams) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  private giveUp(streamId: string): void {
+    if (this.tooLong.size >= this.maxStreams) this.tooLong.clear();
+    this.tooLong.add(streamId);
+    this.entries.delete(streamId);
   }
 
   /** Knowledge after a successful append of `ids` whose last event has revision `last` at `position`. */
@@ -92,7 +99,7 @@ export class StreamIdCache {
     this.extend(
       streamId,
       from,
-      ids.map((id, i) => ({ id, position: i === ids.length - 1 ? position : -1 })),
+      ids.map((id, i) => ({ id, position: i === ids.length - 1 ? position : -1, revision: from + i })),
     );
   }
 

@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { scenarioSetupArb, stepArb, describeStep, type Step } from './support/arbitraries.ts';
 import { CallDriver } from './support/call-driver.ts';
 import { Rig } from './support/rig.ts';
-import { fcParams, runsOf } from './support/fc-params.ts';
+import { commandsConstraints, fcParams, runsOf } from './support/fc-params.ts';
 
 class StepCommand implements fc.AsyncCommand<object, CallDriver> {
   constructor(readonly step: Step) {}
@@ -34,7 +34,7 @@ const RUNS = 300;
 describe('runtime invariants under any interleaving (model-based, fast-check commands; in-process signaling, simulated clock)', () => {
   it(`every step keeps the stream equal to the model and the history rules (${runsOf(RUNS)} runs)`, async () => {
     await fc.assert(
-      fc.asyncProperty(scenarioSetupArb, fc.commands([stepArb.map((s) => new StepCommand(s))], { maxCommands: 24 }), async (setup, cmds) => {
+      fc.asyncProperty(scenarioSetupArb, fc.commands([stepArb.map((s) => new StepCommand(s))], commandsConstraints({ maxCommands: 30, size: '+1' })), async (setup, cmds) => {
         const rig = await Rig.create({ defaults: setup.defaults, failStart: setup.failStart });
         const driver = await CallDriver.start(rig, { ...setup, steps: [] });
         await driver.verify();

@@ -4,6 +4,9 @@
  *
  *   FC_SEED=<seed> FC_PATH=<path> node scripts/run-tests.mjs test/property/<file>
  *
+ * A model-based (fc.commands) failure also prints a `replayPath="…"` comment after its commands:
+ * pass that value as FC_REPLAY_PATH together with FC_SEED and FC_PATH.
+ *
  * FC_NUM_RUNS overrides every property's number of runs (e.g. 20000 for a long soak).
  */
 import type { Parameters } from 'fast-check';
@@ -29,4 +32,10 @@ export function fcParams<T>(defaultRuns: number, extra: Parameters<T> = {}): Par
 /** The runs a property will make (for the summary a test prints). */
 export function runsOf(defaultRuns: number): number {
   return envInt('FC_NUM_RUNS') ?? defaultRuns;
+}
+
+/** fc.commands constraints with FC_REPLAY_PATH applied (replaying a model-based failure). */
+export function commandsConstraints(c: { maxCommands: number; size?: '+1' | 'small' | 'medium' | 'large' | 'max' }): { maxCommands: number; size?: '+1' | 'small' | 'medium' | 'large' | 'max'; replayPath?: string } {
+  const replayPath = process.env.FC_REPLAY_PATH;
+  return replayPath ? { ...c, replayPath } : c;
 }

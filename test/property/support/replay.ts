@@ -4,7 +4,8 @@
  * after each input and at every wake-up (`nextWakeUp`) that falls between inputs, and return the
  * history the machine would have written. A runtime that did what the rules say wrote exactly that.
  */
-import { accepts, decideAll, evolve, initialSnapshot, nextWakeUp, stateOf, type CallSnapshot } from '../../../machines/decide.ts';
+import { isDeepStrictEqual } from 'node:util';
+import { accepts, decide, decideAll, evolve, initialSnapshot, nextWakeUp, stateOf, type CallSnapshot } from '../../../machines/decide.ts';
 import { INPUT_EVENTS, type CallEvent, type DomainEvent } from '../../../src/domain/events.ts';
 import { cdrProjection, type Cdr } from '../../../projections/cdr.ts';
 
@@ -50,6 +51,26 @@ export function replayInputs(history: DomainEvent[], until?: number): Replayed {
   }
   wakeUpsUntil(end);
   return { events: out, snapshot: s };
+}
+
+/**
+ * The auditor's check for histories written on a real clock or over a slow store, where a
+ * decision may be recorded after it fell due: walking the stream in order, each recorded decision
+ * must be exactly what the machine decides at its recorded time, and no input may have been taken
+ * while a decision was already due at that input's time (the decision must come first).
+ */
+export function auditHistory(history: DomainEvent[]): void {
+  let s = initialSnapshot();
+  history.forEach((e, i) => {
+    const due = decide(s, e.at);
+    if (INPUT_EVENTS.has(e.type as never)) {
+      if (due) throw new ReplayDivergence(`event ${i}: input ${e.type}@${e.at} was taken while ${due.type} ${JSON.stringify(due.data)} was already due (state ${stateOf(s)})`);
+      if (!accepts(s, e as CallEvent)) throw new ReplayDivergence(`event ${i}: input ${e.type}@${e.at} is not taken in state ${stateOf(s)}`);
+    } else if (!due || due.type !== e.type || !isDeepStrictEqual(due.data, e.data)) {
+      throw new ReplayDivergence(`event ${i}: recorded ${e.type}@${e.at} ${JSON.stringify(e.data)}, but the machine decides ${JSON.stringify(due)} then (state ${stateOf(s)})`);
+    }
+    s = evolve(s, e as CallEvent);
+  });
 }
 
 /** What a history says, for comparing two of them: type, time and data of each event, in order. */

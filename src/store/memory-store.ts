@@ -56,6 +56,7 @@ export class MemoryEventStore implements EventStore {
   private readonly signal = new ChangeSignal();
   private readonly subscriptions = new Set<CatchUpSubscription>();
   private closed = false;
+  private closing: Promise<void> | undefined;
   private readonly lookup: StoredEventLookup = {
     locate: (id) => this.ids.get(id),
     idsFrom: (streamId, fromRevision, count) => (this.streams.get(streamId) ?? []).slice(fromRevision, fromRevision + count),
@@ -128,8 +129,13 @@ export class MemoryEventStore implements EventStore {
     return sub;
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /** Stops the subscriptions; every later call fails with STORE_CLOSED. */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.subscriptions].map((s) => s.close()));
   }

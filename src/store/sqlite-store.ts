@@ -108,6 +108,7 @@ export class SqliteEventStore implements EventStore {
   private readonly signal = new ChangeSignal();
   private readonly subscriptions = new Set<CatchUpSubscription>();
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   /** Opens the file synchronously; throws STORE_CORRUPT / STORE_LOCKED / STORE_UNAVAILABLE. */
   constructor(options: SqliteStoreOptions) {
@@ -183,8 +184,12 @@ export class SqliteEventStore implements EventStore {
   }
 
   /** Writes every append already accepted, stops the subscriptions, then closes the file. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
     this.closed = true;
     while (this.queue.length > 0) this.flushBatch();
     await Promise.all([...this.subscriptions].map((s) => s.close()));

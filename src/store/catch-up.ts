@@ -76,7 +76,6 @@ export class CatchUpSubscription implements Subscription {
   private wait: ChangeWait | undefined;
   private markCaughtUp!: () => void;
   private failCaughtUp!: (e: unknown) => void;
-  private readonly onStop: (sub: CatchUpSubscription) => void;
 
   /**
    * @param after   deliver events strictly after this position (-1: from the beginning)
@@ -86,9 +85,8 @@ export class CatchUpSubscription implements Subscription {
     private readonly source: LogSource,
     after: number,
     private readonly handler: SubscriptionHandler,
-    onStop: (sub: CatchUpSubscription) => void,
+    private readonly onStop: (sub: CatchUpSubscription) => void,
   ) {
-    this.onStop = onStop;
     this.caughtUp = new Promise<void>((resolve, reject) => {
       this.markCaughtUp = resolve;
       this.failCaughtUp = reject;
@@ -100,6 +98,7 @@ export class CatchUpSubscription implements Subscription {
     this.done.catch(() => undefined);
   }
 
+  /** Stops delivery after the handler call in flight; resolves once the pump has stopped. */
   async close(): Promise<void> {
     this.closed = true;
     this.wait?.cancel();

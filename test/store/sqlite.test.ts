@@ -167,6 +167,24 @@ describe('sqlite event store: group commit', () => {
     }
   });
 
+  it('appends queued together are applied in call order, each against the stream as the batch left it', async () => {
+    const store = new SqliteEventStore({ path: freshPath() });
+    try {
+      const settled = await Promise.allSettled([
+        store.append('s', evs(2), { expectedRevision: 'no_stream' }),
+        store.append('s', evs(1), { expectedRevision: 1 }),
+        store.append('s', evs(1), { expectedRevision: 1 }),
+        store.append('s', evs(1), { expectedRevision: 'stream_exists' }),
+      ]);
+      assert.deepEqual(settled.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+      assert.equal((settled[2] as PromiseRejectedResult).reason.actual, 2);
+      assert.equal(store.stats.commits, 1);
+      assert.deepEqual((await store.readStream('s')).map((e) => e.revision), [0, 1, 2, 3]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('maxBatchEvents bounds one transaction', async () => {
     const store = new SqliteEventStore({ path: freshPath(), maxBatchEvents: 100 });
     try {

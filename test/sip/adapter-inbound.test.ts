@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawPeer, RecordingEvents, header, headers, inDialog, inviteFrom, sleep, startAdapter, tagOf } from './helpers.ts';
+import { RawPeer, RecordingEvents, header, headers, inDialog, inviteFrom, sleep, startAdapter, tagOf, waitForLog } from './helpers.ts';
 
 async function setup() {
   const events = new RecordingEvents();
@@ -83,7 +83,8 @@ test('answer: 200 OK with To tag, Contact, Allow and a PCMU answer; retransmitte
     assert.deepEqual(t.events.of('answered').map((e) => e.info.sipStatus), [200]);
     assert.equal(t.events.of('answered')[0]!.info.sdp, ok.body);
     await t.peer.send(inDialog(t.peer, t.port, 'ACK', { toTag: tagOf(header(ok, 'To')), branch: 'z9hG4bKack1', cseq: 1 }), t.port);
-    await sleep(60);
+    await waitForLog(t.logs, 'ACK received');
+    await sleep(30); // a copy already in flight
     const after = t.peer.matching(/^SIP\/2\.0 200 OK$/).length;
     await sleep(500);
     assert.equal(t.peer.matching(/^SIP\/2\.0 200 OK$/).length, after, 'no retransmission after the ACK');
@@ -98,8 +99,7 @@ test('BYE from the peer: 200 OK and peerHungUp once with its Reason; the retrans
     const { toTag, callId } = await establish(t);
     const bye = inDialog(t.peer, t.port, 'BYE', { toTag, branch: 'z9hG4bKbye1', cseq: 2, extra: ['Reason: Q.850;cause=16;text="bye now"'] });
     await t.peer.send(bye, t.port);
-    const [ok] = await t.peer.waitFor(/^SIP\/2\.0 200 OK$/, 2).then((all) => all.filter((d) => header(d, 'CSeq') === '2 BYE'));
-    assert.ok(ok);
+    await t.peer.waitUntil((d) => d.startLine === 'SIP/2.0 200 OK' && header(d, 'CSeq') === '2 BYE', '200 OK to the BYE');
     await t.events.waitFor((e) => e.some((x) => x.type === 'peerHungUp'), 1_000, 'peerHungUp');
     await t.peer.send(bye, t.port);
     await sleep(100);
@@ -127,8 +127,7 @@ test('re-INVITE gets 200 with the same SDP (session refresh), UPDATE likewise, I
     const { toTag, ok } = await establish(t);
     const offer = 'v=0\r\no=peer 1 2 IN IP4 127.0.0.3\r\ns=-\r\nc=IN IP4 127.0.0.3\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n';
     await t.peer.send(inDialog(t.peer, t.port, 'INVITE', { toTag, branch: 'z9hG4bKre1', cseq: 2, body: offer }), t.port);
-    const reOk = (await t.peer.waitFor(/^SIP\/2\.0 200 OK$/, 2)).find((d) => header(d, 'CSeq') === '2 INVITE')!;
-    assert.ok(reOk);
+    const reOk = await t.peer.waitUntil((d) => d.startLine === 'SIP/2.0 200 OK' && header(d, 'CSeq') === '2 INVITE', '200 OK to the re-INVITE');
     assert.equal(reOk.body, ok.body, 'same SDP as the initial answer');
     assert.equal(tagOf(header(reOk, 'To')), toTag);
     await t.peer.send(inDialog(t.peer, t.port, 'ACK', { toTag, branch: 'z9hG4bKack2', cseq: 2 }), t.port);
@@ -211,7 +210,8 @@ test('reject(486): final response with To tag, retransmitted (Timer G) until the
       '',
     ].join('\r\n');
     await t.peer.send(ack, t.port);
-    await sleep(60);
+    await waitForLog(t.logs, 'ACK for a non-2xx final response absorbed');
+    await sleep(30); // a copy already in flight
     const n = t.peer.matching(/^SIP\/2\.0 486 /).length;
     await sleep(500);
     assert.equal(t.peer.matching(/^SIP\/2\.0 486 /).length, n, 'no retransmission after the ACK');

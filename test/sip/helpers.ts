@@ -174,12 +174,34 @@ export class RawPeer {
     });
   }
 
+  /** Waits until some received datagram satisfies `pred`; returns the first that does. */
+  async waitUntil(pred: (d: ReceivedDatagram) => boolean, what: string, timeoutMs = 5_000): Promise<ReceivedDatagram> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.received.find(pred);
+      if (hit) return hit;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got: ${JSON.stringify(this.received.map((d) => d.startLine))}`);
+      await sleep(5);
+    }
+  }
+
   close(): Promise<void> {
     return new Promise((r) => this.socket.close(() => r()));
   }
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until the adapter has logged `msg`. */
+export async function waitForLog(logs: LogLine[], msg: string, timeoutMs = 3_000): Promise<LogLine> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const hit = logs.find((l) => l.msg === msg);
+    if (hit) return hit;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for log line "${msg}"`);
+    await sleep(5);
+  }
+}
 
 /** An INVITE from `peer` to the adapter at `port`. */
 export function inviteFrom(peer: RawPeer, port: number, o: { branch?: string; callId?: string; cseq?: number; fromTag?: string; sdp?: string | null; extra?: string[] } = {}): string {

@@ -82,23 +82,33 @@ export interface SippProcess {
   kill(): void;
 }
 
-/** A free port on `host` for UDP (and TCP when asked), found by binding port 0. */
-export async function freePort(host: string, alsoTcp = false): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await new Promise<number>((res, rej) => {
-      const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-      s.once('error', rej);
-      s.bind(0, host, () => {
-        const p = s.address().port;
-        s.close(() => res(p));
-      });
-    });
-    if (!alsoTcp) return port;
-    const ok = await new Promise<boolean>((res) => {
-      const srv = createServer();
-      srv.once('error', () => res(false));
-      srv.listen(port, host, () => srv.close(() => res(true)));
-    });
+function canBindUdp(host: string, port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    s.once('error', () => res(false));
+    s.bind(port, host, () => s.close(() => res(true)));
+  });
+}
+
+function canListenTcp(host: string, port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.once('error', () => res(false));
+    srv.listen(port, host, () => srv.close(() => res(true)));
+  });
+}
+
+/**
+ * A free port on `host` for UDP (and TCP when asked; `span` more ports after it for sipp's RTP
+ * pairs). Picked at random below the kernel's ephemeral range (32768+), so sockets that other
+ * tests bind to port 0 meanwhile cannot take it before sipp binds it.
+ */
+export async function freePort(host: string, alsoTcp = false, span = 0): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + 2 * Math.floor(Math.random() * 6_000);
+    let ok = await canBindUdp(host, port);
+    for (let i = 1; ok && i <= span; i++) ok = await canBindUdp(host, port + i);
+    if (ok && alsoTcp) ok = await canListenTcp(host, port);
     if (ok) return port;
   }
   throw new Error(`no free port on ${host}`);
@@ -172,7 +182,7 @@ export async function startSipp(o: SippOptions): Promise<SippProcess> {
   const transport = o.transport ?? 'udp';
   const localPort = o.localPort ?? (await freePort(localHost, transport === 'tcp'));
   const controlPort = await freePort(localHost);
-  const mediaPort = await freePort(localHost);
+  const mediaPort = await freePort(localHost, false, 3); // audio and video RTP: mp and mp+2
   const timeoutMs = o.timeoutMs ?? 20_000;
   const dir = mkdtempSync(join(tmpdir(), 'sipp-'));
   const messageFile = join(dir, 'messages.log');

@@ -96,3 +96,31 @@ test('default timers: a 486 is retransmitted at 0.5, 1.5, 3.5, 7.5 s … (Timer 
     await peer.close();
   }
 });
+
+test('default timers: an unanswered INVITE is sent at 0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s (Timer A) and fails at 32 s (Timer B)', async () => {
+  const clock = new SimulatedClock();
+  const events = new RecordingEvents();
+  const { adapter } = await startAdapter(events, { clock, timers: {} });
+  const peer = await RawPeer.open();
+  try {
+    await adapter.dial({ callId: 'a', target: `sip:callee@${peer.host}:${peer.port}`, from: 'voxledger' });
+    const inv = /^INVITE /;
+    await peer.waitFor(inv, 1);
+    await step(clock, peer, 499, inv, 1);
+    await step(clock, peer, 1, inv, 2);
+    await step(clock, peer, 1_000, inv, 3);
+    await step(clock, peer, 2_000, inv, 4);
+    await step(clock, peer, 4_000, inv, 5);
+    await step(clock, peer, 8_000, inv, 6); // Timer A keeps doubling (no T2 cap for INVITE)
+    await step(clock, peer, 16_000, inv, 7); // 31.5 s
+    assert.equal(events.of('dialFailed').length, 0);
+    clock.advance(499);
+    assert.equal(events.of('dialFailed').length, 0);
+    clock.advance(1); // 32 s
+    assert.deepEqual(events.of('dialFailed').map((e) => e.info), [{ sipStatus: 0, reasonPhrase: 'No response (Timer B)' }]);
+    await step(clock, peer, 60_000, inv, 7);
+  } finally {
+    await adapter.stop();
+    await peer.close();
+  }
+});

@@ -123,6 +123,7 @@ export class ServerInviteTransaction extends ServerTransaction {
   /** An ACK for a non-2xx final (same branch). */
   onAck(): void {
     if (this.state !== 'completed') return;
+    this.env.log('debug', 'ACK for a non-2xx final response absorbed', { sipCallId: this.request.core.callId, status: this.finalStatus });
     this.state = 'confirmed';
     for (const t of this.timers) t.cancel();
     this.timers = [];

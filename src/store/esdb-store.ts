@@ -245,17 +245,13 @@ export class EsdbEventStore implements EventStore {
     if (this.closed) throw new VoxError(ErrorCodes.STORE_CLOSED, `the EventStoreDB event store (${this.hosts}) is closed`);
   }
 
-  /** Cancels the client's streams and closes its channel, so nothing keeps the process alive. */
+  /**
+   * Cancels the client's calls in flight. The client has no way to close its channel without
+   * possibly opening one first (and, for a cluster, running discovery); grpc-js keeps an idle
+   * channel from holding the process open, and drops it when unused.
+   */
   private async dispose(): Promise<void> {
     await this.client.dispose().catch(() => undefined);
-    const getChannel = (this.client as unknown as { getChannel?: () => Promise<{ close(): void }> }).getChannel;
-    if (typeof getChannel === 'function') {
-      try {
-        (await getChannel.call(this.client)).close();
-      } catch {
-        // no channel was ever opened, or discovery failed: nothing to close
-      }
-    }
   }
 
   /** One event read of `$all`: the lazy client connects (and discovers the leader) here. */

@@ -19,7 +19,7 @@ import { ErrorCodes, VoxError } from '../../domain/errors.ts';
 import type { RecordedEvent, Subscription, SubscriptionHandler } from '../port.ts';
 import { fromResolved, isSystemEvent, toPosition } from './event-codec.ts';
 import { isTransient, unavailable, describeClientError } from './errors.ts';
-import { backoffDelay, sleep, type EsdbLog, type RetryPolicy } from './retry.ts';
+import { backoffDelay, type EsdbLog, type RetryPolicy } from './retry.ts';
 
 export interface EsdbSubscriptionDeps {
   client: EventStoreDBClient;
@@ -53,6 +53,8 @@ export class EsdbSubscription implements Subscription {
   private cursor: number;
   /** Whether the current server subscription delivered anything (resets the failure count). */
   private progressed = false;
+  /** Ends a backoff wait early (on close). */
+  private interruptBackoff: (() => void) | undefined;
 
   constructor(private readonly deps: EsdbSubscriptionDeps) {
     this.cursor = deps.after;
@@ -71,6 +73,7 @@ export class EsdbSubscription implements Subscription {
   async close(): Promise<void> {
     this.closed = true;
     this.wake?.();
+    this.interruptBackoff?.();
     const sub = this.current;
     if (sub !== undefined) await sub.unsubscribe().catch(() => undefined);
     await this.done.catch(() => undefined);
@@ -96,7 +99,14 @@ export class EsdbSubscription implements Subscription {
           if (!transient || failures >= this.deps.retry.attempts) throw unavailable('subscription to $all', e, this.deps.hosts);
           const delay = backoffDelay(this.deps.retry, failures);
           this.deps.log?.('warn', 'EventStoreDB subscription dropped, resubscribing', { after: this.cursor, attempt: failures, delayMs: delay, reason: describeClientError(e) });
-          await sleep(delay);
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, delay);
+            this.interruptBackoff = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          this.interruptBackoff = undefined;
         }
       }
     } catch (e) {

@@ -16,6 +16,8 @@ import type { SessionParams } from '../../../src/domain/types.ts';
 const anyCodeUnit = fc.oneof(fc.integer({ min: 0, max: 0x7f }), fc.integer({ min: 0, max: 0xffff })).map((c) => String.fromCharCode(c));
 
 export const hostileText: fc.Arbitrary<string> = fc.oneof(
+  // Cross-shrinking lets a failure shrink to a short plain string when the hostile one does not matter.
+  { withCrossShrink: true },
   { weight: 4, arbitrary: fc.string({ maxLength: 16 }) },
   { weight: 2, arbitrary: fc.string({ unit: anyCodeUnit, maxLength: 16 }) },
   {
@@ -170,6 +172,19 @@ const delivery = fc.array(activityArb, { minLength: 1, maxLength: 3 });
 export const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 10, arbitrary: delivery.map((d): Step => ({ kind: 'bot', deliveries: [d] })) },
   { weight: 1, arbitrary: fc.array(delivery, { minLength: 2, maxLength: 3 }).map((ds): Step => ({ kind: 'bot', deliveries: ds })) },
+  // The bot's settings, then its hangup, as two deliveries in one turn (the hangup must see the settings).
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({ reason: hostileText, delay: fc.integer({ min: 0, max: 10_000 }) })
+      .map(({ reason, delay }): Step => ({
+        kind: 'bot',
+        deliveries: [
+          [{ withId: true, activity: { type: 'event', name: 'config', sessionParams: { hangupReason: reason, delayBotDisconnectMs: delay } } }],
+          [{ withId: true, activity: { type: 'event', name: 'hangup' } }],
+        ],
+      })),
+  },
   { weight: 3, arbitrary: fc.nat(50).map((pick): Step => ({ kind: 'redeliver', pick })) },
   { weight: 1, arbitrary: fc.option(hostileText, { nil: undefined }).map((r): Step => (r === undefined ? { kind: 'callerBye' } : { kind: 'callerBye', reasonHeader: r })) },
   { weight: 1, arbitrary: fc.constant<Step>({ kind: 'byeRetransmit' }) },

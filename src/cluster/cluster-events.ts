@@ -17,10 +17,13 @@
 import { randomUUID } from 'node:crypto';
 import { iso } from '../domain/clock.ts';
 import type { EventData, RecordedEvent } from '../store/port.ts';
+import type { ViewSnapshot } from './cluster-view.ts';
 
 export const OWNER_PREFIX = 'owner-';
 export const NODE_PREFIX = 'node-';
 export const LEADER_STREAM = 'leader';
+/** Where the leader writes the cluster view now and then (`ClusterViewSnapshot`); not watched. */
+export const SNAPSHOT_STREAM = 'cluster-snapshot';
 /** Stream prefixes the cluster watcher follows. */
 export const CLUSTER_STREAM_PREFIXES = [OWNER_PREFIX, NODE_PREFIX, LEADER_STREAM];
 
@@ -68,7 +71,8 @@ export type ClusterEvent =
   | { type: 'CallClaimed'; data: CallClaimedData }
   | { type: 'CallReleased'; data: CallReleasedData }
   | { type: 'LeadershipClaimed'; data: LeadershipData }
-  | { type: 'LeadershipReleased'; data: LeadershipData };
+  | { type: 'LeadershipReleased'; data: LeadershipData }
+  | { type: 'ClusterViewSnapshot'; data: ViewSnapshot };
 
 /** Wraps a cluster event for `append` (fresh id unless given; `callId` metadata for owner streams). */
 export function clusterEventData(event: ClusterEvent, at: number, nodeId: string, callId = '', id: string = randomUUID()): EventData {

@@ -28,11 +28,12 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCodes, VoxError, isVoxError } from '../domain/errors.ts';
 import type { Clock, TimerHandle } from '../domain/clock.ts';
 import type { Logger } from '../log/logger.ts';
-import { NO_STREAM, WrongExpectedRevisionError, type EventData, type EventStore, type ExpectedRevision, type RecordedEvent, type Subscription } from '../store/port.ts';
+import { ANY, NO_STREAM, WrongExpectedRevisionError, type EventData, type EventStore, type ExpectedRevision, type RecordedEvent, type Subscription } from '../store/port.ts';
 import type { CallRuntime } from '../runtime/runtime.ts';
 import {
   CLUSTER_STREAM_PREFIXES,
   LEADER_STREAM,
+  SNAPSHOT_STREAM,
   clusterEventData,
   nodeStreamId,
   ownerStreamId,
@@ -71,6 +72,8 @@ export interface ClusterNodeOptions {
   fenceWaitMs?: number;
   /** Longest the start-up store probe waits. Default 5,000 ms. */
   probeTimeoutMs?: number;
+  /** How often the leader writes the cluster view to `cluster-snapshot` (joins read from it). Default 60,000 ms; 0: never. */
+  snapshotEveryMs?: number;
   /** This process's incarnation id (default: a fresh UUID). */
   incarnation?: string;
 }
@@ -108,8 +111,7 @@ export class ClusterNode {
   readonly incarnation: string;
   readonly leaseMs: number;
   readonly renewEveryMs: number;
-  /** What this node knows of the cluster (read-only use). */
-  readonly view = new ClusterView();
+  private viewState = new ClusterView();
   /** The store the runtime must write calls through (claims first, fenced after a loss). */
   readonly callStore: EventStore;
 
@@ -119,6 +121,9 @@ export class ClusterNode {
   private readonly spreadMs: number;
   private readonly fenceWaitMs: number;
   private readonly probeTimeoutMs: number;
+  private readonly snapshotEveryMs: number;
+  private snapshotTimer: TimerHandle | undefined;
+  private snapshotPosition = -1;
   private readonly tasks: LeaderTask[];
   private readonly me: NodeRef;
   private runtime: ClusterRuntime | undefined;
@@ -164,6 +169,7 @@ export class ClusterNode {
     this.spreadMs = options.takeoverSpreadMs ?? this.renewEveryMs;
     this.fenceWaitMs = options.fenceWaitMs ?? this.renewEveryMs;
     this.probeTimeoutMs = options.probeTimeoutMs ?? 5_000;
+    this.snapshotEveryMs = options.snapshotEveryMs ?? 60_000;
     this.tasks = options.leaderTasks ?? [];
     this.log = options.log.child({ nodeId: this.nodeId, incarnation: this.incarnation });
     this.callStore = new FencedCallStore(this.store, (callId) => this.beforeCallAppend(callId));
@@ -171,6 +177,10 @@ export class ClusterNode {
 
   // --- public surface --------------------------------------------------------------------------
 
+  /** What this node knows of the cluster (read-only use). */
+  get view(): ClusterView {
+    return this.viewState;
+  }
   get isLeader(): boolean {
     return this.leading;
   }
@@ -206,6 +216,7 @@ export class ClusterNode {
       runtime.onCallStarted((callId) => this.callStarted(callId)),
       runtime.onCallEnded((callId) => void this.callEnded(callId)),
     );
+    await this.loadSnapshot();
     this.watch();
     await this.sub!.caughtUp;
     this.state = 'running';
@@ -561,7 +572,7 @@ export class ClusterNode {
     this.lastPosition = r.position;
     if (r.streamId !== LEADER_STREAM && !CLUSTER_STREAM_PREFIXES.some((p) => r.streamId.startsWith(p))) return;
     const now = this.clock.now();
-    const change = this.view.apply(r, now);
+    const change = this.viewState.apply(r, now);
     if (this.state !== 'running') return;
     switch (change.kind) {
       case 'claimed': {
@@ -713,6 +724,7 @@ export class ClusterNode {
       this.log.info('elected leader', { term, tasks: this.tasks.map((t) => t.name) });
       this.notify({ kind: 'leader', term, at: this.clock.now() });
       this.leaderOps = this.leaderOps.then(() => this.startTasks(term));
+      this.scheduleSnapshot();
     } catch (err) {
       if (err instanceof WrongExpectedRevisionError) this.log.debug('another node claimed leadership first');
       else {
@@ -757,6 +769,53 @@ export class ClusterNode {
     this.leaderOps = this.leaderOps.then(() => this.stopTasks());
   }
 
+  // --- snapshots of the view --------------------------------------------------------------------
+
+  /** Starts the view from the last snapshot, if any (a malformed one is ignored: full history). */
+  private async loadSnapshot(): Promise<void> {
+    if (this.snapshotEveryMs <= 0) return;
+    const last = await this.lastEvent(SNAPSHOT_STREAM).catch((err) => {
+      this.log.warn('cluster snapshot unreadable; reading the whole cluster history', { err });
+      return undefined;
+    });
+    if (!last || last.type !== 'ClusterViewSnapshot') return;
+    const view = ClusterView.fromSnapshot(last.data, this.clock.now());
+    const position = (last.data as { position?: unknown }).position;
+    if (!view || typeof position !== 'number') {
+      this.log.warn('cluster snapshot malformed; reading the whole cluster history', { revision: last.revision });
+      return;
+    }
+    this.viewState = view;
+    this.lastPosition = position;
+    this.snapshotPosition = position;
+  }
+
+  /** The leader writes the view now and then, when it moved. */
+  private scheduleSnapshot(): void {
+    if (this.snapshotEveryMs <= 0 || this.snapshotTimer) return;
+    this.snapshotTimer = this.clock.at(this.clock.now() + this.snapshotEveryMs, () => {
+      this.snapshotTimer = undefined;
+      if (this.state !== 'running' || !this.leading) return;
+      this.scheduleSnapshot();
+      void this.writeSnapshot();
+    });
+  }
+
+  /** Writes the view as of the last cluster event seen (leader only). Resolves true if written. */
+  async writeSnapshot(): Promise<boolean> {
+    const position = this.lastPosition;
+    if (!this.leading || position <= this.snapshotPosition) return false;
+    const snap = this.viewState.snapshot(position);
+    try {
+      await this.store.append(SNAPSHOT_STREAM, [this.event({ type: 'ClusterViewSnapshot', data: snap })], { expectedRevision: ANY });
+      this.snapshotPosition = position;
+      return true;
+    } catch (err) {
+      this.log.warn('cluster snapshot not written', { err });
+      return false;
+    }
+  }
+
   // --- helpers ---------------------------------------------------------------------------------
 
   private event(e: ClusterEvent, callId = ''): EventData {
@@ -764,8 +823,8 @@ export class ClusterNode {
   }
 
   private cancelTimers(): void {
-    for (const t of [this.renewTimer, this.lapseTimer, this.sweepTimer]) t?.cancel();
-    this.renewTimer = this.lapseTimer = this.sweepTimer = undefined;
+    for (const t of [this.renewTimer, this.lapseTimer, this.sweepTimer, this.snapshotTimer]) t?.cancel();
+    this.renewTimer = this.lapseTimer = this.sweepTimer = this.snapshotTimer = undefined;
     this.sweepAt = undefined;
   }
 

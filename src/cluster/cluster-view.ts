@@ -48,6 +48,23 @@ export type ViewChange =
   | { kind: 'leader'; leader: LeaderView }
   | { kind: 'none' };
 
+/**
+ * The view at a global position, compact (written by the leader to `cluster-snapshot` so a node
+ * that joins reads one event and the cluster events after it, not the whole history).
+ */
+export interface ViewSnapshot {
+  v: 1;
+  /** Every cluster event up to and including this position is folded in. */
+  position: number;
+  /** [nodeId, incarnation, leaseMs, leaseUntil (ms), leaving 0|1] */
+  nodes: Array<[string, string, number, number, number]>;
+  /** Owners of the claims: [nodeId, incarnation] */
+  owners: Array<[string, string]>;
+  /** [callId, index into owners, owner stream revision] */
+  claims: Array<[string, number, number]>;
+  leader?: { holder?: [string, string, number]; term: number; revision: number };
+}
+
 export function nodeKey(ref: NodeRef): string {
   return `${ref.nodeId}\u0000${ref.incarnation}`;
 }
@@ -102,6 +119,61 @@ export class ClusterView {
       return { kind: 'leader', leader: this.leaderState };
     }
     return { kind: 'none' };
+  }
+
+  /** The view as a compact snapshot taken at `position` (see ViewSnapshot). */
+  snapshot(position: number): ViewSnapshot {
+    const owners: Array<[string, string]> = [];
+    const ownerIndex = new Map<string, number>();
+    const claims: Array<[string, number, number]> = [];
+    for (const c of this.claims.values()) {
+      const k = nodeKey(c);
+      let i = ownerIndex.get(k);
+      if (i === undefined) {
+        i = owners.push([c.nodeId, c.incarnation]) - 1;
+        ownerIndex.set(k, i);
+      }
+      claims.push([c.callId, i, c.revision]);
+    }
+    const l = this.leaderState;
+    return {
+      v: 1,
+      position,
+      nodes: [...this.nodes.values()].map((n) => [n.nodeId, n.incarnation, n.leaseMs, n.leaseUntil, n.leaving ? 1 : 0]),
+      owners,
+      claims,
+      ...(l ? { leader: { ...(l.holder ? { holder: [l.holder.nodeId, l.holder.incarnation, l.holder.term] as [string, string, number] } : {}), term: l.term, revision: l.revision } } : {}),
+    };
+  }
+
+  /**
+   * A view from a snapshot, every lease counted from `now` (as for history read at start-up);
+   * `undefined` when the snapshot is malformed (the caller then reads the history instead).
+   */
+  static fromSnapshot(input: unknown, now: number): ClusterView | undefined {
+    const s = input as ViewSnapshot | null;
+    const isStr = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 512;
+    const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+    if (typeof s !== 'object' || s === null || s.v !== 1 || !isInt(s.position) || !Array.isArray(s.nodes) || !Array.isArray(s.owners) || !Array.isArray(s.claims)) return undefined;
+    const view = new ClusterView();
+    for (const n of s.nodes) {
+      if (!Array.isArray(n) || !isStr(n[0]) || !isStr(n[1]) || !(typeof n[2] === 'number' && n[2] > 0) || !Number.isFinite(n[3])) return undefined;
+      view.nodes.set(n[0], { nodeId: n[0], incarnation: n[1], leaseMs: n[2], leaseUntil: n[3], observedAt: now, leaving: n[4] === 1 });
+    }
+    for (const o of s.owners) if (!Array.isArray(o) || !isStr(o[0]) || !isStr(o[1])) return undefined;
+    for (const c of s.claims) {
+      if (!Array.isArray(c) || !isStr(c[0]) || !isInt(c[1]) || c[1] >= s.owners.length || !isInt(c[2])) return undefined;
+      const [nodeId, incarnation] = s.owners[c[1]]!;
+      view.setClaim({ callId: c[0], nodeId, incarnation, revision: c[2] }, view.claims.get(c[0]));
+    }
+    if (s.leader !== undefined) {
+      const l = s.leader;
+      if (typeof l !== 'object' || l === null || !isInt(l.term) || !isInt(l.revision)) return undefined;
+      const h = l.holder;
+      if (h !== undefined && !(Array.isArray(h) && isStr(h[0]) && isStr(h[1]) && isInt(h[2]))) return undefined;
+      view.leaderState = { holder: h ? { nodeId: h[0], incarnation: h[1], term: h[2] } : undefined, term: l.term, revision: l.revision };
+    }
+    return view;
   }
 
   /**

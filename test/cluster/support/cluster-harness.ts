@@ -41,6 +41,8 @@ export interface ClusterHarnessOptions {
   extraTasks?: (node: { id: string; store: EventStore; log: Logger }) => LeaderTask[];
   /** Signaling per node (default: a connection to the shared SIP server double). */
   signaling?: (nodeId: string) => SignalingAdapter;
+  /** Passed to every ClusterNode. */
+  snapshotEveryMs?: number;
   /** Each node's own connection to the shared store (default: `store` itself). */
   nodeStore?: (nodeId: string) => EventStore | Promise<EventStore>;
   /** How to let pending work settle between clock steps (default: 30 turns of setImmediate). */
@@ -94,6 +96,7 @@ export async function makeCluster(ids: string[], opts: ClusterHarnessOptions = {
       log,
       leaseMs: opts.leaseMs ?? 3000,
       ...(opts.takeoverSpreadMs !== undefined ? { takeoverSpreadMs: opts.takeoverSpreadMs } : {}),
+      ...(opts.snapshotEveryMs !== undefined ? { snapshotEveryMs: opts.snapshotEveryMs } : {}),
       leaderTasks: [
         botNotifierTask({ store: nodeStore, bots, clock, log, nodeId: id, backoffMs: 100, maxBackoffMs: 400 }),
         ...(opts.extraTasks?.({ id, store: nodeStore, log }) ?? []),

@@ -28,6 +28,8 @@ export interface AppendAttempt {
 export class NodeLink implements EventStore {
   readonly kind: string;
   readonly appends: AppendAttempt[] = [];
+  /** Options of every subscription opened through this link. */
+  readonly subscriptions: SubscribeOptions[] = [];
   private crashed = false;
   private cut: { healed: Promise<void>; heal(): void } | undefined;
   private readonly subs = new Set<Subscription>();
@@ -85,6 +87,7 @@ export class NodeLink implements EventStore {
   }
   subscribeToAll(options: SubscribeOptions, handler: SubscriptionHandler): Subscription {
     this.check();
+    this.subscriptions.push(options);
     const sub = this.inner.subscribeToAll(options, async (r) => {
       while (this.cut && !this.crashed) await this.cut.healed;
       if (this.crashed) return;

@@ -113,7 +113,7 @@ test('BYE from the peer: 200 OK and peerHungUp once with its Reason; the retrans
     assert.equal(header(nf!, 'Call-ID'), 'other@test');
     // hangup after the peer's BYE sends nothing.
     const before = t.peer.received.length;
-    await t.adapter.hangup(callId, { reasonHeader: 'Q.850;cause=16', headers: [] });
+    assert.equal(await t.adapter.hangup(callId, { reasonHeader: 'Q.850;cause=16', headers: [] }), 'peer-ended');
     await sleep(100);
     assert.equal(t.peer.received.length, before);
   } finally {
@@ -264,7 +264,7 @@ test('request checks: Require → 420 with Unsupported, no Contact → 400, non-
     await t.peer.send(inviteFrom(t.peer, t.port, { callId: 'm@test', branch: 'z9hG4bKm2' }), t.port);
     await t.peer.waitFor(/^SIP\/2\.0 482 /);
     assert.equal(t.events.of('offered').length, 1);
-    await t.adapter.hangup(t.events.of('offered')[0]!.offer.callId, { reasonHeader: null, headers: [] });
+    assert.equal(await t.adapter.hangup(t.events.of('offered')[0]!.offer.callId, { reasonHeader: null, headers: [] }), 'sent');
     const [gone] = await t.peer.waitFor(/^SIP\/2\.0 480 /);
     assert.equal(header(gone!, 'Call-ID'), 'm@test');
     assert.deepEqual(headers(gone!, 'Via').length, 1);

@@ -13,7 +13,7 @@ const skip = sippAvailable() ? false : 'sipp is not installed';
 test('sipp UAC: adapter answers, then hangs up with Reason and two X- headers exactly as given', { skip }, async () => {
   const events = new RecordingEvents();
   const { adapter, port } = await startAdapter(events);
-  const hangups: Array<Promise<void>> = [];
+  const hangups: Array<Promise<string>> = [];
   events.onOffered = (offer) => void adapter.answer(offer.callId);
   events.onAnswered = (callId) => {
     hangups.push(
@@ -29,7 +29,7 @@ test('sipp UAC: adapter answers, then hangs up with Reason and two X- headers ex
   try {
     const r = await runSipp({ scenario: 'uac-answer-then-bye.xml', remote: `127.0.0.1:${port}` });
     assert.equal(r.code, 0, r.diagnostics);
-    await Promise.all(hangups);
+    assert.deepEqual(await Promise.all(hangups), ['sent']);
     const offers = events.of('offered');
     assert.equal(offers.length, 1);
     assert.equal(offers[0]!.offer.to, 'bot');
@@ -68,7 +68,7 @@ test('sipp UAC hangs up: 200 OK, peerHungUp once with its Reason; a late BYE get
     const callId = events.of('offered')[0]!.offer.callId;
     assert.equal(hungUp[0]!.callId, callId);
     // The runtime hanging up afterwards sends nothing (never a BYE on a dialog the peer ended).
-    await adapter.hangup(callId, { reasonHeader: 'Q.850;cause=16;text="late"', headers: [] });
+    assert.equal(await adapter.hangup(callId, { reasonHeader: 'Q.850;cause=16;text="late"', headers: [] }), 'peer-ended');
     const okToBye = (r.messages ?? []).filter((m) => m.direction === 'received' && m.startLine === 'SIP/2.0 200 OK' && headerValues(m, 'CSeq')[0]!.endsWith('BYE'));
     assert.equal(okToBye.length, 2, r.diagnostics);
     assert.equal(sippRequests(r.messages, 'received', 'BYE').length, 0);

@@ -13,7 +13,7 @@
 import type { TimerHandle } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
 import { isSafeHeaderValue, wireSafeHeaders } from '../../domain/hangup-headers.ts';
-import type { HangupRequest } from '../port.ts';
+import type { HangupOutcome, HangupRequest } from '../port.ts';
 import type { HeaderList } from '../message/build.ts';
 import { parseNameAddr } from '../message/header-values.ts';
 import { sdpBody, type SipRequest } from '../message/message.ts';
@@ -49,8 +49,8 @@ export class DialogSession {
   remoteSdp: string | undefined;
   private pendingAck: PendingAck | undefined;
   private ackWaiters: Array<() => void> = [];
-  private byePromise: Promise<void> | undefined;
-  private hangupPromise: Promise<void> | undefined;
+  private byePromise: Promise<HangupOutcome> | undefined;
+  private hangupPromise: Promise<HangupOutcome> | undefined;
   private deferredHangup: HangupRequest | undefined;
 
   constructor(
@@ -207,9 +207,12 @@ export class DialogSession {
     this.finish();
   }
 
-  /** Ends the dialog with a BYE unless the peer already did; at most one BYE. */
-  hangup(req: HangupRequest): Promise<void> {
-    if (this.byeReceived) return Promise.resolve();
+  /**
+   * Ends the dialog with a BYE unless the peer already did (`peer-ended`); at most one BYE, so a
+   * second call (or one after Timer H's BYE) gets the first BYE's promise (`sent`).
+   */
+  hangup(req: HangupRequest): Promise<HangupOutcome> {
+    if (this.byeReceived) return Promise.resolve('peer-ended');
     if (this.hangupPromise) return this.hangupPromise;
     if (this.pendingAck?.initial) {
       this.deferredHangup = req;
@@ -219,11 +222,11 @@ export class DialogSession {
     return this.hangupPromise;
   }
 
-  private byeOnce(req: HangupRequest | undefined): Promise<void> {
+  private byeOnce(req: HangupRequest | undefined): Promise<HangupOutcome> {
     if (this.byePromise) return this.byePromise;
-    if (this.byeReceived || this.ended) return Promise.resolve();
+    if (this.byeReceived || this.ended) return Promise.resolve('peer-ended');
     this.byeSent = true;
-    this.byePromise = this.sendBye(req);
+    this.byePromise = this.sendBye(req).then(() => 'sent' as const);
     return this.byePromise;
   }
 

@@ -12,7 +12,7 @@
 import type { TimerHandle } from '../../domain/clock.ts';
 import { systemClock } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
-import type { DialRequest, HangupRequest, SignalingAdapter, SignalingEvents } from '../port.ts';
+import type { DialRequest, HangupRequest, SignalingAdapter, SignalingEvents, HangupOutcome } from '../port.ts';
 import { serializeResponse, type HeaderList } from '../message/build.ts';
 import { formatParams, parseNameAddr, parseVia, type Via } from '../message/header-values.ts';
 import type { SipRequest, SipResponse } from '../message/message.ts';
@@ -168,8 +168,8 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
     await call.reject(status, reasonPhrase);
   }
 
-  async hangup(callId: string, request: HangupRequest): Promise<void> {
-    await this.requireCall(callId).hangup(request);
+  async hangup(callId: string, request: HangupRequest): Promise<HangupOutcome> {
+    return this.requireCall(callId).hangup(request);
   }
 
   async dial(request: DialRequest): Promise<void> {

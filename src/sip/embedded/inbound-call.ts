@@ -4,7 +4,7 @@
  * caller (200 to the CANCEL, 487 to the INVITE).
  */
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
-import type { HangupRequest, InboundOffer } from '../port.ts';
+import type { HangupOutcome, HangupRequest, InboundOffer } from '../port.ts';
 import { parseNameAddr } from '../message/header-values.ts';
 import { sdpBody, type SipRequest } from '../message/message.ts';
 import { buildPcmuAnswer, buildPcmuOffer } from '../message/sdp.ts';
@@ -132,10 +132,22 @@ export class InboundCall {
     this.onEnded(this);
   }
 
-  hangup(req: HangupRequest): Promise<void> {
-    if (this.state === 'offered') return this.reject(480);
-    if (this.session && (this.state === 'answered' || this.state === 'confirmed' || this.state === 'ended')) return this.session.hangup(req);
-    return Promise.resolve();
+  /**
+   * Ends the call from our side: before answer with 480 (`sent`); after, through the dialog (BYE,
+   * or `peer-ended` when the caller's BYE came first). A call we already rejected is `sent`
+   * (our final response ended it); one the caller CANCELled is `peer-ended`.
+   */
+  hangup(req: HangupRequest): Promise<HangupOutcome> {
+    switch (this.state) {
+      case 'offered':
+        return this.reject(480).then(() => 'sent' as const);
+      case 'rejected':
+        return Promise.resolve('sent');
+      case 'cancelled':
+        return Promise.resolve('peer-ended');
+      default:
+        return this.session ? this.session.hangup(req) : Promise.resolve('peer-ended');
+    }
   }
 
   dispose(): void {

@@ -8,7 +8,7 @@
 import type { TimerHandle } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
 import { wireSafeHeaders } from '../../domain/hangup-headers.ts';
-import type { DialRequest, HangupRequest } from '../port.ts';
+import type { DialRequest, HangupOutcome, HangupRequest } from '../port.ts';
 import { serializeRequest, type HeaderList } from '../message/build.ts';
 import { parseNameAddr } from '../message/header-values.ts';
 import { sdpBody, type SipResponse } from '../message/message.ts';
@@ -262,12 +262,18 @@ export class OutboundCall {
     await tx.start().catch(() => undefined);
   }
 
-  hangup(req: HangupRequest): Promise<void> {
+  /**
+   * Before answer: CANCEL (`sent`; if no provisional has arrived yet the CANCEL goes out with
+   * the first one, RFC 3261 §9.1). After answer: BYE through the dialog. A call that already
+   * failed is `sent` when our CANCEL ended it, else `peer-ended` (the callee's final response).
+   */
+  hangup(req: HangupRequest): Promise<HangupOutcome> {
     if (this.state === 'calling' || this.state === 'ringing') {
       this.pendingHangup = req;
-      return this.cancel();
+      return this.cancel().then(() => 'sent' as const);
     }
-    return this.session ? this.session.hangup(req) : Promise.resolve();
+    if (this.session) return this.session.hangup(req);
+    return Promise.resolve(this.cancelRequested ? 'sent' : 'peer-ended');
   }
 
   dispose(): void {

@@ -9,6 +9,7 @@
  * is possible (request line and Via parse), a structured log line otherwise; every handler runs
  * under a guard; sizes and header counts are limited by the parser.
  */
+import { networkInterfaces } from 'node:os';
 import type { TimerHandle } from '../../domain/clock.ts';
 import { systemClock } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
@@ -54,9 +55,25 @@ function responseRoute(via: Via, peer: Peer): { dest: Peer; topVia: string } {
     changed = true;
   }
   const topVia = changed ? `SIP/2.0/${via.transport} ${formatHost(via.host)}${via.port ? `:${via.port}` : ''}${formatParams(params)}` : via.raw;
-  if (peer.transport === 'tcp') return { dest: { ...peer }, topVia };
+  // TCP: back on the request's connection; if it is gone, a new one to received:sent-by port.
+  if (peer.transport === 'tcp') {
+    const dest: Peer = { transport: 'tcp', address: peer.address, port: via.port ?? 5060 };
+    if (peer.connectionId !== undefined) dest.connectionId = peer.connectionId;
+    return { dest, topVia };
+  }
   const port = via.params.has('rport') ? peer.port : (via.port ?? 5060);
   return { dest: { transport: 'udp', address: peer.address, port }, topVia };
+}
+
+/** The host to write in Via/Contact/SDP when none is configured: the bound one, or for a wildcard bind the first external IPv4. */
+function advertisedHost(host: string, log: SipLogFn): string {
+  if (host !== '0.0.0.0' && host !== '::') return host;
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  const chosen = external ?? '127.0.0.1';
+  log('warn', 'bound to a wildcard address without publicHost; advertising the first external IPv4', { host, advertised: chosen });
+  return chosen;
 }
 
 export class EmbeddedSipAdapter implements SignalingAdapter {
@@ -113,7 +130,7 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
     });
     await transport.listen();
     this.transport = transport;
-    const advertised = this.options.publicHost ?? (this.options.host === '0.0.0.0' || this.options.host === '::' ? '127.0.0.1' : this.options.host);
+    const advertised = this.options.publicHost ?? advertisedHost(this.options.host, this.log);
     this.local = { host: advertised, port: transport.port };
     this.ctx = this.makeContext(this.local, transport);
     this.running = true;

@@ -13,9 +13,11 @@
  *   preferred node first (rendezvous hashing, `takeoverSpreadMs` apart), and the winner
  *   resumes each call from its stream: whatever is due (a BYE whose STT deadline passed) is
  *   performed at once, and pending deadlines are armed on the clock.
- * - Fencing: the runtime writes through `callStore`, which refuses appends for calls this node
- *   learnt it lost (CLUSTER_LEASE_LOST) and, when the node's own lease ran out (a paused process),
- *   re-checks every claim before writing again. A node that finds a newer process with its node
+ * - Fencing: the runtime writes through `callStore` and signals through `fenceSignaling(…)`;
+ *   both refuse to act for calls this node learnt it lost (CLUSTER_LEASE_LOST) and, when the
+ *   node's own lease ran out while the store still answers (a paused process), re-check every
+ *   claim before the next write or BYE. While the store does not answer at all, the owner goes on
+ *   (a BYE due at a deadline leaves on time; see ResilientStore). A node that finds a newer process with its node
  *   id halts itself.
  * - Leadership: the `leader` stream holds claims with expected revisions; the leader (alive as
  *   long as its node lease) runs the once-per-cluster `leaderTasks` (bot notices, projection
@@ -44,6 +46,8 @@ import {
 } from './cluster-events.ts';
 import { ClusterView, type CallClaim } from './cluster-view.ts';
 import { FencedCallStore } from './fenced-store.ts';
+import { FencedSignaling } from './fenced-signaling.ts';
+import type { SignalingAdapter } from '../sip/port.ts';
 import type { LeaderTask } from './leader-tasks.ts';
 import { rankOf } from './rendezvous.ts';
 import { sleep, withDeadline } from './clock-wait.ts';
@@ -172,7 +176,7 @@ export class ClusterNode {
     this.snapshotEveryMs = options.snapshotEveryMs ?? 60_000;
     this.tasks = options.leaderTasks ?? [];
     this.log = options.log.child({ nodeId: this.nodeId, incarnation: this.incarnation });
-    this.callStore = new FencedCallStore(this.store, (callId) => this.beforeCallAppend(callId));
+    this.callStore = new FencedCallStore(this.store, (callId) => this.guard(callId));
   }
 
   // --- public surface --------------------------------------------------------------------------
@@ -194,6 +198,14 @@ export class ClusterNode {
   /** Calls this node holds a claim on (or is claiming). */
   ownedCalls(): string[] {
     return [...this.owned.keys()];
+  }
+
+  /**
+   * The signaling adapter to give the runtime: `adapter` with BYE, CANCEL and reject guarded,
+   * so this node sends nothing for a call it lost (see FencedSignaling).
+   */
+  fenceSignaling(adapter: SignalingAdapter): SignalingAdapter {
+    return new FencedSignaling(adapter, (callId) => this.guard(callId));
   }
 
   onNotice(listener: (n: ClusterNotice) => void): () => void {
@@ -525,8 +537,8 @@ export class ClusterNode {
     }
   }
 
-  /** The guard in front of every call append (see FencedCallStore). */
-  private async beforeCallAppend(callId: string): Promise<void> {
+  /** The guard in front of every call append and every BYE/CANCEL/reject (FencedCallStore, FencedSignaling). */
+  private async guard(callId: string): Promise<void> {
     const refuse = () => {
       if (this.lost.has(callId) || this.state === 'halted' || this.state === 'stopped') {
         throw new VoxError(ErrorCodes.CLUSTER_LEASE_LOST, `call ${callId} is owned by another node; ${this.nodeId} does not write for it`, { callId, nodeId: this.nodeId });

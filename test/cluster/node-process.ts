@@ -22,7 +22,7 @@ import { ScriptedBotConnector, type ScriptStep } from '../../src/bots/scripted/s
 import { BotDirectory } from '../../src/bots/directory.ts';
 import { CallRuntime } from '../../src/runtime/runtime.ts';
 import type { SessionParams } from '../../src/domain/types.ts';
-import type { HangupRequest, SignalingAdapter, SignalingEvents } from '../../src/sip/port.ts';
+import type { HangupOutcome, HangupRequest, SignalingAdapter, SignalingEvents } from '../../src/sip/port.ts';
 import { ClusterNode } from '../../src/cluster/cluster-node.ts';
 import { ResilientStore } from '../../src/cluster/resilient-store.ts';
 import { botNotifierTask } from '../../src/cluster/leader-tasks.ts';
@@ -58,8 +58,9 @@ class StdioSignaling implements SignalingAdapter {
   async reject(callId: string, status: number): Promise<void> {
     emit('reject', { callId, status });
   }
-  async hangup(callId: string, req: HangupRequest): Promise<void> {
+  async hangup(callId: string, req: HangupRequest): Promise<HangupOutcome> {
     emit('bye', { callId, reasonHeader: req.reasonHeader, headers: wireSafeHeaders(req.headers) });
+    return 'sent';
   }
   async dial(): Promise<void> {
     throw new Error('not used');
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
     leaderTasks: [botNotifierTask({ store, bots, clock: systemClock, log, nodeId: config.nodeId, backoffMs: 100, maxBackoffMs: 400 })],
   });
   const signaling = new StdioSignaling();
-  const runtime = new CallRuntime({ store: cluster.callStore, clock: systemClock, nodeId: config.nodeId, log, bots, signaling, route: () => 'demo' });
+  const runtime = new CallRuntime({ store: cluster.callStore, clock: systemClock, nodeId: config.nodeId, log, bots, signaling: cluster.fenceSignaling(signaling), route: () => 'demo' });
   cluster.onNotice((n) => {
     if (n.kind === 'took-over') emit('took-over', { callId: n.callId, from: n.from.nodeId });
     else if (n.kind === 'lost') emit('lost', { callId: n.callId });

@@ -4,7 +4,7 @@
  * double, and the same scripted bot. Node "death" is `crash()`: the link is cut and the node's
  * timers, watcher, tasks and actors stop, nothing written.
  */
-import { SimulatedClock } from '../../../src/domain/clock.ts';
+import { SimulatedClock, type Clock } from '../../../src/domain/clock.ts';
 import { MemoryEventStore } from '../../../src/store/memory-store.ts';
 import type { EventStore, RecordedEvent } from '../../../src/store/port.ts';
 import { ScriptedBotConnector, type ScriptStep } from '../../../src/bots/scripted/scripted-connector.ts';
@@ -41,6 +41,8 @@ export interface ClusterHarnessOptions {
   extraTasks?: (node: { id: string; store: EventStore; log: Logger }) => LeaderTask[];
   /** Signaling per node (default: a connection to the shared SIP server double). */
   signaling?: (nodeId: string) => SignalingAdapter;
+  /** A node's own clock over the shared one (e.g. a PausableClock); default the shared clock. */
+  nodeClock?: (nodeId: string, shared: SimulatedClock) => Clock;
   /** Passed to every ClusterNode. */
   snapshotEveryMs?: number;
   /** Each node's own connection to the shared store (default: `store` itself). */
@@ -85,24 +87,25 @@ export async function makeCluster(ids: string[], opts: ClusterHarnessOptions = {
 
   async function addNode(id: string): Promise<TestNode> {
     const logs: Array<Record<string, unknown>> = [];
+    const nodeClock = opts.nodeClock?.(id, clock) ?? clock;
     const log = createLogger({ level: 'debug', now: () => clock.now(), sink: (line) => logs.push(JSON.parse(line) as Record<string, unknown>) });
     const link = new NodeLink(opts.nodeStore ? await opts.nodeStore(id) : store, id);
     const nodeStore = opts.wrapStore ? opts.wrapStore(link, { id, clock, log }) : link;
     const bots = new BotDirectory([{ id: 'demo', provider: 'scripted', connector: bot, defaults: opts.defaults ?? {} }]);
     const cluster = new ClusterNode({
       store: nodeStore,
-      clock,
+      clock: nodeClock,
       nodeId: id,
       log,
       leaseMs: opts.leaseMs ?? 3000,
       ...(opts.takeoverSpreadMs !== undefined ? { takeoverSpreadMs: opts.takeoverSpreadMs } : {}),
       ...(opts.snapshotEveryMs !== undefined ? { snapshotEveryMs: opts.snapshotEveryMs } : {}),
       leaderTasks: [
-        botNotifierTask({ store: nodeStore, bots, clock, log, nodeId: id, backoffMs: 100, maxBackoffMs: 400 }),
+        botNotifierTask({ store: nodeStore, bots, clock: nodeClock, log, nodeId: id, backoffMs: 100, maxBackoffMs: 400 }),
         ...(opts.extraTasks?.({ id, store: nodeStore, log }) ?? []),
       ],
     });
-    const runtime = new CallRuntime({ store: cluster.callStore, clock, nodeId: id, log, bots, signaling: opts.signaling?.(id) ?? sip.connect(id), route: () => 'demo' });
+    const runtime = new CallRuntime({ store: cluster.callStore, clock: nodeClock, nodeId: id, log, bots, signaling: cluster.fenceSignaling(opts.signaling?.(id) ?? sip.connect(id)), route: () => 'demo' });
     const notices: ClusterNotice[] = [];
     cluster.onNotice((n) => notices.push(n));
     const starting = cluster.start(runtime);

@@ -3,15 +3,17 @@
  * it holds each dialog, routes each INVITE to one node's connection, lets ANY connected node send
  * the BYE of a dialog, and hands the peer's BYE to every connected node (the owner acts, the
  * others ignore a call they do not run). It keeps the port's rules: at most one BYE per dialog,
- * none after the peer's, headers through `wireSafeHeaders`.
+ * none after the peer's, headers through `wireSafeHeaders`. Being the one place that holds the
+ * dialog, it arbitrates between nodes: a BYE asked for a dialog that another node's BYE already
+ * ended answers `sent` (the cluster's BYE is on the wire), `peer-ended` only when the peer ended it.
  */
 import { VoxError, ErrorCodes } from '../../../src/domain/errors.ts';
 import { wireSafeHeaders } from '../../../src/domain/hangup-headers.ts';
 import type { Clock } from '../../../src/domain/clock.ts';
 import type { SipHeader } from '../../../src/domain/types.ts';
-import type { DialRequest, HangupRequest, SignalingAdapter, SignalingEvents } from '../../../src/sip/port.ts';
+import type { DialRequest, HangupOutcome, HangupRequest, SignalingAdapter, SignalingEvents } from '../../../src/sip/port.ts';
 
-type DialogState = 'offered' | 'confirmed' | 'ended';
+type DialogState = 'offered' | 'confirmed' | 'ended' | 'bye-sent';
 
 export interface SharedBye {
   callId: string;
@@ -24,7 +26,10 @@ export interface SharedBye {
 
 export class SharedSipServerDouble {
   readonly dialogs = new Map<string, DialogState>();
+  /** BYEs on the wire (at most one per dialog). */
   readonly byes: SharedBye[] = [];
+  /** Every BYE a node asked for, and what it was told. */
+  readonly byeRequests: Array<{ callId: string; nodeId: string; at: number; outcome: string }> = [];
   private readonly connections = new Map<string, SignalingEvents>();
   private readonly clock: Clock;
   private seq = 0;
@@ -52,12 +57,19 @@ export class SharedSipServerDouble {
       async reject(callId: string) {
         server.dialogs.set(callId, 'ended');
       },
-      async hangup(callId: string, req: HangupRequest) {
+      async hangup(callId: string, req: HangupRequest): Promise<HangupOutcome> {
         const state = server.dialogs.get(callId);
-        if (state === undefined) throw new VoxError(ErrorCodes.SIP_NO_DIALOG, `no dialog for call ${callId}`, { callId });
-        if (state === 'ended') return;
-        server.dialogs.set(callId, 'ended');
+        const asked = (outcome: string) => server.byeRequests.push({ callId, nodeId, at: server.clock.now(), outcome });
+        if (state === undefined) {
+          asked('no-dialog');
+          throw new VoxError(ErrorCodes.SIP_NO_DIALOG, `no dialog for call ${callId}`, { callId });
+        }
+        asked(state === 'ended' ? 'peer-ended' : state === 'bye-sent' ? 'already-sent' : 'sent');
+        if (state === 'ended') return 'peer-ended';
+        if (state === 'bye-sent') return 'sent';
+        server.dialogs.set(callId, 'bye-sent');
         server.byes.push({ callId, nodeId, at: server.clock.now(), reasonHeader: req.reasonHeader, headers: wireSafeHeaders(req.headers) });
+        return 'sent';
       },
       async dial(_req: DialRequest) {
         throw new VoxError(ErrorCodes.SIP_TRANSPORT, 'the shared SIP server double does not place calls');

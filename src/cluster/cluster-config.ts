@@ -7,7 +7,7 @@
  *     "renewEveryMs": 1000,       // heartbeat period (default leaseMs / 3)
  *     "takeoverSpreadMs": 1000,   // pause between the preferred taker and the next (0: all race)
  *     "snapshotEveryMs": 60000,   // leader writes the cluster view for fast joins (0: never)
- *     "store": { "retryBudgetMs": 250, "maxHeldEvents": 100000 }   // ResilientStore
+ *     "store": { "retryBudgetMs": 1000, "maxHeldEvents": 100000 }   // ResilientStore
  *   }
  */
 import { ErrorCodes, VoxError } from '../domain/errors.ts';
@@ -54,6 +54,6 @@ export function parseClusterConfig(input: unknown, path = 'cluster'): ClusterCon
     renewEveryMs,
     takeoverSpreadMs,
     snapshotEveryMs,
-    store: { retryBudgetMs: int(s, 'retryBudgetMs', `${path}.store`, 250, 0, 60_000), maxHeldEvents: int(s, 'maxHeldEvents', `${path}.store`, 100_000, 0, 10_000_000) },
+    store: { retryBudgetMs: int(s, 'retryBudgetMs', `${path}.store`, 1_000, 0, 60_000), maxHeldEvents: int(s, 'maxHeldEvents', `${path}.store`, 100_000, 0, 10_000_000) },
   };
 }

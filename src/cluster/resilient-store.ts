@@ -42,7 +42,11 @@ import { sleep, withDeadline } from './clock-wait.ts';
 export interface ResilientStoreOptions {
   clock: Clock;
   log: Logger;
-  /** How long one operation keeps retrying before it fails (or, for call appends, is held). Default 250 ms. */
+  /**
+   * How long one operation may take, retries included, before it fails (or, for call appends,
+   * is held). An attempt with no answer by then counts as failed (it may still land; the retry
+   * or the later write of held events then finds it, by event id). Default 1,000 ms.
+   */
   retryBudgetMs?: number;
   /** First pause between attempts, doubling up to `maxBackoffMs`. Defaults 25 / 2,000 ms. */
   backoffMs?: number;
@@ -96,7 +100,7 @@ export class ResilientStore implements EventStore {
     this.inner = inner;
     this.kind = inner.kind;
     this.o = {
-      retryBudgetMs: 250,
+      retryBudgetMs: 1_000,
       backoffMs: 25,
       maxBackoffMs: 2_000,
       drainAttemptMs: 2_000,

@@ -4,7 +4,7 @@ import { parseClusterConfig } from '../../src/cluster/cluster-config.ts';
 
 describe('cluster config section', () => {
   it('defaults: lease 3 s, heartbeat every second, snapshots every minute', () => {
-    assert.deepEqual(parseClusterConfig(undefined), { leaseMs: 3000, renewEveryMs: 1000, takeoverSpreadMs: 1000, snapshotEveryMs: 60000, store: { retryBudgetMs: 250, maxHeldEvents: 100000 } });
+    assert.deepEqual(parseClusterConfig(undefined), { leaseMs: 3000, renewEveryMs: 1000, takeoverSpreadMs: 1000, snapshotEveryMs: 60000, store: { retryBudgetMs: 1000, maxHeldEvents: 100000 } });
     assert.deepEqual(parseClusterConfig({ leaseMs: 1500 }).renewEveryMs, 500);
   });
   it('every bad key is named', () => {

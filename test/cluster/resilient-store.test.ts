@@ -12,7 +12,7 @@ function ev(type = 'Thing', n = 0): EventData {
   return { id: crypto.randomUUID(), type, data: { n }, metadata: { callId: 'x', at: new Date(0).toISOString(), nodeId: 't', schemaVersion: 1 } };
 }
 
-function setup(opts: { retryBudgetMs?: number } = {}) {
+function setup(opts: { retryBudgetMs?: number } = { retryBudgetMs: 250 }) {
   const clock = new SimulatedClock();
   const flaky = new FlakyStore();
   const logs: Array<Record<string, unknown>> = [];

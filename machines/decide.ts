@@ -51,6 +51,8 @@ export function accepts(snapshot: CallSnapshot, event: CallEvent): boolean {
 }
 
 export function evolve(snapshot: CallSnapshot, event: CallEvent): CallSnapshot {
+  // XState still runs root-level handlers on a finished snapshot; an ended call takes nothing.
+  if (snapshot.status !== 'active') return snapshot;
   return callMachine.transition(snapshot, event, INERT_SCOPE);
 }
 

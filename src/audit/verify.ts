@@ -17,6 +17,13 @@ export interface Difference {
   decided?: { type: string; data: unknown };
 }
 
+/** A ByeSent's `error` is what the wire did, not what the machine decided. */
+function withoutOutcome(e: CallEvent): unknown {
+  if (e.type !== 'ByeSent' || e.data.error === undefined) return e.data;
+  const { error: _error, ...decided } = e.data;
+  return decided;
+}
+
 export function verifyCall(events: CallEvent[]): { differences: Difference[]; decisions: number } {
   const differences: Difference[] = [];
   let s = initialSnapshot();
@@ -36,7 +43,7 @@ export function verifyCall(events: CallEvent[]): { differences: Difference[]; de
       const expected = pending.shift();
       if (!expected) {
         differences.push({ index, kind: 'unexpected', message: `${e.type} is recorded but the machine decided nothing here (state ${stateOf(s)})`, recorded: { type: e.type, data: e.data } });
-      } else if (expected.type !== e.type || !isDeepStrictEqual(expected.data, e.data)) {
+      } else if (expected.type !== e.type || !isDeepStrictEqual(expected.data, withoutOutcome(e))) {
         differences.push({ index, kind: 'different', message: `recorded ${e.type} differs from the machine's ${expected.type}`, recorded: { type: e.type, data: e.data }, decided: expected });
       }
       s = evolve(s, e);
@@ -44,7 +51,9 @@ export function verifyCall(events: CallEvent[]): { differences: Difference[]; de
     }
     for (const p of pending) differences.push({ index, kind: 'missing', message: `the machine decided ${p.type} before ${e.type}, but it is not recorded`, decided: p });
     pending = [];
-    const due = decideAll(s, e.at, e.callId).decisions;
+    // A BYE of ours that was due but had not reached the wire when the caller's BYE arrived is
+    // superseded: the caller's BYE hit the wire first, so the call is client-disconnected.
+    const due = decideAll(s, e.at, e.callId).decisions.filter((p) => !(e.type === 'ByeReceived' && p.type !== 'RingTimeoutReached'));
     for (const p of due) differences.push({ index, kind: 'missing', message: `${p.type} was due before ${e.type} at ${new Date(e.at).toISOString()} but is not recorded`, decided: p });
     if (!accepts(s, e)) {
       differences.push({ index, kind: 'input-refused', message: `${e.type} is recorded but the machine refuses it in state ${stateOf(s)}`, recorded: { type: e.type, data: e.data } });

@@ -84,7 +84,8 @@ export function checkParams(bag: unknown, prefix: string): ParamCheck {
         break;
       case 'hangupSipHeaders': {
         const { accepted, rejected: bad } = checkHangupHeaders(v);
-        params.hangupSipHeaders = accepted;
+        // A value that is no list at all is rejected whole; earlier headers stay in force.
+        if (Array.isArray(v)) params.hangupSipHeaders = accepted;
         for (const r of bad) rejected.push({ field: r.index >= 0 ? `${field}[${r.index}]` : field, reason: r.reason, excerpt: r.name || undefined });
         break;
       }

@@ -54,6 +54,8 @@ export interface CallEventDataMap {
     trigger: 'immediate' | 'stt-final' | 'deadline' | 'error';
     /** How long the BYE waited for the STT final (0 when it did not wait). */
     sttWaitMs: number;
+    /** Set when the BYE could not be put on the wire (the call ends all the same). */
+    error?: string;
   };
   /** The peer's BYE (answered 200 OK by the SIP adapter). */
   ByeReceived: { reasonHeader?: string };
@@ -139,7 +141,7 @@ const SCHEMAS: Record<EventType, Check> = {
   BotInputRejected: shape({ field: str, reason: str, excerpt: optStr }),
   SttStarted: obj,
   SttFinalReceived: shape({ text: str, confidence: optNum }),
-  ByeSent: shape({ reasonHeader: (v, p, o) => void (v !== null && str(v, p, o)), headers, trigger: oneOf(['immediate', 'stt-final', 'deadline', 'error']), sttWaitMs: nonNegInt }),
+  ByeSent: shape({ reasonHeader: (v, p, o) => void (v !== null && str(v, p, o)), headers, trigger: oneOf(['immediate', 'stt-final', 'deadline', 'error']), sttWaitMs: nonNegInt, error: optStr }),
   ByeReceived: shape({ reasonHeader: optStr }),
   CallErrored: shape({ code: str, message: str }),
   CallEnded: shape({ reasonCode, reason: str, terminatedBy: oneOf(['bot', 'client', 'system']), durationMs: nonNegInt, sipStatus: (v, p, o) => void (v !== undefined && int(v, p, o)) }),

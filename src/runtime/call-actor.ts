@@ -5,8 +5,8 @@
  * the effect handler. Deadlines are read off the snapshot and armed on the injected clock; a
  * rebuilt actor (`rehydrate`) re-derives whatever was pending.
  */
-import { accepts, decideAll, evolve, fold, initialSnapshot, nextWakeUp, stateOf, type CallSnapshot } from '../../machines/decide.ts';
-import type { CallEvent } from '../domain/events.ts';
+import { accepts, decide, evolve, fold, initialSnapshot, nextWakeUp, stateOf, type CallSnapshot } from '../../machines/decide.ts';
+import type { CallEvent, CallEventDataMap } from '../domain/events.ts';
 import { iso, type Clock, type TimerHandle } from '../domain/clock.ts';
 import { callStreamId, NO_STREAM, WrongExpectedRevisionError, type EventStore } from '../store/port.ts';
 import type { Logger } from '../log/logger.ts';
@@ -20,6 +20,22 @@ export interface CallActorDeps {
   log: Logger;
   /** Performs the effects of events just appended (never throws; failures come back as inputs). */
   onAppended(actor: CallActor, events: CallEvent[]): void;
+  /**
+   * Puts the decided BYE on the wire BEFORE ByeSent is recorded, so the stream agrees with the
+   * wire: 'peer-ended' means the caller's BYE got there first (nothing sent; ByeSent is not
+   * recorded and the caller's BYE, queued behind, ends the call); `{ error }` means it could not
+   * be sent (recorded on ByeSent, the call still ends). Never throws.
+   */
+  sendBye(actor: CallActor, bye: CallEventDataMap['ByeSent']): Promise<'sent' | 'peer-ended' | { error: string }>;
+}
+
+/** One submission waiting in the actor's mailbox. */
+interface Mail {
+  makeInputs: (snapshot: CallSnapshot, at: number) => CallInput[];
+  /** When it arrived (clock time). */
+  at: number;
+  resolve(events: CallEvent[]): void;
+  reject(err: unknown): void;
 }
 
 export class CallActor {
@@ -27,9 +43,14 @@ export class CallActor {
   readonly streamId: string;
   private snap: CallSnapshot;
   private revision: number | typeof NO_STREAM;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly mailbox: Mail[] = [];
+  private pumping = false;
+  /** Time of the last event in the stream: stamps never go backwards. */
+  private lastAt = -Infinity;
   private timer: TimerHandle | undefined;
   private wakeAt: number | undefined;
+  /** The peer's BYE reached us (its ByeReceived may still be queued): we send none. */
+  private peerEnded = false;
   private readonly deps: CallActorDeps;
   readonly log: Logger;
 
@@ -47,6 +68,7 @@ export class CallActor {
     const recorded = await deps.store.readStream(callStreamId(callId));
     const events = recorded.map(fromRecorded).filter(isCallEvent);
     const actor = new CallActor(callId, deps, fold(events), recorded[recorded.length - 1]!.revision);
+    actor.lastAt = events.length ? events[events.length - 1]!.at : -Infinity;
     return actor;
   }
 
@@ -60,16 +82,34 @@ export class CallActor {
     return this.snap.status === 'done';
   }
 
-  /** Appends the accepted inputs and every decision they lead to. Resolves with what was appended. */
+  /** Appends the accepted inputs and every decision they lead to. Resolves with what was appended for them. */
   submit(inputs: CallInput[]): Promise<CallEvent[]> {
-    const run = this.queue.then(() => this.process(inputs));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.submitWith(() => inputs);
+  }
+
+  /**
+   * Like `submit`, but the inputs are worked out in the actor's turn, from the snapshot as it is
+   * then (e.g. a bot activity read against the session params every earlier input has set).
+   * The inputs are stamped with the time they arrived, not the time they are processed.
+   */
+  submitWith(makeInputs: (snapshot: CallSnapshot, at: number) => CallInput[]): Promise<CallEvent[]> {
+    return new Promise((resolve, reject) => {
+      this.mailbox.push({ makeInputs, at: this.deps.clock.now(), resolve, reject });
+      void this.pump();
+    });
   }
 
   /** Asks the decider again (a deadline passed, or after a rebuild). */
   tick(): Promise<CallEvent[]> {
     return this.submit([]);
+  }
+
+  /**
+   * Called synchronously when the peer's BYE arrives, before its input is queued: from then on
+   * no BYE of ours is decided, and the queued ByeReceived ends the call as client-disconnected.
+   */
+  notePeerEnded(): void {
+    this.peerEnded = true;
   }
 
   /** Stops timers; the actor takes no more inputs from this node. */
@@ -78,36 +118,87 @@ export class CallActor {
     this.timer = undefined;
   }
 
-  private async process(inputs: CallInput[], retried = false): Promise<CallEvent[]> {
+  /** Takes everything that arrived so far as one batch, one batch at a time. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.mailbox.length) {
+        const items = this.mailbox.splice(0);
+        try {
+          const perItem = await this.process(items);
+          items.forEach((it, i) => it.resolve(perItem[i] ?? []));
+        } catch (err) {
+          for (const it of items) it.reject(err);
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /**
+   * Folds a batch of mail in arrival order, each at its arrival time, with the decisions due at
+   * each of those times in between (so an input that arrived before a deadline is taken before the
+   * deadline's decision, however late it is processed), then the decisions due now. Our BYE goes
+   * on the wire before ByeSent is recorded; then everything is appended at once.
+   */
+  private async process(items: Mail[], retried = false): Promise<CallEvent[][]> {
+    const perItem: CallEvent[][] = items.map(() => []);
     if (this.ended) {
-      if (inputs.length) this.log.debug('input after the call ended ignored', { types: inputs.map((i) => i.type) });
-      return [];
+      this.log.debug('input after the call ended ignored');
+      return perItem;
     }
     const now = this.deps.clock.now();
     let s = this.snap;
+    let last = this.lastAt;
     const batch: CallEvent[] = [];
-    const decideNow = () => {
-      const r = decideAll(s, now, this.callId);
-      s = r.snapshot;
-      for (const d of r.decisions) batch.push({ ...d, callId: this.callId, at: now } as CallEvent);
-    };
-    // Deadlines that passed before these inputs are honoured first (the timer may lag the input).
-    decideNow();
-    for (const input of inputs) {
-      const ev = { ...input, callId: this.callId, at: now } as CallEvent;
-      // The STT deadline is measured from when the request is recorded.
-      if (ev.type === 'BotHangupRequested') ev.data = { ...ev.data, deadline: iso(now + ev.data.delayMs) };
-      if (!accepts(s, ev)) {
-        this.log.debug('input not taken in this state', { type: ev.type, state: stateOf(s) });
-        continue;
+    let byeIndex = -1;
+    const decideAt = (t: number, into?: CallEvent[]) => {
+      for (let d = decide(s, t); d; d = decide(s, t)) {
+        if (d.type === 'ByeSent' && this.peerEnded) break;
+        const ev = { ...d, callId: this.callId, at: t } as CallEvent;
+        if (ev.type === 'ByeSent') byeIndex = batch.length;
+        s = evolve(s, ev);
+        batch.push(ev);
+        into?.push(ev);
+        if (batch.length > 1000) throw new Error(`decider loop in state ${stateOf(s)}`); // a bug, never input-driven
       }
-      s = evolve(s, ev);
-      batch.push(ev);
-      decideNow();
+    };
+    items.forEach((item, i) => {
+      // Time never runs backwards in a stream, whatever the queue did.
+      const t = Math.max(item.at, last);
+      decideAt(t);
+      for (const input of item.makeInputs(s, t)) {
+        const ev = { ...input, callId: this.callId, at: t } as CallEvent;
+        // The STT deadline is measured from when the request is recorded.
+        if (ev.type === 'BotHangupRequested') ev.data = { ...ev.data, deadline: iso(t + ev.data.delayMs) };
+        if (!accepts(s, ev)) {
+          this.log.debug('input not taken in this state', { type: ev.type, state: stateOf(s) });
+          continue;
+        }
+        s = evolve(s, ev);
+        batch.push(ev);
+        perItem[i]!.push(ev);
+        decideAt(t, perItem[i]);
+      }
+      last = t;
+    });
+    decideAt(Math.max(now, last));
+    if (byeIndex >= 0) {
+      const bye = batch[byeIndex] as Extract<CallEvent, { type: 'ByeSent' }>;
+      const outcome = await this.deps.sendBye(this, bye.data);
+      if (outcome === 'peer-ended') {
+        // The caller's BYE hit the wire first: decide again, without a BYE of ours.
+        this.peerEnded = true;
+        return this.process(items, retried);
+      } else if (outcome !== 'sent') {
+        bye.data = { ...bye.data, error: outcome.error.slice(0, 500) };
+      }
     }
     if (batch.length === 0) {
       this.arm();
-      return [];
+      return perItem;
     }
     try {
       const res = await this.deps.store.append(
@@ -123,14 +214,16 @@ export class CallActor {
         const fresh = await CallActor.rehydrate(this.callId, this.deps);
         this.snap = fresh.snap;
         this.revision = fresh.revision;
-        return this.process(inputs, true);
+        this.lastAt = fresh.lastAt;
+        return this.process(items, true);
       }
       throw err;
     }
     this.snap = s;
+    this.lastAt = batch[batch.length - 1]!.at;
     this.arm();
     this.deps.onAppended(this, batch);
-    return batch;
+    return perItem;
   }
 
   /** Arms (or re-arms) the clock for the snapshot's next deadline. */

@@ -16,6 +16,7 @@ import type { BotDirectory } from '../bots/directory.ts';
 import type { Logger } from '../log/logger.ts';
 import { CallActor, type CallActorDeps } from './call-actor.ts';
 import { activityToInputs, type CallInput } from './bot-activity.ts';
+import { mergeParams } from '../domain/bot-params.ts';
 
 export interface RuntimeOptions {
   store: EventStore;
@@ -69,6 +70,11 @@ export class CallRuntime implements SignalingEvents {
       nodeId: opts.nodeId,
       log: opts.log,
       onAppended: (actor, events) => this.perform(actor, events),
+      sendBye: (actor, bye) =>
+        this.opts.signaling.hangup(actor.callId, { reasonHeader: bye.reasonHeader, headers: bye.headers }).catch((err: unknown) => {
+          actor.log.error('BYE could not be sent', { err });
+          return { error: `${(err as VoxError)?.code ?? 'error'}: ${(err as Error)?.message ?? String(err)}` };
+        }),
     };
   }
 
@@ -140,6 +146,7 @@ export class CallRuntime implements SignalingEvents {
   }
 
   peerHungUp(callId: string, info: { reasonHeader?: string }): void {
+    this.actors.get(callId)?.notePeerEnded();
     this.input(callId, { type: 'ByeReceived', data: info.reasonHeader === undefined ? {} : { reasonHeader: info.reasonHeader } });
   }
 
@@ -169,19 +176,18 @@ export class CallRuntime implements SignalingEvents {
       return true;
     });
     if (!fresh.length) return;
-    // Each activity is interpreted against the params as they stand after the previous one.
-    void actor
-      .submit([])
-      .then(() => {
+    // Interpreted in the actor's turn, in arrival order, each activity against the params as
+    // every earlier input (and activity) left them.
+    actor
+      .submitWith((snapshot, now) => {
         const inputs: CallInput[] = [];
-        let session = actor.snapshot.context.params;
-        const now = this.opts.clock.now();
+        let session = snapshot.context.params;
         for (const a of fresh) {
           const more = activityToInputs(a, session, now);
-          for (const i of more) if (i.type === 'SessionParamsUpdated') session = { ...session, ...i.data.params };
+          for (const i of more) if (i.type === 'SessionParamsUpdated') session = mergeParams(session, i.data.params);
           inputs.push(...more);
         }
-        return actor.submit(inputs);
+        return inputs;
       })
       .catch((err) => actor.log.error('bot activities could not be recorded', { err }));
   }
@@ -230,6 +236,8 @@ export class CallRuntime implements SignalingEvents {
     this.extras.set(callId, {});
     for (const l of this.startedListeners) l(callId);
     await actor.tick();
+    // A node that died between answer and bot start left the call waiting for its bot.
+    if (actor.state === 'connecting') this.startBot(actor);
     return actor;
   }
 
@@ -290,11 +298,6 @@ export class CallRuntime implements SignalingEvents {
           session?.sendText(e.data.text).catch((err) => actor.log.warn('could not pass the caller\'s words to the bot', { err }));
           break;
         }
-        case 'ByeSent':
-          signaling
-            .hangup(callId, { reasonHeader: e.data.reasonHeader, headers: e.data.headers })
-            .catch((err) => actor.log.error('BYE could not be sent', { err }));
-          break;
         case 'CallEnded':
           this.finish(actor, e);
           break;
@@ -351,8 +354,10 @@ export class CallRuntime implements SignalingEvents {
     this.extras.delete(callId);
     x?.botSession?.close().catch((err) => actor.log.warn('bot session close failed', { err }));
     const ctx = actor.snapshot.context;
-    if (ctx.direction === 'inbound' && ctx.answeredAt === undefined && ended.type === 'CallEnded' && ended.data.reasonCode === 'error') {
-      this.opts.signaling.reject(callId, 500).catch(() => undefined);
+    if (ctx.answeredAt === undefined && ended.type === 'CallEnded' && ended.data.reasonCode === 'error') {
+      // Failed before answer: an inbound INVITE still waits for a final response, an outbound one rings on.
+      if (ctx.direction === 'inbound') this.opts.signaling.reject(callId, 500).catch(() => undefined);
+      else if (ended.data.sipStatus === undefined) this.opts.signaling.cancel(callId).catch(() => undefined);
     }
     for (const l of this.endedListeners) l(callId, ended);
   }

@@ -34,6 +34,13 @@ export interface DialRequest {
   /** The adapter does not time the ring itself; the runtime calls `cancel` when its deadline passes. */
 }
 
+/**
+ * What became of a hangup: `sent` once our BYE is on the wire (or, before answer, the final
+ * response or CANCEL that ends the call); `peer-ended` when the peer's BYE reached us first, so
+ * nothing was sent. The runtime records ByeSent only for `sent`: the stream agrees with the wire.
+ */
+export type HangupOutcome = 'sent' | 'peer-ended';
+
 export interface HangupRequest {
   /** Full Reason header value (`Q.850;cause=16;text="…"`), or null for none. */
   reasonHeader: string | null;
@@ -61,8 +68,8 @@ export interface SignalingAdapter {
   stop(): Promise<void>;
   answer(callId: string, options?: { sdp?: string }): Promise<void>;
   reject(callId: string, status: number, reasonPhrase?: string): Promise<void>;
-  /** Sends BYE with the Reason and headers given. Resolves once the BYE is on the wire. */
-  hangup(callId: string, request: HangupRequest): Promise<void>;
+  /** Sends BYE with the Reason and headers given. Resolves once the BYE is on the wire, or at once with `peer-ended`. */
+  hangup(callId: string, request: HangupRequest): Promise<HangupOutcome>;
   dial(request: DialRequest): Promise<void>;
   /** Cancels an outbound INVITE that is still ringing (the 487 then arrives as dialFailed). */
   cancel(callId: string): Promise<void>;

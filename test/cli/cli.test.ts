@@ -65,7 +65,9 @@ describe('voxledger CLI on a sqlite store filled by simulate', () => {
     let c = capture();
     await main(['calls', '--limit', '1000', '--config', cfg], c.io);
     const db = new Database(join(dir, 'data', 'calls.db'));
-    const row = db.prepare(`SELECT position, stream_id, data FROM events WHERE type = 'ByeSent' LIMIT 1`).get() as { position: number; stream_id: string; data: string };
+    const row = db
+      .prepare(`SELECT e.position, s.stream_id, e.data FROM events e JOIN streams s ON s.stream_key = e.stream_key WHERE e.type = 'ByeSent' LIMIT 1`)
+      .get() as { position: number; stream_id: string; data: string };
     const data = JSON.parse(row.data);
     data.reasonHeader = 'Q.850;cause=16;text="tampered"';
     db.prepare('UPDATE events SET data = ? WHERE position = ?').run(JSON.stringify(data), row.position);

@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
-import type { DialRequest, HangupRequest, SignalingAdapter, SignalingEvents } from '../port.ts';
+import type { DialRequest, HangupOutcome, HangupRequest, SignalingAdapter, SignalingEvents } from '../port.ts';
 import { buildInboundOffer } from './inbound-offer.ts';
 import { Srf, isSipError, releaseConnection, type SrfDialog, type SrfInstance, type SrfRequest, type SrfResponse } from './srf-api.ts';
 import { byeHeaders, inviteHeaders, sanitizeHeaderValue } from './wire-headers.ts';
@@ -61,7 +61,7 @@ interface CallRecord {
   /** Inbound: the 200 OK in progress; a second `answer` shares it. */
   answering?: Promise<void>;
   /** The one BYE this call may send; later `hangup` calls share it. */
-  bye?: Promise<void>;
+  bye?: Promise<HangupOutcome>;
   /** Settles `bye` early when the connection is lost before the BYE transaction completes. */
   abandonBye?: (err: VoxError) => void;
   peerHungUp: boolean;
@@ -446,16 +446,16 @@ export class DrachtioSipAdapter implements SignalingAdapter {
    * Rejects with VOX_SIP_NO_DIALOG before answer (use `reject`/`cancel`) and VOX_SIP_TRANSPORT
    * when the dialog was lost with the connection to drachtio-server.
    */
-  hangup(callId: string, request: HangupRequest): Promise<void> {
+  hangup(callId: string, request: HangupRequest): Promise<HangupOutcome> {
     const call = this.calls.get(callId);
     if (!call) return Promise.reject(new VoxError(ErrorCodes.CALL_NOT_FOUND, `no call ${callId}`, { callId }));
     if (call.bye) return call.bye;
-    if (call.peerHungUp || call.endCause === 'peer-bye') return Promise.resolve();
+    if (call.peerHungUp || call.endCause === 'peer-bye') return Promise.resolve('peer-ended');
     if (call.state === 'ended') {
       if (call.endCause === 'failed') {
         return Promise.reject(new VoxError(ErrorCodes.SIP_TRANSPORT, `call ${callId} failed before the BYE; no dialog is left to end`, { callId }));
       }
-      return Promise.resolve();
+      return Promise.resolve('peer-ended');
     }
     if (call.state !== 'answered' || !call.dialog) {
       return Promise.reject(
@@ -464,19 +464,19 @@ export class DrachtioSipAdapter implements SignalingAdapter {
     }
     const dialog = call.dialog;
     const { headers, sent } = byeHeaders(request);
-    call.bye = new Promise<void>((resolve, reject) => {
+    call.bye = new Promise<HangupOutcome>((resolve, reject) => {
       call.abandonBye = reject;
       try {
         dialog.destroy({ headers }, (err) => {
           if (!err) {
             this.end(call, 'our-bye');
-            resolve();
+            resolve('sent');
             return;
           }
           if (call.peerHungUp || err.code === 'ENODIALOG') {
             // The peer's BYE got there first: drachtio-server no longer has the dialog.
             this.log('debug', 'BYE not sent: dialog already ended by the peer', { callId });
-            resolve();
+            resolve('peer-ended');
             return;
           }
           if (call.state === 'ended' && call.endCause === 'failed') {

@@ -7,7 +7,7 @@
 import { VoxError, ErrorCodes } from '../../domain/errors.ts';
 import { wireSafeHeaders } from '../../domain/hangup-headers.ts';
 import type { SipHeader } from '../../domain/types.ts';
-import type { DialRequest, HangupRequest, InboundOffer, SignalingAdapter, SignalingEvents } from '../port.ts';
+import type { DialRequest, HangupOutcome, HangupRequest, InboundOffer, SignalingAdapter, SignalingEvents } from '../port.ts';
 
 type DialogState = 'offered' | 'dialing' | 'confirmed' | 'ended';
 
@@ -54,12 +54,13 @@ export class InProcessSignaling implements SignalingAdapter {
     this.rejects.push({ callId, status });
     this.dialogs.set(callId, 'ended');
   }
-  async hangup(callId: string, req: HangupRequest): Promise<void> {
+  async hangup(callId: string, req: HangupRequest): Promise<HangupOutcome> {
     const state = this.dialogs.get(callId);
     if (state === undefined) throw new VoxError(ErrorCodes.SIP_NO_DIALOG, `no dialog for call ${callId}`, { callId });
-    if (state === 'ended') return;
+    if (state === 'ended') return 'peer-ended';
     this.dialogs.set(callId, 'ended');
     this.byes.push({ callId, reasonHeader: req.reasonHeader, headers: wireSafeHeaders(req.headers) });
+    return 'sent';
   }
   async dial(req: DialRequest): Promise<void> {
     this.dialogs.set(req.callId, 'dialing');

@@ -9,7 +9,7 @@ import { SimulatedClock } from '../../../src/domain/clock.ts';
 import { MemoryEventStore } from '../../../src/store/memory-store.ts';
 import { StreamNotFoundError, callStreamId, type EventStore } from '../../../src/store/port.ts';
 import { InProcessSignaling } from '../../../src/sip/in-process/in-process-signaling.ts';
-import type { HangupRequest } from '../../../src/sip/port.ts';
+import type { HangupRequest, HangupOutcome } from '../../../src/sip/port.ts';
 import { ScriptedBotConnector } from '../../../src/bots/scripted/scripted-connector.ts';
 import { BotDirectory } from '../../../src/bots/directory.ts';
 import { CallRuntime } from '../../../src/runtime/runtime.ts';
@@ -38,7 +38,7 @@ export class RecordingSignaling extends InProcessSignaling {
     this.now = now;
   }
 
-  override hangup(callId: string, req: HangupRequest): Promise<void> {
+  override hangup(callId: string, req: HangupRequest): Promise<HangupOutcome> {
     const before = this.byes.length;
     const done = super.hangup(callId, req); // its checks and the send run synchronously
     if (this.byes.length > before) {

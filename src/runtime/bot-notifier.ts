@@ -34,6 +34,10 @@ export class BotNotifier {
   private sub: Subscription | undefined;
   private readonly inFlight = new Map<string, { position: number; done: Promise<void> }>();
   private lastSeen = -1;
+  /** Position of the store's head when the subscription started: later CallEnded have no prior attempts. */
+  private headAtStart = -1;
+  /** What a delivery needs, gathered from the call events the subscription has already seen. */
+  private readonly calls = new Map<string, { botId?: string; provider?: string; ref?: Record<string, unknown> }>();
   private readonly o: Required<Pick<BotNotifierOptions, 'attempts' | 'backoffMs' | 'maxBackoffMs'>> & BotNotifierOptions;
   private closed = false;
 
@@ -44,8 +48,17 @@ export class BotNotifier {
   async start(): Promise<void> {
     const from = await ProjectionRunner.readCheckpoint(this.o.store, NAME);
     this.lastSeen = from;
+    this.headAtStart = await this.o.store.headPosition();
     this.sub = this.o.store.subscribeToAll({ ...(from >= 0 ? { after: from } : {}), streamPrefixes: ['call-'] }, (r) => {
       this.lastSeen = r.position;
+      if (r.type === 'CallOffered' || r.type === 'BotConversationStarted') {
+        const callId = String(r.metadata.callId);
+        const memo = this.calls.get(callId) ?? {};
+        if (r.type === 'CallOffered') memo.botId = (r.data as { botId: string }).botId;
+        else Object.assign(memo, { provider: (r.data as { provider: string }).provider, ref: (r.data as { ref: Record<string, unknown> }).ref });
+        this.calls.set(callId, memo);
+        return;
+      }
       if (r.type !== 'CallEnded') return;
       let ended: DomainEvent;
       try {
@@ -54,7 +67,9 @@ export class BotNotifier {
         this.o.log.error('CallEnded unreadable; bot not notified', { streamId: r.streamId, err });
         return;
       }
-      const done = this.deliver(ended, r.id).catch((err) => this.o.log.error('bot notification failed', { callId: ended.callId, err }));
+      const memo = this.calls.get(ended.callId);
+      this.calls.delete(ended.callId);
+      const done = this.deliver(ended, r.id, r.position > this.headAtStart ? memo : undefined).catch((err) => this.o.log.error('bot notification failed', { callId: ended.callId, err }));
       const entry = { position: r.position, done };
       this.inFlight.set(r.id, entry);
       void done.finally(() => this.inFlight.delete(r.id));
@@ -85,23 +100,35 @@ export class BotNotifier {
     }
   }
 
-  private async deliver(ended: DomainEvent, deliveryId: string): Promise<void> {
+  /**
+   * `fresh` is what the subscription saw of a call that ended after this notifier started (so no
+   * attempt can exist yet); otherwise (catch-up after a restart) the streams are read.
+   */
+  private async deliver(ended: DomainEvent, deliveryId: string, fresh?: { botId?: string; provider?: string; ref?: Record<string, unknown> }): Promise<void> {
     if (ended.type !== 'CallEnded') return;
     const { callId } = ended;
     const log = this.o.log.child({ callId });
-    const call = (await this.o.store.readStream(`call-${callId}`)).map(fromRecorded);
-    const offered = call.find((e) => e.type === 'CallOffered');
-    const started = call.find((e) => e.type === 'BotConversationStarted');
-    const prior = await this.o.store.readStream(notifyStreamId(callId)).catch((err: VoxError) => {
-      if (err.code === ErrorCodes.STREAM_NOT_FOUND) return [];
-      throw err;
-    });
-    const attempts = prior.filter((p) => (p.data as { deliveryId?: string }).deliveryId === deliveryId);
-    if (attempts.some((p) => (p.data as { outcome: string }).outcome !== 'failed') || attempts.length >= this.o.attempts) return;
+    let facts = fresh;
+    let attempts: unknown[] = [];
+    if (!facts?.botId) {
+      const call = (await this.o.store.readStream(`call-${callId}`)).map(fromRecorded);
+      const offered = call.find((e) => e.type === 'CallOffered');
+      const started = call.find((e) => e.type === 'BotConversationStarted');
+      facts = {
+        ...(offered?.type === 'CallOffered' ? { botId: offered.data.botId } : {}),
+        ...(started?.type === 'BotConversationStarted' ? { provider: started.data.provider, ref: started.data.ref } : {}),
+      };
+      const prior = await this.o.store.readStream(notifyStreamId(callId)).catch((err: VoxError) => {
+        if (err.code === ErrorCodes.STREAM_NOT_FOUND) return [];
+        throw err;
+      });
+      attempts = prior.filter((p) => (p.data as { deliveryId?: string }).deliveryId === deliveryId);
+      if (attempts.some((p) => ((p as { data: { outcome: string } }).data).outcome !== 'failed') || attempts.length >= this.o.attempts) return;
+    }
 
     const notice = { reasonCode: ended.data.reasonCode, reason: ended.data.reason };
-    const bot = offered?.type === 'CallOffered' ? this.o.bots.get(offered.data.botId) : undefined;
-    const provider = started?.type === 'BotConversationStarted' ? started.data.provider : (bot?.provider ?? 'unknown');
+    const bot = facts.botId ? this.o.bots.get(facts.botId) : undefined;
+    const provider = facts.provider ?? bot?.provider ?? 'unknown';
     const record = (attempt: number, outcome: 'delivered' | 'failed' | 'skipped', error?: string) =>
       this.o.store.append(notifyStreamId(callId), [
         toEventData(
@@ -110,13 +137,13 @@ export class BotNotifier {
         ),
       ], { expectedRevision: ANY });
 
-    if (!bot || started?.type !== 'BotConversationStarted') {
+    if (!bot || !facts.ref) {
       await record(attempts.length + 1, 'skipped', bot ? 'the bot conversation never started' : 'bot not configured on this node');
       return;
     }
     for (let attempt = attempts.length + 1; attempt <= this.o.attempts && !this.closed; attempt++) {
       try {
-        const outcome = await bot.connector.notifyEnded(started.data.ref, notice);
+        const outcome = await bot.connector.notifyEnded(facts.ref, notice);
         await record(attempt, outcome);
         log.info('bot notified', { reasonCode: notice.reasonCode, outcome, attempt });
         return;

@@ -10,7 +10,7 @@ import type { NormalisedAllRead, NormalisedStreamRead } from './read-options.ts'
 
 type Row = [position: number, streamId: string, revision: number, id: string, type: string, data: string, metadata: string];
 
-const COLUMNS = 'position, stream_id, revision, id, type, data, metadata';
+const COLUMNS = 'e.position, s.stream_id, e.revision, e.id, e.type, e.data, e.metadata';
 
 /** Most positions one filtered subscription read scans, so a read never blocks for long. */
 const MAX_SCAN = 65_536;
@@ -28,10 +28,12 @@ export class SqliteReads {
     private readonly path: string,
   ) {
     this.forwards = db.prepare<[string, number, number], Row>(
-      `SELECT ${COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`,
+      `SELECT ${COLUMNS} FROM streams s CROSS JOIN events e ON e.stream_key = s.stream_key
+       WHERE s.stream_id = ? AND e.revision >= ? ORDER BY e.revision LIMIT ?`,
     ).raw();
     this.backwards = db.prepare<[string, number, number], Row>(
-      `SELECT ${COLUMNS} FROM events WHERE stream_id = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`,
+      `SELECT ${COLUMNS} FROM streams s CROSS JOIN events e ON e.stream_key = s.stream_key
+       WHERE s.stream_id = ? AND e.revision <= ? ORDER BY e.revision DESC LIMIT ?`,
     ).raw();
     this.streamExists = db.prepare<[string], number>('SELECT 1 FROM streams WHERE stream_id = ?').pluck();
     this.maxPosition = db.prepare<[], number | null>('SELECT max(position) FROM events').pluck();
@@ -80,10 +82,15 @@ export class SqliteReads {
     const key = `${prefixCount}:${bounded}`;
     let stmt = this.allStatements.get(key);
     if (stmt === undefined) {
-      const where = ['position > ?'];
-      if (bounded) where.push('position <= ?');
-      if (prefixCount > 0) where.push(`(${Array.from({ length: prefixCount }, () => 'substr(stream_id, 1, length(?)) = ?').join(' OR ')})`);
-      stmt = this.db.prepare<unknown[], Row>(`SELECT ${COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY position LIMIT ?`).raw();
+      const where = ['e.position > ?'];
+      if (bounded) where.push('e.position <= ?');
+      if (prefixCount > 0) where.push(`(${Array.from({ length: prefixCount }, () => 'substr(s.stream_id, 1, length(?)) = ?').join(' OR ')})`);
+      // CROSS JOIN keeps events (in position order) as the outer loop.
+      stmt = this.db
+        .prepare<unknown[], Row>(
+          `SELECT ${COLUMNS} FROM events e CROSS JOIN streams s ON s.stream_key = e.stream_key WHERE ${where.join(' AND ')} ORDER BY e.position LIMIT ?`,
+        )
+        .raw();
       this.allStatements.set(key, stmt);
     }
     return stmt;

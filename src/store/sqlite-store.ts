@@ -82,7 +82,12 @@ interface PendingAppend {
   reject(error: unknown): void;
 }
 
-type InsertParams = [position: number, streamId: string, revision: number, id: string, type: string, data: string, metadata: string];
+type InsertParams = [position: number, streamKey: number, revision: number, id: string, type: string, data: string, metadata: string];
+
+/** A stream head as stored: with the stream's integer key (see sqlite-schema.ts). */
+interface StoredHead extends StreamHead {
+  key: number;
+}
 
 /** Stream heads cached between transactions (dropped when another connection commits). */
 const MAX_CACHED_HEADS = 65_536;
@@ -101,7 +106,7 @@ export class SqliteEventStore implements EventStore {
   private queuedEvents = 0;
   private flushScheduled = false;
   /** Stream heads as of the last transaction, valid while data_version is `seenDataVersion`. */
-  private readonly heads = new Map<string, StreamHead>();
+  private readonly heads = new Map<string, StoredHead>();
   private seenDataVersion: number | undefined;
   /** Next global position to assign, inside the open transaction. */
   private nextPosition = 0;
@@ -289,17 +294,22 @@ export class SqliteEventStore implements EventStore {
       throw new WrongExpectedRevisionError(streamId, expected, head?.revision ?? NO_STREAM);
     }
     const firstPosition = this.nextPosition;
-    let revision = head?.revision ?? -1;
-    const { insert, savepoint, release, rollbackToSavepoint, upsertStream } = this.statements;
-    const guarded = events.length > 1;
+    const lastRevision = (head?.revision ?? -1) + events.length;
+    const lastPosition = firstPosition + events.length - 1;
+    const { insert, savepoint, release, rollbackToSavepoint, createStream, updateStream } = this.statements;
+    // A savepoint undoes a partly written append (or a stream row just created) if an id turns out to be taken.
+    const guarded = events.length > 1 || head === undefined;
     if (guarded) savepoint.run();
     try {
+      const key = head?.key ?? Number(createStream.run(streamId, lastRevision, lastPosition).lastInsertRowid);
+      let revision = head?.revision ?? -1;
       for (let i = 0; i < events.length; i++) {
         const e = events[i]!;
-        insert.run(this.nextPosition, streamId, ++revision, e.id, e.type, p.json[2 * i]!, p.json[2 * i + 1]!);
-        this.nextPosition++;
+        insert.run(this.nextPosition++, key, ++revision, e.id, e.type, p.json[2 * i]!, p.json[2 * i + 1]!);
       }
+      if (head !== undefined) updateStream.run(lastRevision, lastPosition, key);
       if (guarded) release.run();
+      this.cacheHead(streamId, { key, revision: lastRevision, position: lastPosition });
     } catch (e) {
       if (!isDuplicateEventId(e)) throw e;
       if (guarded) {
@@ -311,13 +321,10 @@ export class SqliteEventStore implements EventStore {
       if (again !== undefined) return again;
       throw duplicateIdsError(streamId, events.filter((ev) => this.lookup.locate(ev.id) !== undefined).map((ev) => ev.id));
     }
-    const last = { revision, position: this.nextPosition - 1 };
-    upsertStream.run(streamId, last.revision, last.position);
-    this.cacheHead(streamId, last);
-    return { nextExpectedRevision: last.revision, position: last.position };
+    return { nextExpectedRevision: lastRevision, position: lastPosition };
   }
 
-  private streamHead(streamId: string): StreamHead | undefined {
+  private streamHead(streamId: string): StoredHead | undefined {
     const cached = this.heads.get(streamId);
     if (cached !== undefined) return cached;
     const stored = this.statements.streamHead.get(streamId);
@@ -325,7 +332,7 @@ export class SqliteEventStore implements EventStore {
     return stored;
   }
 
-  private cacheHead(streamId: string, head: StreamHead): void {
+  private cacheHead(streamId: string, head: StoredHead): void {
     if (this.heads.size >= MAX_CACHED_HEADS && !this.heads.has(streamId)) this.heads.delete(this.heads.keys().next().value!);
     this.heads.set(streamId, head);
   }
@@ -355,15 +362,17 @@ function prepareWrites(db: Database.Database) {
     rollbackToSavepoint: db.prepare('ROLLBACK TO append'),
     dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     insert: db.prepare<InsertParams>(
-      'INSERT INTO events (position, stream_id, revision, id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO events (position, stream_key, revision, id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
-    upsertStream: db.prepare<[string, number, number]>(
-      'INSERT INTO streams (stream_id, revision, position) VALUES (?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET revision = excluded.revision, position = excluded.position',
+    createStream: db.prepare<[string, number, number]>('INSERT INTO streams (stream_id, revision, position) VALUES (?, ?, ?)'),
+    updateStream: db.prepare<[number, number, number]>('UPDATE streams SET revision = ?, position = ? WHERE stream_key = ?'),
+    streamHead: db.prepare<[string], StoredHead>('SELECT stream_key AS key, revision, position FROM streams WHERE stream_id = ?'),
+    locate: db.prepare<[string], { streamId: string; revision: number }>(
+      'SELECT s.stream_id AS streamId, e.revision FROM events e CROSS JOIN streams s ON s.stream_key = e.stream_key WHERE e.id = ?',
     ),
-    streamHead: db.prepare<[string], StreamHead>('SELECT revision, position FROM streams WHERE stream_id = ?'),
-    locate: db.prepare<[string], { streamId: string; revision: number }>('SELECT stream_id AS streamId, revision FROM events WHERE id = ?'),
     idsFrom: db.prepare<[string, number, number], { id: string; position: number }>(
-      'SELECT id, position FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?',
+      `SELECT e.id, e.position FROM streams s CROSS JOIN events e ON e.stream_key = s.stream_key
+       WHERE s.stream_id = ? AND e.revision >= ? ORDER BY e.revision LIMIT ?`,
     ),
   };
 }

@@ -288,3 +288,23 @@ test('unknown call ids and commands in the wrong direction are VoxErrors with a 
     await t.close();
   }
 });
+
+test('overload: beyond maxTransactions requests still waiting for a final response, new ones get 503 with Retry-After; finished ones do not count', async () => {
+  const events = new RecordingEvents();
+  const { adapter, port } = await startAdapter(events, { maxTransactions: 2 });
+  const peer = await RawPeer.open();
+  try {
+    for (const n of [1, 2, 3]) await peer.send(inviteFrom(peer, port, { callId: `busy-${n}@test`, branch: `z9hG4bKbusy${n}` }), port);
+    const [busy] = await peer.waitFor(/^SIP\/2\.0 503 /);
+    assert.equal(header(busy!, 'Call-ID'), 'busy-3@test');
+    assert.equal(header(busy!, 'Retry-After'), '5');
+    await events.waitFor((e) => e.length === 2, 2_000, 'two offers');
+    // Answering one frees a slot even though its transaction lingers (Timer L).
+    await adapter.answer(events.of('offered')[0]!.offer.callId);
+    await peer.send(inviteFrom(peer, port, { callId: 'busy-4@test', branch: 'z9hG4bKbusy4' }), port);
+    await events.waitFor((e) => e.some((x) => x.type === 'offered' && x.offer.sipCallId === 'busy-4@test'), 2_000, 'fourth offer');
+  } finally {
+    await adapter.stop();
+    await peer.close();
+  }
+});

@@ -97,6 +97,8 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
   /** Dialogs that ended recently: a late BYE still gets 200 OK. */
   private readonly retired = new Map<string, TimerHandle>();
   private readonly serverTxs = new Map<string, ServerTx>();
+  /** Server transactions created and maybe still without a final response (see `tooBusy`). */
+  private readonly pendingServerTxs = new Map<string, ServerTx>();
   private readonly clientTxs = new Map<string, ClientTx>();
   /** INVITE server transaction key → the inbound call it offers (for CANCEL). */
   private readonly callsByInviteTx = new Map<string, InboundCall>();
@@ -149,6 +151,7 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
     this.dialogs.clear();
     this.retired.clear();
     this.serverTxs.clear();
+    this.pendingServerTxs.clear();
     this.clientTxs.clear();
     this.callsByInviteTx.clear();
     this.outboundBySipCallId.clear();
@@ -349,15 +352,29 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
     this.transport?.send(route.dest, data).catch((err) => this.log('debug', 'could not send error response', { ...fields, err: String(err) }));
   }
 
+  /**
+   * True when too many server transactions still wait for a final response (the runtime is not
+   * keeping up). Finished ones lingering for retransmissions (Timers J, L: 64*T1) do not count:
+   * they are bounded by the call rate. Swept lazily, only when the set looks full.
+   */
+  private tooBusy(): boolean {
+    const max = this.options.maxTransactions ?? 10_000;
+    if (this.pendingServerTxs.size < max) return false;
+    for (const [key, tx] of this.pendingServerTxs) if (tx.finalStatus !== undefined || tx.terminated) this.pendingServerTxs.delete(key);
+    return this.pendingServerTxs.size >= max;
+  }
+
   private newServerTx(req: SipRequest, peer: Peer): ServerTx {
     const { dest, topVia } = responseRoute(req.core.vias[0]!, peer);
     const key = serverTransactionKey(req);
     const env = this.ctx!.env;
     const onTerminated = (k: string) => {
       this.serverTxs.delete(k);
+      this.pendingServerTxs.delete(k);
     };
     const tx = req.method === 'INVITE' ? new ServerInviteTransaction(key, req, dest, topVia, env, onTerminated) : new ServerNonInviteTransaction(key, req, dest, topVia, env, onTerminated);
     this.serverTxs.set(key, tx);
+    this.pendingServerTxs.set(key, tx);
     return tx;
   }
 
@@ -370,7 +387,7 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
       existing.onRetransmission();
       return;
     }
-    if (this.serverTxs.size >= (this.options.maxTransactions ?? 10_000)) {
+    if (this.tooBusy()) {
       this.log('warn', 'too many transactions; answering 503', fields);
       const { dest, topVia } = responseRoute(req.core.vias[0]!, peer);
       const tx = new ServerNonInviteTransaction('', req, dest, topVia, this.ctx!.env, () => undefined);

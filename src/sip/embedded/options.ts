@@ -40,7 +40,10 @@ export interface EmbeddedSipOptions {
    * engine yet). Default 9, the discard port. Ignored once the runtime passes its own SDP.
    */
   placeholderRtpPort?: number;
-  /** Most server transactions alive at once; beyond it new requests get 503. Default 10,000. */
+  /**
+   * Most server transactions waiting for a final response at once (the runtime not keeping up);
+   * beyond it new requests get 503 with Retry-After. Default 10,000.
+   */
   maxTransactions?: number;
   /** Written as User-Agent / Server. Default 'voxledger'. */
   userAgent?: string;

@@ -1,0 +1,27 @@
+/**
+ * `npm run bench`: every benchmark, figures and ratios against baselines measured in the same
+ * run; nothing here passes or fails on time. `--quick` for a short run.
+ */
+import { runStoreBench } from './store-bench.ts';
+import { runRuntimeBench, printTable } from './runtime-bench.ts';
+
+const quick = process.argv.includes('--quick');
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+const want = (name: string) => !only || only.split(',').includes(name);
+
+console.log(`voxledger benchmarks (${quick ? 'quick' : 'full'}) on ${process.version}, ${(await import('node:os')).cpus().length} cores`);
+if (want('store')) await runStoreBench({ quick }); // prints its own table with ratios
+if (want('runtime')) {
+  printTable('runtime', await runRuntimeBench({ quick }), {
+    'lifecycles/s (sqlite store, durable)': '>= 5,000',
+    'heap bytes per live idle call (events in memory store included)': '<= 20,480',
+    'CDR rebuild events/s (sqlite)': '>= 200,000',
+  });
+}
+if (want('sip')) {
+  const mod = (await import('./sip-load-bench.ts').catch((err) => ({ error: err as Error }))) as
+    | { runSipLoadBench: (o: { quick?: boolean }) => Promise<Record<string, number>> }
+    | { error: Error };
+  if ('error' in mod) console.log(`\n## SIP load\n(not run: ${mod.error.message})`);
+  else printTable('SIP load (sipp on loopback)', await mod.runSipLoadBench({ quick }));
+}

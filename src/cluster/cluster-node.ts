@@ -251,7 +251,7 @@ export class ClusterNode {
     this.state = 'stopping';
     this.cancelTimers();
     for (const u of this.unlisten.splice(0)) u();
-    await this.runtime?.stop();
+    await this.runtime?.stop().catch((err) => this.log.warn('runtime did not stop cleanly', { err }));
     await this.leaderOps;
     if (this.leading) {
       this.leading = false;

@@ -7,6 +7,7 @@
 import { ANY, type EventStore, type RecordedEvent, type Subscription } from '../src/store/port.ts';
 import { fromRecorded } from '../src/runtime/envelope.ts';
 import { VoxError, ErrorCodes } from '../src/domain/errors.ts';
+import { newEventId } from '../src/store/event-id.ts';
 import type { Logger } from '../src/log/logger.ts';
 import type { EventPosition, Projection } from './projection.ts';
 
@@ -54,6 +55,8 @@ export async function rebuild<S>(store: EventStore, projection: Projection<S>, o
 export interface RunnerOptions {
   /** Write the checkpoint after this many events (and on close). Default 1,000. */
   checkpointEvery?: number;
+  /** Written on checkpoint events. */
+  nodeId?: string;
   log?: Logger;
 }
 
@@ -118,12 +121,19 @@ export class ProjectionRunner<S> {
     await this.sub.caughtUp;
   }
 
+  /** Records `position` as the checkpoint of `name` (an event in `checkpoint-<name>`). */
+  static async writeCheckpoint(store: EventStore, name: string, position: number, meta: { nodeId: string; at: number }): Promise<void> {
+    await store.append(
+      ProjectionRunner.checkpointStream(name),
+      [{ id: newEventId(), type: 'ProjectionCheckpoint', data: { position }, metadata: { callId: '', at: new Date(meta.at).toISOString(), nodeId: meta.nodeId, schemaVersion: 1 } }],
+      { expectedRevision: ANY },
+    );
+  }
+
   async checkpoint(): Promise<void> {
     if (this.sinceCheckpoint === 0) return;
     this.sinceCheckpoint = 0;
-    await this.store.append(ProjectionRunner.checkpointStream(this.projection.name), [
-      { id: crypto.randomUUID(), type: 'ProjectionCheckpoint', data: { position: this.last }, metadata: { callId: '', at: new Date().toISOString(), nodeId: '', schemaVersion: 1 } },
-    ], { expectedRevision: ANY });
+    await ProjectionRunner.writeCheckpoint(this.store, this.projection.name, this.last, { nodeId: this.options.nodeId ?? '', at: Date.now() });
   }
 
   async close(): Promise<void> {

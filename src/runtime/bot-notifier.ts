@@ -5,7 +5,6 @@
  * It follows the store (a catch-up subscription with its own checkpoint), so it never blocks the
  * SIP side, survives restarts, and in a cluster runs on one node only.
  */
-import { randomUUID } from 'node:crypto';
 import { ANY, type EventStore, type Subscription } from '../store/port.ts';
 import { notifyStreamId, type DomainEvent } from '../domain/events.ts';
 import type { Clock } from '../domain/clock.ts';
@@ -94,9 +93,9 @@ export class BotNotifier {
     await this.sub?.close();
     const position = this.safePosition();
     if (position >= 0) {
-      await this.o.store
-        .append(ProjectionRunner.checkpointStream(NAME), [{ id: randomUUID(), type: 'ProjectionCheckpoint', data: { position }, metadata: { callId: '', at: new Date(this.o.clock.now()).toISOString(), nodeId: this.o.nodeId, schemaVersion: 1 } }], { expectedRevision: ANY })
-        .catch((err) => this.o.log.warn('notifier checkpoint not written', { err }));
+      await ProjectionRunner.writeCheckpoint(this.o.store, NAME, position, { nodeId: this.o.nodeId, at: this.o.clock.now() }).catch((err) =>
+        this.o.log.warn('notifier checkpoint not written', { err }),
+      );
     }
   }
 

@@ -3,10 +3,10 @@
  * nothing invalid is appended, and a stored event of an unknown type or newer schema is a clear
  * error (VOX_EVENT_UNKNOWN_TYPE / VOX_EVENT_SCHEMA_TOO_NEW) rather than a crash later.
  */
-import { randomUUID } from 'node:crypto';
 import { SCHEMA_VERSION, validateEvent, type CallEvent, type DomainEvent, type EventType } from '../domain/events.ts';
 import type { EventData, RecordedEvent } from '../store/port.ts';
 import { iso } from '../domain/clock.ts';
+import { newEventId } from '../store/event-id.ts';
 
 export interface EnvelopeContext {
   nodeId: string;
@@ -14,7 +14,7 @@ export interface EnvelopeContext {
   correlationId?: string;
 }
 
-export function toEventData(event: DomainEvent, ctx: EnvelopeContext, id: string = randomUUID()): EventData {
+export function toEventData(event: DomainEvent, ctx: EnvelopeContext, id: string = newEventId()): EventData {
   validateEvent(event.type, event.data);
   return {
     id,

@@ -3,7 +3,6 @@
  * connectors and speech; it performs what the actors decided through the ports. The SIP side
  * never waits for a bot: bot start, bot output and end-of-call notices run beside it.
  */
-import { randomUUID } from 'node:crypto';
 import type { CallEvent } from '../domain/events.ts';
 import type { Clock } from '../domain/clock.ts';
 import { VoxError, ErrorCodes } from '../domain/errors.ts';
@@ -17,6 +16,7 @@ import type { Logger } from '../log/logger.ts';
 import { CallActor, type CallActorDeps } from './call-actor.ts';
 import { activityToInputs, type CallInput } from './bot-activity.ts';
 import { mergeParams } from '../domain/bot-params.ts';
+import { newEventId } from '../store/event-id.ts';
 
 export interface RuntimeOptions {
   store: EventStore;
@@ -206,7 +206,7 @@ export class CallRuntime implements SignalingEvents {
   async placeCall(req: PlaceCallRequest): Promise<string> {
     const bot = this.opts.bots.get(req.botId);
     if (!bot) throw new VoxError(ErrorCodes.BOT_NOT_CONFIGURED, `no bot with id "${req.botId}" is configured`, { botId: req.botId });
-    const callId = randomUUID();
+    const callId = newEventId(); // time-ordered: neighbouring streams in the store's index
     const inputs: CallInput[] = [
       {
         type: 'CallOffered',

@@ -11,37 +11,85 @@ import { BotNotifier } from '../runtime/bot-notifier.ts';
 import type { EventStore } from '../store/port.ts';
 import type { SignalingAdapter } from '../sip/port.ts';
 import type { BotDirectory } from '../bots/directory.ts';
+import { ClusterNode, ResilientStore, assertStoreReachable, botNotifierTask } from '../cluster/index.ts';
 
 export interface RunningNode {
   runtime: CallRuntime;
-  notifier: BotNotifier;
+  /** The end-of-call notifier, when it runs on this node (always alone; on the leader in a cluster). */
+  readonly notifier: BotNotifier | undefined;
   store: EventStore;
   signaling: SignalingAdapter;
   bots: BotDirectory;
+  cluster: ClusterNode | undefined;
   stop(): Promise<void>;
 }
 
-/** Starts a node and returns handles (tests use this; the CLI waits for a signal). */
+/**
+ * Starts a node and returns handles (tests use this; the CLI waits for a signal). Alone, the node
+ * runs its own notifier; with a `cluster` section it joins the cluster: calls are claimed,
+ * leased and taken over, signaling is fenced, and the notifier runs on the leader only. Either
+ * way the store is wrapped in a ResilientStore (retries with the same ids; call events held
+ * while the store is away; what can never be recorded is logged loudly).
+ */
 export async function launchNode(config: VoxConfig): Promise<RunningNode> {
   const log = createLogger({ level: config.log.level, bindings: { nodeId: config.nodeId } });
-  const store = await openStore(config.store);
-  const bots = buildBotDirectory(config.bots, systemClock, log);
-  const signaling = createSignaling(config.sip, log);
-  const runtime = new CallRuntime({ store, clock: systemClock, nodeId: config.nodeId, log, bots, signaling, route: makeRouter(config.routes), answerDelayMs: config.answerDelayMs, ringTimeoutMs: config.ringTimeoutMs });
-  await runtime.start();
-  const notifier = new BotNotifier({ store, bots, clock: systemClock, log, nodeId: config.nodeId, ...config.notifier });
-  await notifier.start();
+  const clock = systemClock;
+  const rawStore = await openStore(config.store);
+  const store = new ResilientStore(rawStore, { clock, log, ...(config.cluster?.store ?? {}) });
+  const bots = buildBotDirectory(config.bots, clock, log);
+  const adapter = createSignaling(config.sip, log);
+  const notifierOptions = { store, bots, clock, log, nodeId: config.nodeId, ...config.notifier };
+  const runtimeOptions = { clock, nodeId: config.nodeId, log, bots, route: makeRouter(config.routes), answerDelayMs: config.answerDelayMs, ringTimeoutMs: config.ringTimeoutMs };
+  let runtime: CallRuntime;
+  let signaling: SignalingAdapter;
+  let cluster: ClusterNode | undefined;
+  let notifierOf: () => BotNotifier | undefined;
+  try {
+    if (config.cluster) {
+      const task = botNotifierTask(notifierOptions);
+      const { store: _resilience, ...clusterOptions } = config.cluster;
+      cluster = new ClusterNode({ ...clusterOptions, store, clock, nodeId: config.nodeId, log, leaderTasks: [task] });
+      signaling = cluster.fenceSignaling(adapter);
+      runtime = new CallRuntime({ ...runtimeOptions, store: cluster.callStore, signaling });
+      await cluster.start(runtime);
+      notifierOf = () => task.current;
+    } else {
+      await assertStoreReachable(store, { clock });
+      signaling = adapter;
+      runtime = new CallRuntime({ ...runtimeOptions, store, signaling });
+      await runtime.start();
+      const notifier = new BotNotifier(notifierOptions);
+      await notifier.start();
+      notifierOf = () => notifier;
+    }
+  } catch (err) {
+    await bots.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw err;
+  }
   const addr = signaling.address();
-  log.info('voxledger started', { sip: addr ? `${addr.transport}:${addr.host}:${addr.port}` : signaling.kind, store: store.kind, bots: bots.list().map((b) => `${b.id}(${b.provider})`), routes: config.routes });
+  log.info('voxledger started', {
+    sip: addr ? `${addr.transport}:${addr.host}:${addr.port}` : signaling.kind,
+    store: store.kind,
+    cluster: config.cluster ? { leaseMs: config.cluster.leaseMs } : false,
+    bots: bots.list().map((b) => `${b.id}(${b.provider})`),
+    routes: config.routes,
+  });
   return {
     runtime,
-    notifier,
+    get notifier() {
+      return notifierOf();
+    },
     store,
     signaling,
     bots,
+    cluster,
     async stop() {
-      await runtime.stop();
-      await notifier.close();
+      if (cluster) await cluster.stop();
+      else {
+        await runtime.stop();
+        await notifierOf()?.close();
+      }
       await bots.close();
       await store.close();
       log.info('voxledger stopped');

@@ -7,6 +7,7 @@ import { VoxError, ErrorCodes } from '../domain/errors.ts';
 import { checkParams } from '../domain/bot-params.ts';
 import type { SessionParams } from '../domain/types.ts';
 import type { LogLevel } from '../log/logger.ts';
+import { parseClusterConfig, type ClusterConfig } from '../cluster/cluster-config.ts';
 
 export type StoreConfig = { kind: 'memory' } | { kind: 'sqlite'; path: string } | { kind: 'esdb'; connectionString: string };
 
@@ -51,6 +52,8 @@ export interface VoxConfig {
   ringTimeoutMs: number;
   /** Inbound: how long to let the INVITE ring before answering, ms (0: at once). */
   answerDelayMs: number;
+  /** Cluster mode (several nodes, one store) when the config has a `cluster` section. */
+  cluster?: ClusterConfig;
 }
 
 /** The built-in demo bot: hangs up after 3 s with a reason and two X- headers. */
@@ -83,7 +86,7 @@ export const DEFAULTS = {
   answerDelayMs: 0,
 };
 
-const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'answerDelayMs', '$schema', 'comment'];
+const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'answerDelayMs', 'cluster', '$schema', 'comment'];
 
 function bad(key: string, what: string): VoxError {
   return new VoxError(ErrorCodes.CONFIG_INVALID, `${key} ${what}`, { key });
@@ -194,6 +197,7 @@ export function parseConfig(input: unknown): VoxConfig {
     notifier,
     ringTimeoutMs: int(root.ringTimeoutMs, 'ringTimeoutMs', DEFAULTS.ringTimeoutMs, 1000, 600_000),
     answerDelayMs: int(root.answerDelayMs, 'answerDelayMs', DEFAULTS.answerDelayMs, 0, 60_000),
+    ...(root.cluster !== undefined ? { cluster: parseClusterConfig(root.cluster) } : {}),
   };
 }
 

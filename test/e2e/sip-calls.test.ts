@@ -118,7 +118,7 @@ describe('SIP calls end to end (sipp ↔ voxledger, embedded adapter)', { skip: 
       const [bye] = sippRequests(r.messages, 'received', 'BYE');
       assert.ok(bye, 'sipp received a BYE');
       assert.equal(bye.headers.find(([k]) => k.toLowerCase() === 'reason')?.[1], 'Q.850;cause=16;text="completed \\"very\\" well\\\\done"');
-      await n.notifier.drain();
+      await n.notifier!.drain();
       const { state } = await rebuild(n.store, cdrProjection);
       const cdr = state.get(callId()!)!;
       assert.equal(cdr.reasonCode, 'bot-disconnected');
@@ -152,7 +152,7 @@ describe('SIP calls end to end (sipp ↔ voxledger, embedded adapter)', { skip: 
       assert.ok(!events.some((e) => e.type === 'ByeSent'));
       assert.equal(sippRequests(r.messages, 'received', 'BYE').length, 0);
       await waitFor(() => scripted(n).notices.has(`scripted-${callId()}`));
-      await n.notifier.drain();
+      await n.notifier!.drain();
       assert.deepEqual(scripted(n).notices.get(`scripted-${callId()}`), [{ reasonCode: 'client-disconnected', reason: 'Client Side' }]);
     });
 
@@ -262,5 +262,40 @@ describe('SIP calls end to end (sipp ↔ voxledger, embedded adapter)', { skip: 
       await sipp.done;
       assert.equal((events.at(-1)!.data as { reasonCode: string }).reasonCode, 'bot-disconnected');
     });
+  });
+});
+
+describe('cluster mode through launchNode (sipp ↔ two voxledger nodes sharing one SQLite file)', { skip: !sippAvailable() && 'sipp not installed (Debian package sip-tester): these tests need it' }, () => {
+  it('a call on node A is claimed by A, ends once, and the leader tells the bot once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'voxledger-e2e-cluster-'));
+    dirs.push(dir);
+    const base = (nodeId: string) =>
+      parseConfig({
+        nodeId,
+        store: { kind: 'sqlite', path: join(dir, 'cluster.db') },
+        sip: { host: '127.0.0.1', port: 0, t1Ms: 100 },
+        log: { level: 'error' },
+        cluster: { leaseMs: 1500 },
+        bots: [{ id: 'demo', provider: 'scripted', script: [{ afterMs: 300, hangup: { hangupReason: 'clustered', hangupSipHeaders: [{ name: 'X-Node', value: nodeId }] } }] }],
+      });
+    const a = await launchNode(base('node-a'));
+    const b = await launchNode(base('node-b'));
+    try {
+      const addr = a.signaling.address()!;
+      const callId = onlyCall(a);
+      const r = await runSipp({ scenario: 'uac-basic.xml', remote: `${addr.host}:${addr.port}` });
+      assert.equal(r.code, 0, r.diagnostics);
+      const events = await ended(a, callId);
+      assert.equal((events.at(-1)!.data as { reasonCode: string }).reasonCode, 'bot-disconnected');
+      const owner = await a.store.readStream(`owner-${callId()}`);
+      assert.ok(owner.length >= 1, 'the call was claimed');
+      assert.equal(owner[0]!.metadata.nodeId, 'node-a');
+      await waitFor(() => [a, b].some((n) => (n.bots.get('demo')!.connector as ScriptedBotConnector).notices.size > 0), 10_000);
+      const told = [a, b].reduce((k, n) => k + ((n.bots.get('demo')!.connector as ScriptedBotConnector).notices.get(`scripted-${callId()}`)?.length ?? 0), 0);
+      assert.equal(told, 1, 'one notice, from the leader');
+    } finally {
+      await b.stop();
+      await a.stop();
+    }
   });
 });

@@ -30,7 +30,9 @@ class Model {
     if (ids.length === 0) return matches ? { ok: current ?? -1, lastId: existing?.[existing.length - 1] } : 'conflict';
     const known = ids.some((id) => (this.uniqueIds ? this.where.has(id) : existing?.includes(id)));
     if (!matches || known) {
-      const first = this.where.get(ids[0]!);
+      // Where the first id stands in THIS stream (with non-unique ids, `where` holds only its last home).
+      const idx = existing ? existing.indexOf(ids[0]!) : -1;
+      const first = this.uniqueIds ? this.where.get(ids[0]!) : idx >= 0 ? { stream, revision: idx } : undefined;
       if (first !== undefined && first.stream === stream) {
         const start = first.revision;
         const placeOk = expected === 'no_stream' ? start === 0 : typeof expected === 'number' ? start === expected + 1 : true;

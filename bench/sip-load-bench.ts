@@ -183,7 +183,7 @@ export async function runNodeStep(o: NodeStepOptions): Promise<NodeStepResult> {
     clearInterval(sampler);
     const live = node.runtime.liveCalls().length;
     if (live) abnormal['still live after the drain'] = live;
-    await Promise.race([node.notifier.drain(), sleep(5_000)]);
+    await Promise.race([node.notifier?.drain(), sleep(5_000)]);
     const lat = probe.latencies.slice().sort((a, b) => a - b);
     const nodeFailed = Object.values(abnormal).reduce((a, b) => a + b, 0);
     const sippFailed = (Number.isFinite(sipp.failed) ? sipp.failed : o.calls) + (Number.isFinite(sipp.open) ? Math.max(0, sipp.open) : 0);

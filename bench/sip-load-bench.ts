@@ -15,10 +15,12 @@
  *
  * Every step is bounded in time and sipp is killed when it overruns. Full run ≤ ~5 min, quick ≤ ~1 min.
  * Run: node --import tsx bench/sip-load-bench.ts [--quick]
- * Profile: node --cpu-prof --cpu-prof-dir=tmp/prof --import tsx bench/sip-load-bench.ts --quick
+ * One step alone (e.g. to profile it):
+ *   node --cpu-prof --cpu-prof-dir=tmp/prof --import tsx bench/sip-load-bench.ts --step 1000 [--seconds 8] [--talk-ms 1000] [--t1-ms 500]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../src/config/config.ts';
 import { launchNode, type RunningNode } from '../src/cli/start.ts';
@@ -69,6 +71,21 @@ export interface NodeStepResult {
   peakRssMb: number;
   peakConcurrent: number;
   sipp: SippLoadResult;
+  /** store.append latency (call actors' appends, group-committed and fsynced), ms. */
+  appendP50Ms: number;
+  appendP99Ms: number;
+  /** Event-loop delay of this process during the step (perf_hooks histogram), ms. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  /** UDP datagrams the kernel dropped for a full receive buffer during the step (system-wide, /proc/net/snmp). */
+  udpRcvbufErrors: number;
+  /** Of those, drops on the node's own SIP socket (/proc/net/udp `drops` column). */
+  nodeSocketDrops: number;
+  /** This process's CPU time (user + system, every thread) per offered call, ms. */
+  cpuMsPerCall: number;
+  /** SQLite group commits (one fsync each) per second of the step, and events written per call. */
+  commitsPerSecond: number;
+  eventsPerCall: number;
   /** Held: no failed call, sipp exited 0, and the offered rate reached 90 % of the target. */
   held: boolean;
 }
@@ -95,6 +112,52 @@ function benchBot(talkMs: number, rate: number) {
       },
     ],
   };
+}
+
+/** The kernel's UDP RcvbufErrors counter (system-wide), or NaN where /proc/net/snmp is absent. */
+export function udpRcvbufErrors(): number {
+  if (!existsSync('/proc/net/snmp')) return NaN;
+  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp: '));
+  if (lines.length < 2) return NaN;
+  const names = lines[0]!.split(/\s+/);
+  const values = lines[1]!.split(/\s+/);
+  const i = names.indexOf('RcvbufErrors');
+  return i > 0 ? Number(values[i]) : NaN;
+}
+
+/** The `drops` counter of the UDP socket bound to host:port (/proc/net/udp), or NaN. */
+export function udpSocketDrops(host: string, port: number): number {
+  if (!existsSync('/proc/net/udp') || host.includes(':')) return NaN;
+  const local = `${Buffer.from(host.split('.').map(Number).reverse()).toString('hex').toUpperCase()}:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    if (cols[1] === local) return Number(cols[cols.length - 1]);
+  }
+  return NaN;
+}
+
+/** The SQLite store's counters, when the store (or the store a ResilientStore wraps) has them. */
+function storeStats(node: RunningNode): { commits: number; events: number } {
+  type WithStats = { stats?: { commits: number; events: number }; inner?: unknown };
+  const outer = node.store as unknown as WithStats;
+  const stats = outer.stats ?? (outer.inner as WithStats | undefined)?.stats;
+  return stats ? { commits: stats.commits, events: stats.events } : { commits: NaN, events: NaN };
+}
+
+/** Wraps the store to time each append (the actor's write, group commit and fsync included). */
+function timeAppends(node: RunningNode): number[] {
+  const times: number[] = [];
+  const store = node.store;
+  const append = store.append.bind(store);
+  store.append = (async (...args: Parameters<typeof append>) => {
+    const t0 = performance.now();
+    try {
+      return await append(...args);
+    } finally {
+      times.push(performance.now() - t0);
+    }
+  }) as typeof store.append;
+  return times;
 }
 
 /** Wraps the bot's connector and the signaling adapter to time hangup → BYE sent, per call. */
@@ -143,6 +206,13 @@ export async function runNodeStep(o: NodeStepOptions): Promise<NodeStepResult> {
   const node = await launchNode(config);
   try {
     const probe = instrument(node);
+    const appendTimes = timeAppends(node);
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
+    const dropsAtStart = udpRcvbufErrors();
+    const storeAtStart = storeStats(node);
+    const stepStart = performance.now();
+    const cpuAtStart = process.cpuUsage();
     let offered = 0;
     let firstOffer = 0;
     let lastOffer = 0;
@@ -181,6 +251,13 @@ export async function runNodeStep(o: NodeStepOptions): Promise<NodeStepResult> {
     while (node.runtime.liveCalls().length > 0 && Date.now() < drainUntil) await sleep(50);
     sample();
     clearInterval(sampler);
+    loop.disable();
+    const drops = udpRcvbufErrors() - dropsAtStart;
+    const nodeSocketDrops = udpSocketDrops(addr.host, addr.port);
+    const storeAtEnd = storeStats(node);
+    const stepSeconds = (performance.now() - stepStart) / 1000;
+    const cpu = process.cpuUsage(cpuAtStart);
+    const appends = appendTimes.slice().sort((a, b) => a - b);
     const live = node.runtime.liveCalls().length;
     if (live) abnormal['still live after the drain'] = live;
     await Promise.race([node.notifier?.drain(), sleep(5_000)]);
@@ -204,6 +281,15 @@ export async function runNodeStep(o: NodeStepOptions): Promise<NodeStepResult> {
       rssStartMb: rssStart / MB,
       peakRssMb: peakRss / MB,
       peakConcurrent,
+      appendP50Ms: percentile(appends, 50),
+      appendP99Ms: percentile(appends, 99),
+      loopDelayP99Ms: loop.percentile(99) / 1e6,
+      loopDelayMaxMs: loop.max / 1e6,
+      udpRcvbufErrors: drops,
+      nodeSocketDrops,
+      cpuMsPerCall: offered ? (cpu.user + cpu.system) / 1000 / offered : NaN,
+      commitsPerSecond: (storeAtEnd.commits - storeAtStart.commits) / stepSeconds,
+      eventsPerCall: offered ? (storeAtEnd.events - storeAtStart.events) / offered : NaN,
       sipp,
       held: failed === 0 && sipp.code === 0 && sustained >= 0.9 * o.rate,
     };
@@ -250,6 +336,7 @@ function stepLine(label: string, r: NodeStepResult): string {
     `${label.padEnd(22)} target ${fmt(r.rate).padStart(6)}/s  sustained ${fmt(r.sustainedPerSecond).padStart(7)}/s  calls ${fmt(r.calls).padStart(6)}  failed ${String(r.failed).padStart(5)}` +
     `  hangup→BYE p50 ${fmt(r.p50Ms, 2).padStart(6)} ms p99 ${fmt(r.p99Ms, 2).padStart(7)} ms max ${fmt(r.maxMs, 1).padStart(7)} ms` +
     `  INVITE→200 avg ${fmt(r.sipp.responseTimeMs, 1)} ms  retrans ${fmt(r.sipp.retransmissions, 0)}  peak RSS ${fmt(r.peakRssMb, 0)} MB (start ${fmt(r.rssStartMb, 0)})  peak concurrent ${fmt(r.peakConcurrent, 0)}` +
+    `  append p50/p99 ${fmt(r.appendP50Ms, 2)}/${fmt(r.appendP99Ms, 1)} ms  loop delay p99/max ${fmt(r.loopDelayP99Ms, 1)}/${fmt(r.loopDelayMaxMs, 0)} ms  UDP drops ${fmt(r.udpRcvbufErrors, 0)} (node socket ${fmt(r.nodeSocketDrops, 0)})  CPU/call ${fmt(r.cpuMsPerCall, 2)} ms  commits/s ${fmt(r.commitsPerSecond, 0)}  events/call ${fmt(r.eventsPerCall, 1)}` +
     `${r.held ? '' : '  NOT HELD'}${ab ? `  node: ${ab}` : ''}${sf ? `  sipp: ${sf}` : ''}${r.sipp.timedOut ? '  (sipp killed at its time bound)' : ''}${whyNotHeld(r)}`
   );
 }
@@ -281,6 +368,8 @@ export async function runSipLoadBench(opts: { quick?: boolean } = {}): Promise<R
   const t0 = Date.now();
   const step = (rate: number, w: number) => runNodeStep({ rate, calls: Math.round(rate * w), talkMs, timeoutMs: (w + talkMs / 1000 + 15) * 1000 });
 
+  const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  console.log(`(load average before: ${load()}; this machine has ${os.cpus().length} cores, shared by sipp, the node and anything else running)`);
   console.log(`## SIP load: sipp (127.0.0.2) → voxledger node (embedded SIP, 127.0.0.1 UDP, SQLite store), bot talks ${talkMs} ms then hangs up${quick ? ' (quick)' : ''}`);
   const r10 = await step(10, windowS);
   console.log(stepLine('10 calls/s', r10));
@@ -376,11 +465,27 @@ export async function runSipLoadBench(opts: { quick?: boolean } = {}): Promise<R
   console.log('\n## Targets (figures, not a pass/fail)');
   console.log(`${'target'.padEnd(48)} ${'measured'.padEnd(78)} status`);
   for (const [t, m, s] of rows) console.log(`${t.padEnd(48)} ${m.padEnd(78)} ${s}`);
-  console.log(`(whole run ${fmt(out['whole run s'])} s; sipp and the node share this machine's ${(await import('node:os')).cpus().length} cores)`);
+  console.log(`(whole run ${fmt(out['whole run s'])} s; load average after: ${load()})`);
   return out;
 }
 
+/** `--name value` from the command line, as a number (undefined when absent). */
+function numberArg(name: string): number | undefined {
+  const i = process.argv.indexOf(name);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : NaN;
+  return Number.isFinite(v) && v > 0 ? v : undefined;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const quick = process.argv.includes('--quick');
-  await runSipLoadBench({ quick });
+  const stepRate = numberArg('--step');
+  if (stepRate !== undefined) {
+    // One node step alone, e.g. under a profiler: --step RATE [--seconds S] [--talk-ms MS] [--t1-ms MS]
+    const seconds = numberArg('--seconds') ?? 8;
+    const talkMs = numberArg('--talk-ms') ?? 1_000;
+    const t1Ms = numberArg('--t1-ms');
+    const r = await runNodeStep({ rate: stepRate, calls: Math.round(stepRate * seconds), talkMs, timeoutMs: (seconds + talkMs / 1000 + 15) * 1000, ...(t1Ms ? { t1Ms } : {}) });
+    console.log(stepLine(`step ${stepRate} calls/s`, r));
+  } else {
+    await runSipLoadBench({ quick: process.argv.includes('--quick') });
+  }
 }

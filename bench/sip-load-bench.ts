@@ -477,6 +477,8 @@ function numberArg(name: string): number | undefined {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  // Ctrl-C or a kill ends through process.exit, so exit hooks (kamailio's process group) run.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
   const stepRate = numberArg('--step');
   if (stepRate !== undefined) {
     // One node step alone, e.g. under a profiler: --step RATE [--seconds S] [--talk-ms MS] [--t1-ms MS]

@@ -78,8 +78,20 @@ export async function startKamailio(host = '127.0.0.1'): Promise<KamailioPeer> {
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-10_000)));
   let exited = false;
+  // Its own process group outlives this process unless killed: do it on any exit of ours.
+  const killOnExit = () => {
+    if (!exited && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  };
+  process.once('exit', killOnExit);
   const exit = new Promise<void>((res) => child.once('exit', () => ((exited = true), res())));
   const stop = async () => {
+    process.removeListener('exit', killOnExit);
     if (!exited && child.pid !== undefined) {
       try {
         process.kill(-child.pid, 'SIGTERM');

@@ -146,6 +146,9 @@ export async function runSippLoad(o: SippLoadOptions): Promise<SippLoadResult> {
     ...(o.extraArgs ?? []),
   ];
   const child = spawn(SIPP_BIN, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  // A load generator must not outlive the benchmark (Ctrl-C, a crash): kill it on any exit of ours.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-20_000)));
   let timedOut = false;
@@ -161,6 +164,7 @@ export async function runSippLoad(o: SippLoadOptions): Promise<SippLoadResult> {
     child.once('exit', (c) => res(c));
   });
   clearTimeout(killTimer);
+  process.removeListener('exit', killOnExit);
   const read = (f: string, max: number) => {
     if (!existsSync(f)) return '';
     const t = readFileSync(f, 'utf8');

@@ -181,8 +181,11 @@ export async function startSipp(o: SippOptions): Promise<SippProcess> {
   const localHost = o.localHost ?? '127.0.0.2';
   const transport = o.transport ?? 'udp';
   const localPort = o.localPort ?? (await freePort(localHost, transport === 'tcp'));
-  const controlPort = await freePort(localHost);
-  const mediaPort = await freePort(localHost, false, 3); // audio and video RTP: mp and mp+2
+  // Each pick only checks the port is free now: make sure the three do not coincide either.
+  let controlPort = localPort;
+  while (controlPort === localPort) controlPort = await freePort(localHost);
+  let mediaPort = localPort; // audio and video RTP: mp .. mp+3
+  while ([localPort, controlPort].some((p) => p >= mediaPort && p <= mediaPort + 3)) mediaPort = await freePort(localHost, false, 3);
   const timeoutMs = o.timeoutMs ?? 20_000;
   const dir = mkdtempSync(join(tmpdir(), 'sipp-'));
   const messageFile = join(dir, 'messages.log');

@@ -18,7 +18,7 @@ import { cdrProjection, type Cdr } from '../../projections/cdr.ts';
 import type { DomainEvent } from '../../src/domain/events.ts';
 import { fillScenario, headerValues, runSipp, sippAvailable, sippRequests, startSipp } from '../sip/sipp.ts';
 import { PEERS, PROVIDERS, hangupPlan, startDialectBot, stayPlan, type DialectBot, type Notice } from './support/dialect-bots.ts';
-import { SUPPORT_DIR, cueCaller, distinctSippPorts, ended, launchE2eNode, nextCall, notifyEvents, waitForEvents, waitUntil, whileSippRuns, type E2eNode } from './support/call-harness.ts';
+import { SUPPORT_DIR, cueCaller, ended, launchE2eNode, nextCall, notifyEvents, waitForEvents, waitUntil, whileSippRuns, type E2eNode } from './support/call-harness.ts';
 
 const SCENARIOS = resolve(new URL('.', import.meta.url).pathname, 'scenarios');
 
@@ -78,7 +78,6 @@ describe('bot providers end to end (real sipp caller ↔ voxledger ↔ each prov
             h2_re: `^ *${sippRegex(plan.hangup.hangupSipHeaders[1]!.value)} *$`,
           }),
           remote: n.sipAddr,
-          ...(await distinctSippPorts()),
         });
         assert.equal(r.code, 0, r.diagnostics);
 
@@ -125,7 +124,7 @@ describe('bot providers end to end (real sipp caller ↔ voxledger ↔ each prov
         const plan = stayPlan(provider);
         bot.plan = plan;
         const callId = nextCall(n);
-        const sipp = await startSipp({ scenario: join(SUPPORT_DIR, 'uac-hangup-on-cue.xml'), remote: n.sipAddr, ...(await distinctSippPorts()) });
+        const sipp = await startSipp({ scenario: join(SUPPORT_DIR, 'uac-hangup-on-cue.xml'), remote: n.sipAddr });
         // Hang up only once the bot has started and set its operation result (no race with the bot's start).
         const live = await whileSippRuns(
           sipp,

@@ -13,7 +13,7 @@ import { parseConfig } from '../../../src/config/config.ts';
 import { launchNode, type RunningNode } from '../../../src/cli/start.ts';
 import { fromRecorded } from '../../../src/runtime/envelope.ts';
 import { notifyStreamId, type DomainEvent } from '../../../src/domain/events.ts';
-import { freePort, type SippProcess } from '../../sip/sipp.ts';
+import type { SippProcess } from '../../sip/sipp.ts';
 
 /** This folder (scenario files live beside this module). */
 export const SUPPORT_DIR = dirname(fileURLToPath(import.meta.url));
@@ -133,21 +133,6 @@ export async function cueCaller(sipp: { localHost: string; localPort: number }, 
   } finally {
     sock.close();
   }
-}
-
-/**
- * sipp options with a SIP port, control port (-cp) and RTP ports (-mp, mp..mp+3) that do not
- * overlap. test/sip/sipp.ts picks -cp and -mp independently at random, so now and then they
- * coincide and sipp exits with 254 ("Unable to bind remote control socket"); sipp takes the last
- * of repeated options, so these `extraArgs` override its picks. Drop once sipp.ts keeps them apart.
- */
-export async function distinctSippPorts(host = '127.0.0.2'): Promise<{ localHost: string; localPort: number; extraArgs: string[] }> {
-  const localPort = await freePort(host);
-  let controlPort = localPort;
-  while (controlPort === localPort) controlPort = await freePort(host);
-  let mediaPort = localPort;
-  while ([localPort, controlPort].some((p) => p >= mediaPort && p <= mediaPort + 3)) mediaPort = await freePort(host, false, 3);
-  return { localHost: host, localPort, extraArgs: ['-cp', String(controlPort), '-mp', String(mediaPort)] };
 }
 
 /**

@@ -1,6 +1,19 @@
 /** Random identifiers for SIP: branches (with the RFC 3261 cookie), tags, Call-IDs, CSeq starts. */
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomFillSync, randomInt } from 'node:crypto';
 import { BRANCH_COOKIE } from '../message/header-values.ts';
+
+/** Random bytes from a pool refilled 4 KiB at a time: one getrandom call per ~300 ids, not per id. */
+const pool = Buffer.alloc(4096);
+let offset = pool.length;
+function randomBytes(n: number): Buffer {
+  if (offset + n > pool.length) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  const out = Buffer.from(pool.subarray(offset, offset + n));
+  offset += n;
+  return out;
+}
 
 export function newBranch(): string {
   return `${BRANCH_COOKIE}${randomBytes(10).toString('hex')}`;

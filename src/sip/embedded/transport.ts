@@ -44,6 +44,9 @@ function transportError(message: string, details: Record<string, unknown>, cause
   return new VoxError(ErrorCodes.SIP_TRANSPORT, message, details, { cause });
 }
 
+/** Requested UDP receive buffer. */
+const UDP_RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+
 export class SipTransport {
   private udp: UdpSocket | undefined;
   private tcp: Server | undefined;
@@ -105,6 +108,14 @@ export class SipTransport {
       sock.once('error', reject);
       sock.bind(port, this.opts.host, () => {
         sock.off('error', reject);
+        // The default receive buffer (~208 KiB) overflows during a few tens of ms of event-loop
+        // stall at ~1,000 calls/s (measured: 1,480 drops); ask for 4 MiB (the kernel caps it at
+        // net.core.rmem_max and may give less, which is fine).
+        try {
+          sock.setRecvBufferSize(UDP_RECV_BUFFER_BYTES);
+        } catch (err) {
+          this.opts.log('warn', 'UDP receive buffer could not be enlarged', { err: String(err) });
+        }
         sock.on('error', (err) => this.opts.log('error', 'UDP socket error', { err: String(err) }));
         sock.on('message', (data, rinfo) => {
           this.opts.onMessage(data, 'datagram', { transport: 'udp', address: plainAddress(rinfo.address), port: rinfo.port });

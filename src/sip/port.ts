@@ -47,11 +47,49 @@ export interface HangupRequest {
   headers: SipHeader[];
 }
 
+/**
+ * An established SIP dialog as plain JSON (RFC 3261 §12), recorded on CallAnswered so that any
+ * node's adapter can adopt it and end the call with a BYE after the node that answered died.
+ * Everything a UA needs to build an in-dialog request; nothing bound to one process (no TCP
+ * connection, no timers). Header-valued fields are stored exactly as they go on the wire.
+ */
+export interface SipDialogState {
+  sipCallId: string;
+  /** Our tag (the To tag of an inbound call, the From tag of an outbound one). */
+  localTag: string;
+  /** The peer's tag. */
+  remoteTag: string;
+  /** Our side as written in the From header of requests we send: name-addr with `;tag=` our tag. */
+  localUri: string;
+  /** The peer's side as written in the To header of requests we send: name-addr with its tag. */
+  remoteUri: string;
+  /** The peer's Contact URI (remote target): the Request-URI of in-dialog requests. */
+  remoteTarget: string;
+  /** Route set as name-addr values, in the order they go into Route headers (may be empty). */
+  routeSet: string[];
+  /**
+   * The last CSeq number we used in the dialog when it was recorded (the INVITE's for an
+   * outbound call, the starting number for an inbound one). An adopter starts above it, with a
+   * margin, since the recorder may have sent requests after recording.
+   */
+  localCSeq: number;
+  /** Transport the dialog came up on. In-dialog requests follow the remote target's `transport` parameter first. */
+  transport: 'udp' | 'tcp';
+  direction: 'inbound' | 'outbound';
+  /** Our SDP (offer or answer), so an adopter can answer a session refresh (re-INVITE, UPDATE) with the same media. */
+  localSdp?: string;
+  /** Where the recording adapter listened (host:port), for logs and diagnostics. */
+  recordedBy?: string;
+}
+
 /** What the adapter tells the runtime. Handlers must not throw; adapters guard them anyway. */
 export interface SignalingEvents {
   offered(offer: InboundOffer): void;
-  /** Inbound: our 200 OK was sent. Outbound: the callee answered (2xx), ACK sent. */
-  answered(callId: string, info: { sipStatus: number; sdp?: string }): void;
+  /**
+   * Inbound: our 200 OK was sent. Outbound: the callee answered (2xx), ACK sent. `dialog`, when
+   * the adapter can hand its dialogs over (see `SignalingAdapter.adopt`), is recorded on CallAnswered.
+   */
+  answered(callId: string, info: { sipStatus: number; sdp?: string; dialog?: SipDialogState }): void;
   /** Outbound only: a final non-2xx response (or 0 when nothing answered before Timer B). */
   dialFailed(callId: string, info: { sipStatus: number; reasonPhrase?: string }): void;
   /** The peer sent BYE (already answered 200 OK). */
@@ -73,6 +111,16 @@ export interface SignalingAdapter {
   dial(request: DialRequest): Promise<void>;
   /** Cancels an outbound INVITE that is still ringing (the 487 then arrives as dialFailed). */
   cancel(callId: string): Promise<void>;
+  /**
+   * Optional: takes over a confirmed dialog another adapter (usually another node's, now dead)
+   * recorded in `answered`, under the runtime's `callId`, so that `hangup(callId, …)` sends the
+   * BYE on it and in-dialog requests reaching this adapter are answered. Sends nothing itself.
+   * A call id or dialog this adapter already has is left as it is. Throws VoxError
+   * VOX_SIP_NO_DIALOG when the state is unusable (missing fields, a line break in a header
+   * value, a remote target that is not a SIP URI). Adapters whose SIP stack cannot take over a
+   * dialog (drachtio: the dialog lives in drachtio-server) leave it out.
+   */
+  adopt?(callId: string, dialog: SipDialogState): void;
   /** Where the adapter listens, e.g. { host: '127.0.0.1', port: 5060, transport: 'udp' }. */
   address(): { host: string; port: number; transport: string } | undefined;
 }

@@ -13,14 +13,16 @@ import { networkInterfaces } from 'node:os';
 import type { TimerHandle } from '../../domain/clock.ts';
 import { systemClock } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
-import type { DialRequest, HangupRequest, SignalingAdapter, SignalingEvents, HangupOutcome } from '../port.ts';
+import type { DialRequest, HangupRequest, SignalingAdapter, SignalingEvents, HangupOutcome, SipDialogState } from '../port.ts';
 import { serializeResponse, type HeaderList } from '../message/build.ts';
 import { formatParams, parseNameAddr, parseVia, type Via } from '../message/header-values.ts';
 import type { SipRequest, SipResponse } from '../message/message.ts';
 import { DEFAULT_SIP_LIMITS, parseSipMessage, type PartialRequest, type SipParseLimits } from '../message/parse.ts';
 import { formatHost, parseSipUri } from '../message/uri.ts';
+import { AdoptedCall } from './adopted-call.ts';
 import type { EmitFn, StackContext } from './context.ts';
 import { dialogKey, hostPort, type LocalEndpoint } from './dialog.ts';
+import { adoptedSdp, dialogFromState } from './dialog-state.ts';
 import { KNOWN_UNSERVED_METHODS, type DialogSession } from './dialog-session.ts';
 import { newInboundCallId, newTag } from './ids.ts';
 import { InboundCall } from './inbound-call.ts';
@@ -36,7 +38,7 @@ import { SipTransport, type Peer, type TransportName } from './transport.ts';
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO';
 const MALFORMED_LOGS_PER_SECOND = 50;
 
-type Call = InboundCall | OutboundCall;
+type Call = InboundCall | OutboundCall | AdoptedCall;
 type ServerTx = ServerInviteTransaction | ServerNonInviteTransaction;
 type ClientTx = ClientInviteTransaction | ClientNonInviteTransaction;
 
@@ -178,12 +180,14 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
 
   async answer(callId: string, options?: { sdp?: string }): Promise<void> {
     const call = this.requireCall(callId);
+    if (call.direction === 'adopted') return; // answered where it was set up
     if (call.direction !== 'inbound') throw new VoxError(ErrorCodes.SIP_NO_DIALOG, 'answer applies to inbound calls only', { callId });
     await call.answer(options?.sdp);
   }
 
   async reject(callId: string, status: number, reasonPhrase?: string): Promise<void> {
     const call = this.requireCall(callId);
+    if (call.direction === 'adopted') throw new VoxError(ErrorCodes.SIP_NO_DIALOG, 'reject applies to calls not yet answered; an adopted call is answered (use hangup)', { callId });
     if (call.direction !== 'inbound') throw new VoxError(ErrorCodes.SIP_NO_DIALOG, 'reject applies to inbound calls only', { callId });
     await call.reject(status, reasonPhrase);
   }
@@ -203,8 +207,34 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
     await call.start();
   }
 
+  /**
+   * Takes over a confirmed dialog another adapter recorded (SignalingAdapter.adopt): the BYE
+   * that `hangup(callId, …)` sends then goes from here (our Via and Contact) to the recorded
+   * remote target, with a CSeq above the recorded one (ADOPTED_CSEQ_MARGIN); the peer's
+   * in-dialog requests reaching this adapter are answered. A call id or dialog already known
+   * here is left alone. Throws VOX_SIP_NO_DIALOG for unusable state, VOX_SIP_TRANSPORT when
+   * the adapter is not started or lacks the dialog's transport.
+   */
+  adopt(callId: string, state: SipDialogState): void {
+    const ctx = this.requireCtx();
+    const dialog = dialogFromState(state);
+    const fields = { callId, sipCallId: dialog.sipCallId, recordedBy: typeof state.recordedBy === 'string' ? state.recordedBy.slice(0, 128) : undefined };
+    if (this.calls.has(callId) || this.dialogs.has(dialog.key)) {
+      this.log('debug', 'adopt: this adapter already holds the call or dialog; left as it is', fields);
+      return;
+    }
+    if (!this.transport?.hasTransport(dialog.transport)) {
+      throw new VoxError(ErrorCodes.SIP_TRANSPORT, `adopt: the dialog runs over ${dialog.transport}, which this adapter does not serve`, fields);
+    }
+    const call = new AdoptedCall(ctx, callId, dialog, state.direction, adoptedSdp(state), (c) => this.callEnded(c));
+    this.calls.set(callId, call);
+    ctx.registerDialog(call.session);
+    this.log('info', 'adopted a recorded SIP dialog', { ...fields, localCSeq: dialog.localSeq, remoteTarget: dialog.remoteTarget.slice(0, 256) });
+  }
+
   async cancel(callId: string): Promise<void> {
     const call = this.requireCall(callId);
+    if (call.direction === 'adopted') return; // answered where it was set up: nothing rings any more
     if (call.direction !== 'outbound') throw new VoxError(ErrorCodes.SIP_NO_DIALOG, 'cancel applies to outbound calls only', { callId });
     await call.cancel();
   }
@@ -288,7 +318,7 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
     this.timers.after(this.lingerMs(), () => {
       if (this.calls.get(call.callId) === call) this.calls.delete(call.callId);
       if (call instanceof InboundCall) this.callsByInviteTx.delete(call.tx.key);
-      else if (this.outboundBySipCallId.get(call.sipCallId) === call) this.outboundBySipCallId.delete(call.sipCallId);
+      else if (call instanceof OutboundCall && this.outboundBySipCallId.get(call.sipCallId) === call) this.outboundBySipCallId.delete(call.sipCallId);
     }, 'forget call');
   }
 

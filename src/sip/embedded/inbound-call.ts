@@ -12,6 +12,7 @@ import { uriUser } from '../message/uri.ts';
 import type { StackContext } from './context.ts';
 import { Dialog, hostPort } from './dialog.ts';
 import { DialogSession } from './dialog-session.ts';
+import { dialogStateOf } from './dialog-state.ts';
 import { initialCSeq, newSdpSessionId, newTag } from './ids.ts';
 import type { ServerInviteTransaction } from './transactions/server.ts';
 import type { Peer } from './transport.ts';
@@ -104,7 +105,7 @@ export class InboundCall {
     this.state = 'answered';
     await session.send2xx(this.tx, { sdp: local, initial: true });
     this.ctx.log('info', 'answered with 200 OK', this.fields());
-    this.ctx.emit('answered', this.callId, { sipStatus: 200, sdp: local });
+    this.ctx.emit('answered', this.callId, { sipStatus: 200, sdp: local, dialog: dialogStateOf(dialog, 'inbound', this.ctx.local, local) });
   }
 
   /** Sends a final 4xx-6xx; the ACK is absorbed by the transaction. */

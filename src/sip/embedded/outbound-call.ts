@@ -17,6 +17,7 @@ import { parseSipUri, uriTransport } from '../message/uri.ts';
 import type { StackContext } from './context.ts';
 import { Dialog, hostPort } from './dialog.ts';
 import { DialogSession } from './dialog-session.ts';
+import { dialogStateOf } from './dialog-state.ts';
 import { initialCSeq, newBranch, newSdpSessionId, newSipCallId, newTag } from './ids.ts';
 import type { ClientInviteTransaction } from './transactions/client.ts';
 import type { Peer, TransportName } from './transport.ts';
@@ -219,7 +220,8 @@ export class OutboundCall {
     }
     this.state = 'answered';
     this.ctx.log('info', 'outbound call answered; ACK sent', this.fields({ status: res.status }));
-    this.ctx.emit('answered', this.callId, remote !== undefined ? { sipStatus: res.status, sdp: remote } : { sipStatus: res.status });
+    const recorded = dialogStateOf(dialog, 'outbound', this.ctx.local, this.localSdp);
+    this.ctx.emit('answered', this.callId, remote !== undefined ? { sipStatus: res.status, sdp: remote, dialog: recorded } : { sipStatus: res.status, dialog: recorded });
   }
 
   /** CANCEL while ringing; before any provisional, waits for one (or for Timer B). */

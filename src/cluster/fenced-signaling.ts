@@ -4,19 +4,22 @@
  * guard first, so a node that lost a call — or was paused past its lease and has not yet
  * re-checked its claims — sends nothing for it (VoxError CLUSTER_LEASE_LOST, which the runtime
  * records as the BYE's error and the fenced store then refuses to record). `hangup`, `cancel`
- * and `reject` are guarded; the rest passes straight through.
+ * and `reject` are guarded; the rest passes straight through (`adopt` too, present only when the
+ * wrapped adapter has it: it sends nothing).
  */
-import type { DialRequest, HangupOutcome, HangupRequest, SignalingAdapter, SignalingEvents } from '../sip/port.ts';
+import type { DialRequest, HangupOutcome, HangupRequest, SignalingAdapter, SignalingEvents, SipDialogState } from '../sip/port.ts';
 
 export class FencedSignaling implements SignalingAdapter {
   readonly kind: string;
   private readonly inner: SignalingAdapter;
   private readonly guard: (callId: string) => Promise<void>;
+  readonly adopt?: (callId: string, dialog: SipDialogState) => void;
 
   constructor(inner: SignalingAdapter, guard: (callId: string) => Promise<void>) {
     this.inner = inner;
     this.kind = inner.kind;
     this.guard = guard;
+    if (inner.adopt) this.adopt = (callId, dialog) => inner.adopt!(callId, dialog);
   }
 
   start(events: SignalingEvents): Promise<void> {

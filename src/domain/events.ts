@@ -6,6 +6,7 @@
  */
 import { VoxError, ErrorCodes } from './errors.ts';
 import type { Direction, ReasonCode, SessionParams, SipHeader, TerminatedBy } from './types.ts';
+import type { SipDialogState } from '../sip/port.ts';
 import { REASON_CODES } from './types.ts';
 
 export const SCHEMA_VERSION = 1;
@@ -23,7 +24,14 @@ export interface CallEventDataMap {
     /** Outbound: how long to ring before giving up (CANCEL → no-answer). */
     ringTimeoutMs?: number;
   };
-  CallAnswered: { sipStatus: number };
+  CallAnswered: {
+    sipStatus: number;
+    /**
+     * The SIP dialog as the answering node's adapter holds it, when the adapter can hand dialogs
+     * over: another node that takes the call over adopts it to send the BYE (SignalingAdapter.adopt).
+     */
+    dialog?: SipDialogState;
+  };
   /** Outbound call ended before answer with a final SIP status (0: no response at all). */
   OutboundCallFailed: { sipStatus: number; reasonCode: ReasonCode; reason: string };
   /** Decision: the ring timeout passed; the runtime CANCELs the INVITE. */
@@ -130,7 +138,7 @@ const reasonCode = oneOf(REASON_CODES);
 
 const SCHEMAS: Record<EventType, Check> = {
   CallOffered: shape({ direction: oneOf(['inbound', 'outbound']), from: str, to: str, sipCallId: str, botId: str, ringTimeoutMs: (v, p, o) => void (v !== undefined && nonNegInt(v, p, o)) }),
-  CallAnswered: shape({ sipStatus: int }),
+  CallAnswered: shape({ sipStatus: int, dialog: (v, p, o) => void (v !== undefined && obj(v, p, o)) }),
   OutboundCallFailed: shape({ sipStatus: nonNegInt, reasonCode, reason: str }),
   RingTimeoutReached: shape({ ringTimeoutMs: nonNegInt }),
   CancelReceived: obj,

@@ -9,7 +9,7 @@ import { VoxError, ErrorCodes } from '../domain/errors.ts';
 import { reasonCodeForSipFailure } from '../domain/reason-codes.ts';
 import type { SipHeader } from '../domain/types.ts';
 import type { EventStore } from '../store/port.ts';
-import type { InboundOffer, SignalingAdapter, SignalingEvents } from '../sip/port.ts';
+import type { InboundOffer, SignalingAdapter, SignalingEvents, SipDialogState } from '../sip/port.ts';
 import type { BotActivity, BotSession } from '../bots/port.ts';
 import type { BotDirectory } from '../bots/directory.ts';
 import type { Logger } from '../log/logger.ts';
@@ -136,8 +136,8 @@ export class CallRuntime implements SignalingEvents {
     this.submit(actor, inputs);
   }
 
-  answered(callId: string, info: { sipStatus: number }): void {
-    this.input(callId, { type: 'CallAnswered', data: { sipStatus: info.sipStatus } });
+  answered(callId: string, info: { sipStatus: number; dialog?: SipDialogState }): void {
+    this.input(callId, { type: 'CallAnswered', data: info.dialog ? { sipStatus: info.sipStatus, dialog: info.dialog } : { sipStatus: info.sipStatus } });
   }
 
   dialFailed(callId: string, info: { sipStatus: number }): void {
@@ -226,7 +226,11 @@ export class CallRuntime implements SignalingEvents {
     return callId;
   }
 
-  /** Rebuilds a call's actor from its stream and performs whatever is due (takeover, restart). */
+  /**
+   * Rebuilds a call's actor from its stream and performs whatever is due (takeover, restart).
+   * An answered call's recorded SIP dialog is adopted first (when the adapter can), so a BYE due
+   * now or later goes out on it from this node.
+   */
   async resume(callId: string): Promise<CallActor> {
     const existing = this.actors.get(callId);
     if (existing) return existing;
@@ -235,10 +239,31 @@ export class CallRuntime implements SignalingEvents {
     this.actors.set(callId, actor);
     this.extras.set(callId, {});
     for (const l of this.startedListeners) l(callId);
+    await this.adoptRecordedDialog(actor);
     await actor.tick();
     // A node that died between answer and bot start left the call waiting for its bot.
     if (actor.state === 'connecting') this.startBot(actor);
     return actor;
+  }
+
+  /**
+   * Hands the dialog recorded on the call's CallAnswered to the signaling adapter, if it has
+   * `adopt`. A failure is logged: the call goes on, and a BYE it cannot send is recorded with
+   * its error as before.
+   */
+  private async adoptRecordedDialog(actor: CallActor): Promise<void> {
+    const { signaling } = this.opts;
+    if (!signaling.adopt || actor.snapshot.context.answeredAt === undefined) return;
+    try {
+      const recorded = await this.opts.store.readStream(actor.streamId);
+      const answered = recorded.find((r) => r.type === 'CallAnswered');
+      const dialog = (answered?.data as { dialog?: SipDialogState } | undefined)?.dialog;
+      if (!dialog) return;
+      signaling.adopt(actor.callId, dialog);
+      actor.log.info('adopted the recorded SIP dialog', { sipCallId: dialog.sipCallId });
+    } catch (err) {
+      actor.log.warn('the recorded SIP dialog could not be adopted; a BYE will fail', { err });
+    }
   }
 
   // --- effects ---------------------------------------------------------------------------------

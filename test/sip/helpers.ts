@@ -6,11 +6,11 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { EmbeddedSipAdapter } from '../../src/sip/embedded/index.ts';
 import type { EmbeddedSipOptions, SipLogLevel } from '../../src/sip/embedded/index.ts';
-import type { InboundOffer, SignalingEvents } from '../../src/sip/port.ts';
+import type { InboundOffer, SignalingEvents, SipDialogState } from '../../src/sip/port.ts';
 
 export type RecordedEvent =
   | { type: 'offered'; offer: InboundOffer }
-  | { type: 'answered'; callId: string; info: { sipStatus: number; sdp?: string } }
+  | { type: 'answered'; callId: string; info: { sipStatus: number; sdp?: string; dialog?: SipDialogState } }
   | { type: 'dialFailed'; callId: string; info: { sipStatus: number; reasonPhrase?: string } }
   | { type: 'peerHungUp'; callId: string; info: { reasonHeader?: string } }
   | { type: 'peerCancelled'; callId: string }
@@ -31,7 +31,7 @@ export class RecordingEvents implements SignalingEvents {
     this.push({ type: 'offered', offer });
     this.onOffered(offer);
   }
-  answered(callId: string, info: { sipStatus: number; sdp?: string }): void {
+  answered(callId: string, info: { sipStatus: number; sdp?: string; dialog?: SipDialogState }): void {
     this.push({ type: 'answered', callId, info });
     this.onAnswered(callId);
   }

@@ -6,12 +6,17 @@
  * It runs a ClusterNode + CallRuntime on the wall clock over a shared SQLite file (through a
  * ResilientStore), with the scripted bot and a signaling adapter that stands in for a SIP
  * server shared by all nodes (a drachtio-server double): the parent process is that server.
+ * With `sip` in the config the node runs the real embedded SIP adapter instead, on its own
+ * ephemeral port on 127.0.0.1 (reported as `sipPort` on ready): each node is its own SIP
+ * endpoint, and a call another node took over is ended on the dialog it adopts.
  * The parent sends commands as JSON lines on stdin; the node reports on stdout as JSON lines.
  *
- * Commands: {"cmd":"offer","callId","to"} {"cmd":"stt-started","callId"} {"cmd":"peer-bye","callId"}
- *           {"cmd":"stop"}
- * Reports:  ready, answer, bye, hangup-requested, took-over, lost, leader, follower, notice,
- *           stopped, fatal — each with `nodeId` and `at` (ms, wall clock).
+ * Commands: {"cmd":"offer","callId","to"} (shared-server double only) {"cmd":"stt-started","callId"}
+ *           {"cmd":"peer-bye","callId"} (shared-server double only) {"cmd":"stop"}
+ * Reports:  ready, answer, answered (embedded SIP: with `dialog`, true when recorded), adopted
+ *           (embedded SIP), bye (embedded SIP: once on the wire, with `outcome`; or with `error`),
+ *           hangup-requested, took-over, lost, leader, follower, notice, stopped, fatal — each
+ *           with `nodeId` and `at` (ms, wall clock).
  */
 import { createInterface } from 'node:readline';
 import { systemClock } from '../../src/domain/clock.ts';
@@ -22,7 +27,8 @@ import { ScriptedBotConnector, type ScriptStep } from '../../src/bots/scripted/s
 import { BotDirectory } from '../../src/bots/directory.ts';
 import { CallRuntime } from '../../src/runtime/runtime.ts';
 import type { SessionParams } from '../../src/domain/types.ts';
-import type { HangupOutcome, HangupRequest, SignalingAdapter, SignalingEvents } from '../../src/sip/port.ts';
+import type { DialRequest, HangupOutcome, HangupRequest, SignalingAdapter, SignalingEvents, SipDialogState } from '../../src/sip/port.ts';
+import { EmbeddedSipAdapter } from '../../src/sip/embedded/index.ts';
 import { ClusterNode } from '../../src/cluster/cluster-node.ts';
 import { ResilientStore } from '../../src/cluster/resilient-store.ts';
 import { botNotifierTask } from '../../src/cluster/leader-tasks.ts';
@@ -36,6 +42,8 @@ export interface NodeProcessConfig {
   /** How often the SQLite store looks for other processes' writes. */
   pollIntervalMs?: number;
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Run the embedded SIP adapter on 127.0.0.1, ephemeral port, with this T1 (ms, default 500). */
+  sip?: { t1Ms?: number };
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as NodeProcessConfig;
@@ -71,6 +79,63 @@ class StdioSignaling implements SignalingAdapter {
   }
 }
 
+/** The real embedded SIP adapter, reporting what the parent times and checks. */
+class ReportingSignaling implements SignalingAdapter {
+  readonly kind: string;
+  readonly adopt: (callId: string, dialog: SipDialogState) => void;
+  constructor(private readonly inner: EmbeddedSipAdapter) {
+    this.kind = inner.kind;
+    this.adopt = (callId, dialog) => {
+      inner.adopt(callId, dialog);
+      emit('adopted', { callId, sipCallId: dialog.sipCallId, recordedBy: dialog.recordedBy });
+    };
+  }
+  start(events: SignalingEvents): Promise<void> {
+    const reporting: SignalingEvents = {
+      offered: (offer) => events.offered(offer),
+      answered: (callId, info) => {
+        emit('answered', { callId, dialog: info.dialog !== undefined });
+        events.answered(callId, info);
+      },
+      dialFailed: (callId, info) => events.dialFailed(callId, info),
+      peerHungUp: (callId, info) => events.peerHungUp(callId, info),
+      peerCancelled: (callId) => events.peerCancelled(callId),
+      failed: (callId, info) => events.failed(callId, info),
+    };
+    return this.inner.start(reporting);
+  }
+  stop(): Promise<void> {
+    return this.inner.stop();
+  }
+  answer(callId: string, options?: { sdp?: string }): Promise<void> {
+    emit('answer', { callId });
+    return this.inner.answer(callId, options);
+  }
+  reject(callId: string, status: number, reasonPhrase?: string): Promise<void> {
+    emit('reject', { callId, status });
+    return this.inner.reject(callId, status, reasonPhrase);
+  }
+  async hangup(callId: string, req: HangupRequest): Promise<HangupOutcome> {
+    try {
+      const outcome = await this.inner.hangup(callId, req);
+      emit('bye', { callId, outcome, reasonHeader: req.reasonHeader, headers: wireSafeHeaders(req.headers) });
+      return outcome;
+    } catch (err) {
+      emit('bye', { callId, error: (err as { code?: string }).code ?? String(err) });
+      throw err;
+    }
+  }
+  dial(request: DialRequest): Promise<void> {
+    return this.inner.dial(request);
+  }
+  cancel(callId: string): Promise<void> {
+    return this.inner.cancel(callId);
+  }
+  address() {
+    return this.inner.address();
+  }
+}
+
 async function main(): Promise<void> {
   const log = createLogger({ level: config.logLevel ?? 'warn', bindings: { nodeId: config.nodeId } });
   const sqlite = new SqliteEventStore({ path: config.dbPath, pollIntervalMs: config.pollIntervalMs ?? 25 });
@@ -85,7 +150,9 @@ async function main(): Promise<void> {
     leaseMs: config.leaseMs,
     leaderTasks: [botNotifierTask({ store, bots, clock: systemClock, log, nodeId: config.nodeId, backoffMs: 100, maxBackoffMs: 400 })],
   });
-  const signaling = new StdioSignaling();
+  const signaling = config.sip
+    ? new ReportingSignaling(new EmbeddedSipAdapter({ host: '127.0.0.1', port: 0, timers: { t1Ms: config.sip.t1Ms ?? 500 }, log: (level, msg, fields) => log[level](msg, fields) }))
+    : new StdioSignaling();
   const runtime = new CallRuntime({ store: cluster.callStore, clock: systemClock, nodeId: config.nodeId, log, bots, signaling: cluster.fenceSignaling(signaling), route: () => 'demo' });
   cluster.onNotice((n) => {
     if (n.kind === 'took-over') emit('took-over', { callId: n.callId, from: n.from.nodeId });
@@ -98,7 +165,7 @@ async function main(): Promise<void> {
     if (r.type === 'BotHangupRequested') emit('hangup-requested', { callId: r.streamId.slice(5), deadline: Date.parse((r.data as { deadline: string }).deadline) });
   });
   await cluster.start(runtime);
-  emit('ready', { pid: process.pid, leader: cluster.isLeader });
+  emit('ready', { pid: process.pid, leader: cluster.isLeader, sipPort: signaling.address()?.port });
 
   const lines = createInterface({ input: process.stdin });
   for await (const line of lines) {
@@ -108,7 +175,7 @@ async function main(): Promise<void> {
     } catch {
       continue;
     }
-    const events = signaling.events;
+    const events = signaling instanceof StdioSignaling ? signaling.events : undefined;
     if (cmd.cmd === 'offer' && events && cmd.callId) {
       events.offered({ callId: cmd.callId, sipCallId: `${cmd.callId}@parent`, from: 'sip:caller@parent', to: cmd.to ?? '1000', requestUri: 'sip:1000@parent', headers: {} });
     } else if (cmd.cmd === 'stt-started' && cmd.callId) runtime.sttStarted(cmd.callId);

@@ -122,17 +122,27 @@ const optNum: Check = (v, p, o) => void (v !== undefined && typeof v !== 'number
 const isoTime: Check = (v, p, o) => void (!(typeof v === 'string' && !Number.isNaN(Date.parse(v))) && o.push(`${p} must be an ISO time`));
 const oneOf = (values: readonly string[]): Check => (v, p, o) => void (!values.includes(v as string) && o.push(`${p} must be one of ${values.join(', ')}`));
 const obj: Check = (v, p, o) => void (!(typeof v === 'object' && v !== null && !Array.isArray(v)) && o.push(`${p} must be an object`));
+/** Runs `check` with a short path and prefixes `prefix` to its problems only if there are any (no allocation when valid: this runs on every read). */
+const under = (prefix: string, check: Check, v: unknown, name: string, o: string[]) => {
+  const before = o.length;
+  check(v, name, o);
+  for (let i = before; i < o.length; i++) o[i] = `${prefix}${o[i]}`;
+};
 const headers: Check = (v, p, o) => {
   if (!Array.isArray(v)) return void o.push(`${p} must be an array`);
-  v.forEach((h, i) => {
-    str((h as SipHeader)?.name, `${p}[${i}].name`, o);
-    str((h as SipHeader)?.value, `${p}[${i}].value`, o);
-  });
+  for (let i = 0; i < v.length; i++) {
+    const h = v[i] as SipHeader | undefined;
+    if (typeof h?.name !== 'string') o.push(`${p}[${i}].name must be a string`);
+    if (typeof h?.value !== 'string') o.push(`${p}[${i}].value must be a string`);
+  }
 };
-const shape = (fields: Record<string, Check>): Check => (v, p, o) => {
-  obj(v, p, o);
-  if (typeof v !== 'object' || v === null) return;
-  for (const [k, c] of Object.entries(fields)) c((v as Record<string, unknown>)[k], `${p}.${k}`, o);
+const shape = (fields: Record<string, Check>): Check => {
+  const entries = Object.entries(fields); // once, not per event
+  return (v, p, o) => {
+    obj(v, p, o);
+    if (typeof v !== 'object' || v === null) return;
+    for (const [k, c] of entries) under(`${p}.`, c, (v as Record<string, unknown>)[k], k, o);
+  };
 };
 const reasonCode = oneOf(REASON_CODES);
 

@@ -7,6 +7,7 @@
  *   await sip.answer(callId);           // 200 OK (PCMU answer of its own when no SDP is given)
  *   await sip.hangup(callId, { reasonHeader, headers });   // 'sent' | 'peer-ended'
  *   await sip.dial({ callId, target: 'sip:user@host:port', from: 'voxledger' });
+ *   sip.adopt(callId, dialog);          // a SipDialogState another node recorded on CallAnswered: hangup then BYEs on it from here
  *   await sip.stop();
  */
 export { EmbeddedSipAdapter } from './embedded-adapter.ts';

@@ -10,8 +10,9 @@
  *   (also when the peer's BYE and ours cross and drachtio-server no longer knows the dialog);
  * - the BYE carries `Reason` and the headers that pass `wireSafeHeaders` once more.
  *
- * It does not implement the port's optional `adopt` (nor report `answered.dialog`): the dialogs
- * live in drachtio-server, which offers no way to take over one that another connection set up.
+ * It does not implement the port's optional `adopt` (nor report `answered.dialog`): the dialog
+ * state lives in drachtio-server, and taking over a dialog that another application connection
+ * set up is not built (nor tested) here.
  *
  * Connection loss: every call in progress gets `failed` (VOX_SIP_TRANSPORT) at once, since
  * drachtio-server's dialogs are bound to the lost connection; drachtio-srf reconnects by itself

@@ -98,11 +98,17 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
 }
 
 export async function startNode(config: VoxConfig): Promise<number> {
+  // A stray rejection in one call's code must not take every other call down with the process:
+  // it is logged loudly with its stack, and the node goes on.
+  const log = createLogger({ level: config.log.level, bindings: { nodeId: config.nodeId } });
+  const onRejection = (reason: unknown) => log.error('unhandled rejection (a bug): the node goes on', { err: reason, stack: (reason as Error)?.stack });
+  process.on('unhandledRejection', onRejection);
   const node = await launchNode(config);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
   await node.stop();
+  process.off('unhandledRejection', onRejection);
   return 0;
 }

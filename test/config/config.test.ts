@@ -25,6 +25,8 @@ describe('config', () => {
     bad({ bots: [{ id: 'a', provider: 'scripted', defaults: { botOperationResult: 'maybe' } }] }, /^bots\[0\]\.defaults\.botOperationResult /);
     bad({ bots: [{ id: 'a', provider: 'scripted', script: [{ afterMs: -1 }] }] }, /^bots\[0\]\.script\[0\]\.afterMs /);
     bad({ bots: [{ id: 'a', provider: 'ac-bot-api', botUrl: 'ftp://x' }] }, /^bots\[0\]\.botUrl /);
+    bad({ bots: [{ id: 'a', provider: 'ac-bot-api', botUrl: 'https://bot.example.com', tokn: 'typo' }] }, /^bots\[0\]\.tokn is not a ac-bot-api setting/);
+    bad({ bots: [{ id: 'a', provider: 'dialogflow-es', projectId: 'p', sendEventToBot: ['conversationEnd'] }] }, /^bots\[0\]\.sendEventToBot /);
     bad({ bots: [{ id: 'a', provider: 'scripted' }], routes: [{ match: '1', botId: 'b' }] }, /^routes\[0\]\.botId /);
   });
 

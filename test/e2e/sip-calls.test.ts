@@ -14,6 +14,8 @@ import { fromRecorded } from '../../src/runtime/envelope.ts';
 import type { DomainEvent } from '../../src/domain/events.ts';
 import type { ScriptedBotConnector } from '../../src/bots/scripted/scripted-connector.ts';
 import { rebuild } from '../../projections/runner.ts';
+import { verifyCall } from '../../src/audit/verify.ts';
+import { isCallEvent } from '../../src/runtime/envelope.ts';
 import { cdrProjection } from '../../projections/cdr.ts';
 import { fillScenario, runSipp, sippAvailable, sippRequests, startSipp } from '../sip/sipp.ts';
 
@@ -41,8 +43,12 @@ async function ended(n: RunningNode, callId: string | (() => string | undefined)
   for (;;) {
     const id = typeof callId === 'function' ? callId() : callId;
     if (id) {
-      const events = await n.store.readStream(`call-${id}`).then((r) => r.map(fromRecorded)).catch(() => []);
-      if (events.at(-1)?.type === 'CallEnded') return events;
+      const events: DomainEvent[] = await n.store.readStream(`call-${id}`).then((r) => r.map(fromRecorded)).catch(() => []);
+      if (events.at(-1)?.type === 'CallEnded') {
+        // Every real-time history must pass the auditor's check (timers fire late, inputs race).
+        assert.deepEqual(verifyCall(events.filter(isCallEvent)).differences, [], `replay --verify of ${id}`);
+        return events;
+      }
     }
     if (Date.now() - t0 > ms) throw new Error(`call ${id ?? '?'} did not end within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 50));

@@ -3,6 +3,7 @@
  * ephemeral loopback port, SQLite file store, quick notifier retries) with one bot, read a
  * call's events, wait for them, cue a sipp caller, and clean up.
  */
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { randomUUID } from 'node:crypto';
@@ -11,7 +12,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../../../src/config/config.ts';
 import { launchNode, type RunningNode } from '../../../src/cli/start.ts';
-import { fromRecorded } from '../../../src/runtime/envelope.ts';
+import { fromRecorded, isCallEvent } from '../../../src/runtime/envelope.ts';
+import { verifyCall } from '../../../src/audit/verify.ts';
 import { notifyStreamId, type DomainEvent } from '../../../src/domain/events.ts';
 import type { SippProcess } from '../../sip/sipp.ts';
 
@@ -100,8 +102,11 @@ export async function waitForEvents(n: RunningNode, callId: () => string | undef
 }
 
 /** Waits until the call's stream ends with CallEnded. */
-export function ended(n: RunningNode, callId: () => string | undefined, ms = 15_000): Promise<DomainEvent[]> {
-  return waitForEvents(n, callId, (e) => e.at(-1)?.type === 'CallEnded', 'the call to end', ms);
+export async function ended(n: RunningNode, callId: () => string | undefined, ms = 15_000): Promise<DomainEvent[]> {
+  const events = await waitForEvents(n, callId, (e) => e.at(-1)?.type === 'CallEnded', 'the call to end', ms);
+  // Every real-time history must pass the auditor's check.
+  assert.deepEqual(verifyCall(events.filter(isCallEvent)).differences, [], `replay --verify of ${callId()}`);
+  return events;
 }
 
 /**

@@ -37,3 +37,14 @@ describe('config', () => {
     assert.equal(makeRouter([{ match: '1000', botId: 'sales' }])('2000'), undefined);
   });
 });
+
+describe('the shipped example config', () => {
+  it('examples/voxledger.config.json is valid and routes as it says', async () => {
+    const { loadConfig } = await import('../../src/config/load-config.ts');
+    const { config } = loadConfig('examples/voxledger.config.json');
+    assert.doesNotThrow(() => prepareBots(config.bots));
+    const route = makeRouter(config.routes);
+    assert.equal(route('2000'), 'sales-ac');
+    assert.equal(route('5555'), 'demo');
+  });
+});

@@ -19,7 +19,7 @@ import { assign, setup } from 'xstate';
 import type { CallEvent } from '../src/domain/events.ts';
 import type { Direction, ReasonCode, SessionParams, SipHeader, TerminatedBy } from '../src/domain/types.ts';
 import { mergeParams } from '../src/domain/bot-params.ts';
-import { BOT_SIDE_REASON, CLIENT_SIDE_REASON } from '../src/domain/reason-codes.ts';
+import { CLIENT_SIDE_REASON } from '../src/domain/reason-codes.ts';
 
 export interface PendingHangup {
   reason?: string;

@@ -130,7 +130,6 @@ describe('call machine: golden transitions (pure)', () => {
       const rows: string[] = [];
       for (const type of CALL_EVENT_TYPES) {
         const e = SAMPLE[type];
-        const expected = GOLDEN[state][type];
         const taken = accepts(s, e);
         const next = evolve(s, e);
         rows.push(`${type}: ${taken ? stateOf(next) : '-'}`);

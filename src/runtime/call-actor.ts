@@ -1,9 +1,11 @@
 /**
- * One call, one actor, one stream. The actor folds its stream through the pure call machine,
- * takes inputs one batch at a time (a per-actor queue), appends the inputs and the decisions they
- * lead to in ONE append with the expected revision, and only then hands the appended events to
- * the effect handler. Deadlines are read off the snapshot and armed on the injected clock; a
- * rebuilt actor (`rehydrate`) re-derives whatever was pending.
+ * One call, one actor, one stream. The actor folds its stream through the pure call machine.
+ * Its mailbox takes everything that arrived as one batch: each input at its arrival time, in
+ * arrival order, with the deadlines due in between; the inputs and the decisions they lead to go
+ * in ONE append with the expected revision, and only then are the appended events handed to the
+ * effect handler — except our BYE, which goes on the wire before ByeSent is recorded (see
+ * `sendBye`). Deadlines are read off the snapshot and armed on the injected clock; a rebuilt
+ * actor (`rehydrate`) re-derives whatever was pending.
  */
 import { accepts, decide, evolve, fold, initialSnapshot, nextWakeUp, stateOf, type CallSnapshot } from '../../machines/decide.ts';
 import type { CallEvent, CallEventDataMap } from '../domain/events.ts';

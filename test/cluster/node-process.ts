@@ -3,8 +3,10 @@
  *
  *   node --import tsx test/cluster/node-process.ts '<json config>'
  *
- * It runs a ClusterNode + CallRuntime on the wall clock over a shared SQLite file (through a
- * ResilientStore), with the scripted bot and a signaling adapter that stands in for a SIP
+ * It runs a ClusterNode + CallRuntime on the wall clock over a shared store (through a
+ * ResilientStore): a SQLite file (`dbPath`), or, with `esdb` in the config, an EventStoreDB
+ * reached through the real `@eventstore/db-client` (EsdbEventStore; in the tests, the parent's
+ * gRPC double). It runs the scripted bot and a signaling adapter that stands in for a SIP
  * server shared by all nodes (a drachtio-server double): the parent process is that server.
  * With `sip` in the config the node runs the real embedded SIP adapter instead, on its own
  * ephemeral port on 127.0.0.1 (reported as `sipPort` on ready): each node is its own SIP
@@ -20,9 +22,12 @@
  */
 import { createInterface } from 'node:readline';
 import { systemClock } from '../../src/domain/clock.ts';
+import { ErrorCodes, VoxError } from '../../src/domain/errors.ts';
 import { wireSafeHeaders } from '../../src/domain/hangup-headers.ts';
-import { createLogger } from '../../src/log/logger.ts';
+import { createLogger, type Logger } from '../../src/log/logger.ts';
 import { SqliteEventStore } from '../../src/store/sqlite-store.ts';
+import { EsdbEventStore } from '../../src/store/esdb-store.ts';
+import type { EventStore } from '../../src/store/port.ts';
 import { ScriptedBotConnector, type ScriptStep } from '../../src/bots/scripted/scripted-connector.ts';
 import { BotDirectory } from '../../src/bots/directory.ts';
 import { CallRuntime } from '../../src/runtime/runtime.ts';
@@ -35,7 +40,10 @@ import { botNotifierTask } from '../../src/cluster/leader-tasks.ts';
 
 export interface NodeProcessConfig {
   nodeId: string;
-  dbPath: string;
+  /** The SQLite file every node shares (required unless `esdb` is set). */
+  dbPath?: string;
+  /** An EventStoreDB connection string every node shares: use EsdbEventStore instead of SQLite (wins over `dbPath`). */
+  esdb?: string;
   leaseMs: number;
   script: ScriptStep[];
   defaults: SessionParams;
@@ -136,10 +144,16 @@ class ReportingSignaling implements SignalingAdapter {
   }
 }
 
+/** The shared store the config names: EventStoreDB when `esdb` is set, else the SQLite file. */
+async function openSharedStore(log: Logger): Promise<EventStore> {
+  if (config.esdb !== undefined) return EsdbEventStore.connect({ connectionString: config.esdb, log: log.fn });
+  if (config.dbPath === undefined) throw new VoxError(ErrorCodes.CONFIG_INVALID, 'the node config names no store: set dbPath or esdb');
+  return new SqliteEventStore({ path: config.dbPath, pollIntervalMs: config.pollIntervalMs ?? 25 });
+}
+
 async function main(): Promise<void> {
   const log = createLogger({ level: config.logLevel ?? 'warn', bindings: { nodeId: config.nodeId } });
-  const sqlite = new SqliteEventStore({ path: config.dbPath, pollIntervalMs: config.pollIntervalMs ?? 25 });
-  const store = new ResilientStore(sqlite, { clock: systemClock, log });
+  const store = new ResilientStore(await openSharedStore(log), { clock: systemClock, log });
   const bot = new ScriptedBotConnector({ script: config.script }, systemClock, (conversationId, notice) => emit('notice', { conversationId, notice }));
   const bots = new BotDirectory([{ id: 'demo', provider: 'scripted', connector: bot, defaults: config.defaults }]);
   const cluster = new ClusterNode({

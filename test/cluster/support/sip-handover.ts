@@ -1,11 +1,13 @@
 /**
  * One dialog handover across real node processes with real SIP, for the dialog-handover tests:
  * node processes (test/cluster/node-process.ts with the embedded SIP adapter, each on its own
- * ephemeral port on 127.0.0.1) share one SQLite file; sipp calls the first node; the scripted bot
- * hangs up with `delayMs` (delayBotDisconnectMs) while speech recognition is in progress; the
- * first node is killed with SIGKILL right after the hangup is recorded. `runSipHandover` returns
- * what happened (reports, sipp's result, the streams); `assertHandedOverBye` checks what every
- * handover must show, on the wire and in the store. Timing is left to each test.
+ * ephemeral port on 127.0.0.1) share one store: a fresh SQLite file, or the EventStoreDB that
+ * `esdb` names (reached by every node, and by the final read, through `@eventstore/db-client`);
+ * sipp calls the first node; the scripted bot hangs up with `delayMs` (delayBotDisconnectMs)
+ * while speech recognition is in progress; the first node is killed with SIGKILL right after
+ * the hangup is recorded. `runSipHandover` returns what happened (reports, sipp's result, the
+ * streams); `assertHandedOverBye` checks what every handover must show, on the wire and in the
+ * store. Timing is left to each test.
  */
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
@@ -13,9 +15,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteEventStore } from '../../../src/store/sqlite-store.ts';
+import { EsdbEventStore } from '../../../src/store/esdb-store.ts';
 import { fromRecorded } from '../../../src/runtime/envelope.ts';
 import type { DomainEvent } from '../../../src/domain/events.ts';
-import type { RecordedEvent } from '../../../src/store/port.ts';
+import type { EventStore, RecordedEvent } from '../../../src/store/port.ts';
 import { ADOPTED_CSEQ_MARGIN } from '../../../src/sip/embedded/dialog-state.ts';
 import type { SipDialogState } from '../../../src/sip/port.ts';
 import { fillScenario, headerValues, sippRequests, startSipp, type SippMessage, type SippResult } from '../../sip/sipp.ts';
@@ -32,6 +35,8 @@ export interface HandoverOptions {
   leaseMs: number;
   /** delayBotDisconnectMs the bot's config sets. */
   delayMs: number;
+  /** An EventStoreDB connection string the nodes share instead of a fresh SQLite file. */
+  esdb?: string;
 }
 
 export interface HandoverRun {
@@ -58,7 +63,8 @@ export interface HandoverRun {
 export async function runSipHandover(t: TestContext, o: HandoverOptions): Promise<HandoverRun> {
   const dir = mkdtempSync(join(tmpdir(), 'voxledger-handover-'));
   const dbPath = join(dir, 'cluster.db');
-  await new SqliteEventStore({ path: dbPath }).close(); // create the schema once, before the nodes race to
+  if (o.esdb === undefined) await new SqliteEventStore({ path: dbPath }).close(); // create the schema once, before the nodes race to
+  const shared = o.esdb === undefined ? { dbPath } : { esdb: o.esdb };
   const nodes: NodeProcess[] = [];
   let sippKill: (() => void) | undefined;
   t.after(async () => {
@@ -67,7 +73,7 @@ export async function runSipHandover(t: TestContext, o: HandoverOptions): Promis
     rmSync(dir, { recursive: true, force: true });
   });
   for (const nodeId of o.nodeIds) {
-    nodes.push(new NodeProcess({ nodeId, dbPath, leaseMs: o.leaseMs, sip: { t1Ms: 100 }, script: [{ afterMs: 300, hangup: HANGUP }], defaults: { delayBotDisconnectMs: o.delayMs } }));
+    nodes.push(new NodeProcess({ nodeId, ...shared, leaseMs: o.leaseMs, sip: { t1Ms: 100 }, script: [{ afterMs: 300, hangup: HANGUP }], defaults: { delayBotDisconnectMs: o.delayMs } }));
   }
   const ready = await Promise.all(nodes.map((n) => n.waitFor((r) => r.ev === 'ready', 20_000)));
   const sipPorts = new Map(ready.map((r) => [r.nodeId, r.sipPort as number]));
@@ -108,7 +114,7 @@ export async function runSipHandover(t: TestContext, o: HandoverOptions): Promis
   await new Promise((res) => setTimeout(res, 1000)); // anything duplicated would show by now
   await Promise.all(others.map((n) => n.stop()));
 
-  const store = new SqliteEventStore({ path: dbPath });
+  const store: EventStore = o.esdb === undefined ? new SqliteEventStore({ path: dbPath }) : await EsdbEventStore.connect({ connectionString: o.esdb });
   try {
     const byes = sippRequests(result.messages, 'received', 'BYE');
     assert.equal(byes.length, 1, `sipp received one BYE: ${result.diagnostics}`);

@@ -9,20 +9,30 @@
  * returns (the WAL is fsynced) do the promises resolve. If the transaction itself fails, it is
  * rolled back entirely and every append in it rejects with the cause (STORE_LOCKED, STORE_CORRUPT,
  * STORE_UNAVAILABLE). A batch holds at most `maxBatchEvents` events (bounding how long one commit
- * blocks the event loop); the rest go in the next turn.
+ * takes); the rest go in the next one. The transaction itself is SqliteWriter (sqlite-writer.ts).
+ *
+ * Where the commit runs:
+ * - by default on the main thread, inside the `setImmediate` turn: the transaction and its fsync
+ *   block the event loop for as long as they take;
+ * - with `commitThread: true`, on a worker thread that owns the write connection
+ *   (sqlite-commit-thread.ts / sqlite-commit-worker.ts). The main thread only validates,
+ *   encodes and sends each batch (one message per flush; at most two batches in flight, so the
+ *   worker commits one while the main thread settles the other) and resolves the appends when
+ *   the worker replies that the batch is committed. Reads and subscriptions stay on the main
+ *   thread's own connection (WAL readers see every commit). If the worker dies, the appends it
+ *   had not answered reject with STORE_UNAVAILABLE, `onCommitThreadFailure` is told, and the
+ *   next batch starts a new worker.
  *
  * Several processes may share the file: writes take SQLite's write lock (waiting up to
- * `busyTimeoutMs`, which blocks the event loop while waiting, then STORE_LOCKED), the cached
- * stream heads are dropped whenever PRAGMA data_version shows another connection committed, and
- * subscriptions poll by position to see rows other processes wrote.
+ * `busyTimeoutMs` — blocking the event loop meanwhile, unless the commit thread waits — then
+ * STORE_LOCKED), the cached stream heads are dropped whenever PRAGMA data_version shows another
+ * connection committed, and subscriptions poll by position to see rows other processes wrote.
  */
 import type Database from 'better-sqlite3';
 import { ErrorCodes, VoxError } from '../domain/errors.ts';
 import {
   ANY,
-  NO_STREAM,
   StreamNotFoundError,
-  WrongExpectedRevisionError,
   type AppendResult,
   type EventData,
   type EventStore,
@@ -34,20 +44,14 @@ import {
   type Subscription,
   type SubscriptionHandler,
 } from './port.ts';
-import {
-  duplicateIdsError,
-  emptyAppendResult,
-  findCleanReappend,
-  revisionMatches,
-  validateAppend,
-  type StoredEventLookup,
-  type StreamHead,
-} from './append-rules.ts';
+import { validateAppend } from './append-rules.ts';
 import { CatchUpSubscription, ChangeSignal } from './catch-up.ts';
 import { normaliseAllRead, normaliseStreamRead } from './read-options.ts';
-import { isDuplicateEventId, storeError } from './sqlite-errors.ts';
+import { storeError } from './sqlite-errors.ts';
 import { openStoreDatabase } from './sqlite-schema.ts';
 import { SqliteReads } from './sqlite-reads.ts';
+import { SqliteWriter, type BatchOutcome, type EncodedAppend } from './sqlite-writer.ts';
+import { CommitThread } from './sqlite-commit-thread.ts';
 
 export interface SqliteStoreOptions {
   /** The database file (created if missing). */
@@ -58,6 +62,14 @@ export interface SqliteStoreOptions {
   maxBatchEvents?: number;
   /** How often a caught-up subscription looks for events written by other processes. Default 100. */
   pollIntervalMs?: number;
+  /**
+   * Commit (transaction + fsync) on a worker thread instead of the main thread's event loop.
+   * Default false. The file path must be a real file (not ':memory:'): the worker opens its own
+   * connection to it.
+   */
+  commitThread?: boolean;
+  /** With `commitThread`: told when the commit thread cannot open the file or dies. */
+  onCommitThreadFailure?: (error: VoxError) => void;
 }
 
 /** Counters since the store was opened. */
@@ -70,46 +82,39 @@ export interface SqliteStoreStats {
   appends: number;
   /** Transactions rolled back as a whole. */
   failedCommits: number;
+  /** Commit threads that failed to open the file or died (always 0 without `commitThread`). */
+  commitThreadFailures: number;
 }
 
-interface PendingAppend {
-  streamId: string;
+interface PendingAppend extends EncodedAppend {
   events: EventData[];
-  /** JSON of each event's data and metadata, interleaved: [data0, metadata0, data1, …]. */
-  json: string[];
-  expected: ExpectedRevision;
   resolve(result: AppendResult): void;
   reject(error: unknown): void;
 }
 
-type InsertParams = [position: number, streamKey: number, revision: number, id: string, type: string, data: string, metadata: string];
-
-/** A stream head as stored: with the stream's integer key (see sqlite-schema.ts). */
-interface StoredHead extends StreamHead {
-  key: number;
-}
-
-/** Stream heads cached between transactions (dropped when another connection commits). */
-const MAX_CACHED_HEADS = 65_536;
+/** Batches sent to the commit thread and not yet answered, at most. */
+const MAX_IN_FLIGHT = 2;
 
 export class SqliteEventStore implements EventStore {
   readonly kind = 'sqlite';
   readonly path: string;
+  /** True when commits run on a worker thread (`commitThread: true`). */
+  readonly commitThread: boolean;
   private readonly db: Database.Database;
   private readonly reads: SqliteReads;
   private readonly maxBatchEvents: number;
   private readonly pollIntervalMs: number;
-  private readonly statements: ReturnType<typeof prepareWrites>;
-  private readonly lookup: StoredEventLookup;
-  private readonly counters: SqliteStoreStats = { commits: 0, events: 0, appends: 0, failedCommits: 0 };
+  private readonly busyTimeoutMs: number;
+  /** The main-thread writer (default mode), or undefined with a commit thread. */
+  private readonly writer: SqliteWriter | undefined;
+  private thread: CommitThread | undefined;
+  private readonly onCommitThreadFailure: ((error: VoxError) => void) | undefined;
+  /** Batches sent to the commit thread and not yet settled. */
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly counters: SqliteStoreStats = { commits: 0, events: 0, appends: 0, failedCommits: 0, commitThreadFailures: 0 };
   private queue: PendingAppend[] = [];
   private queuedEvents = 0;
   private flushScheduled = false;
-  /** Stream heads as of the last transaction, valid while data_version is `seenDataVersion`. */
-  private readonly heads = new Map<string, StoredHead>();
-  private seenDataVersion: number | undefined;
-  /** Next global position to assign, inside the open transaction. */
-  private nextPosition = 0;
   private readonly signal = new ChangeSignal();
   private readonly subscriptions = new Set<CatchUpSubscription>();
   private closed = false;
@@ -120,19 +125,23 @@ export class SqliteEventStore implements EventStore {
     this.path = options.path;
     this.maxBatchEvents = options.maxBatchEvents ?? 4096;
     this.pollIntervalMs = options.pollIntervalMs ?? 100;
-    this.db = openStoreDatabase(options.path, options.busyTimeoutMs ?? 5000);
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.commitThread = options.commitThread ?? false;
+    this.onCommitThreadFailure = options.onCommitThreadFailure;
+    if (this.commitThread && options.path === ':memory:') {
+      throw new VoxError(ErrorCodes.STORE_UNAVAILABLE, 'an in-memory SQLite store (:memory:) cannot use a commit thread: the thread needs a file to open', {
+        path: options.path,
+      });
+    }
+    this.db = openStoreDatabase(options.path, this.busyTimeoutMs);
     try {
       this.reads = new SqliteReads(this.db, this.path);
-      this.statements = prepareWrites(this.db);
+      this.writer = this.commitThread ? undefined : new SqliteWriter(this.db, this.path);
+      if (this.commitThread) this.thread = this.startThread();
     } catch (e) {
       this.db.close();
       throw storeError(e, this.path, 'preparing statements');
     }
-    const { locate, idsFrom } = this.statements;
-    this.lookup = {
-      locate: (id) => locate.get(id),
-      idsFrom: (streamId, fromRevision, count) => idsFrom.all(streamId, fromRevision, count),
-    };
   }
 
   /** Counters since open: commits, events written, appends settled, failed commits. */
@@ -153,10 +162,7 @@ export class SqliteEventStore implements EventStore {
     return new Promise<AppendResult>((resolve, reject) => {
       this.queue.push({ streamId, events, json, expected, resolve, reject });
       this.queuedEvents += events.length;
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(this.flushTick);
-      }
+      this.scheduleFlush();
     });
   }
 
@@ -188,7 +194,7 @@ export class SqliteEventStore implements EventStore {
     return sub;
   }
 
-  /** Writes every append already accepted, stops the subscriptions, then closes the file. */
+  /** Writes every append already accepted, stops the subscriptions (and the commit thread), then closes the file. */
   close(): Promise<void> {
     this.closing ??= this.shutDown();
     return this.closing;
@@ -196,69 +202,97 @@ export class SqliteEventStore implements EventStore {
 
   private async shutDown(): Promise<void> {
     this.closed = true;
-    while (this.queue.length > 0) this.flushBatch();
+    if (this.writer !== undefined) {
+      while (this.queue.length > 0) this.commitHere(this.takeBatch());
+    } else {
+      while (this.queue.length > 0) this.send(this.takeBatch());
+      while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+      await this.thread?.close();
+    }
     await Promise.all([...this.subscriptions].map((s) => s.close()));
     this.db.close();
+  }
+
+  private scheduleFlush(): void {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushTick);
+    }
   }
 
   private readonly flushTick = (): void => {
     this.flushScheduled = false;
     if (this.queue.length === 0 || !this.db.open) return;
-    this.flushBatch();
-    if (this.queue.length > 0) {
-      this.flushScheduled = true;
-      setImmediate(this.flushTick);
-    }
-  };
-
-  /** Takes up to maxBatchEvents events' worth of appends off the queue and commits them. */
-  private flushBatch(): void {
-    let batch: PendingAppend[];
-    if (this.queuedEvents <= this.maxBatchEvents) {
-      batch = this.queue;
-      this.queue = [];
-      this.queuedEvents = 0;
-    } else {
-      let n = 0;
-      let events = 0;
-      while (n < this.queue.length && (n === 0 || events + this.queue[n]!.events.length <= this.maxBatchEvents)) events += this.queue[n++]!.events.length;
-      batch = this.queue.splice(0, n);
-      this.queuedEvents -= events;
-    }
-    this.commit(batch);
-  }
-
-  /** One transaction for the whole batch; settles every append in it. */
-  private commit(batch: PendingAppend[]): void {
-    const { begin, commit, dataVersion } = this.statements;
-    const outcomes = new Array<AppendResult | VoxError>(batch.length);
-    let firstPosition: number;
-    try {
-      begin.run();
-      const version = dataVersion.get()!;
-      if (version !== this.seenDataVersion) {
-        this.heads.clear();
-        this.seenDataVersion = version;
-      }
-      firstPosition = this.nextPosition = this.reads.head() + 1;
-      for (let i = 0; i < batch.length; i++) {
-        try {
-          outcomes[i] = this.apply(batch[i]!);
-        } catch (e) {
-          if (!(e instanceof VoxError)) throw e;
-          outcomes[i] = e;
-        }
-      }
-      commit.run();
-    } catch (e) {
-      this.rollBack();
-      const error = storeError(e, this.path, `writing a batch of ${batch.length} append(s)`);
-      for (const p of batch) p.reject(error);
+    if (this.writer === undefined) {
+      // The next flush is scheduled when a batch in flight settles.
+      while (this.queue.length > 0 && this.inFlight.size < MAX_IN_FLIGHT) this.send(this.takeBatch());
       return;
     }
+    this.commitHere(this.takeBatch());
+    if (this.queue.length > 0) this.scheduleFlush();
+  };
+
+  /** Takes up to maxBatchEvents events' worth of appends off the queue. */
+  private takeBatch(): PendingAppend[] {
+    if (this.queuedEvents <= this.maxBatchEvents) {
+      const batch = this.queue;
+      this.queue = [];
+      this.queuedEvents = 0;
+      return batch;
+    }
+    let n = 0;
+    let events = 0;
+    while (n < this.queue.length && (n === 0 || events + this.queue[n]!.events.length <= this.maxBatchEvents)) events += this.queue[n++]!.events.length;
+    this.queuedEvents -= events;
+    return this.queue.splice(0, n);
+  }
+
+  /** Default mode: one transaction for the whole batch on this thread; settles every append in it. */
+  private commitHere(batch: PendingAppend[]): void {
+    let outcome: BatchOutcome;
+    try {
+      outcome = this.writer!.commit(batch);
+    } catch (e) {
+      this.batchFailed(batch, e, true);
+      return;
+    }
+    this.settle(batch, outcome);
+  }
+
+  /** Commit-thread mode: sends the batch; settles its appends when the thread replies. */
+  private send(batch: PendingAppend[]): void {
+    if (this.thread === undefined || this.thread.failed !== undefined) {
+      void this.thread?.close(); // frees what the worker still holds for the failed connection, if anything
+      this.thread = this.startThread();
+    }
+    const thread = this.thread;
+    const done = thread.commit(batch).then(
+      (outcome) => this.settle(batch, outcome),
+      // A dead thread is counted in commitThreadFailures, not as a rolled-back transaction.
+      (e: unknown) => this.batchFailed(batch, e, e !== thread.failed),
+    );
+    const tracked = done.finally(() => {
+      this.inFlight.delete(tracked);
+      if (this.queue.length > 0 && !this.closed) this.scheduleFlush();
+    });
+    this.inFlight.add(tracked);
+  }
+
+  private startThread(): CommitThread {
+    return new CommitThread({
+      path: this.path,
+      busyTimeoutMs: this.busyTimeoutMs,
+      onFailure: (error) => {
+        this.counters.commitThreadFailures++;
+        this.onCommitThreadFailure?.(error);
+      },
+    });
+  }
+
+  private settle(batch: PendingAppend[], { outcomes, eventsWritten }: BatchOutcome): void {
     this.counters.commits++;
     this.counters.appends += batch.length;
-    this.counters.events += this.nextPosition - firstPosition;
+    this.counters.events += eventsWritten;
     for (let i = 0; i < batch.length; i++) {
       const outcome = outcomes[i]!;
       if (outcome instanceof VoxError) batch[i]!.reject(outcome);
@@ -267,74 +301,11 @@ export class SqliteEventStore implements EventStore {
     this.signal.notify();
   }
 
-  /** Undoes the failed transaction (SQLite may already have) and forgets heads it cached. */
-  private rollBack(): void {
-    this.heads.clear();
-    this.counters.failedCommits++;
-    if (!this.db.inTransaction) return;
-    try {
-      this.statements.rollback.run();
-    } catch {
-      // The connection rolls back on its own when it cannot; the batch is reported failed either way.
-    }
-  }
-
-  /** Applies one append inside the open transaction; throws a VoxError for its own refusal. */
-  private apply(p: PendingAppend): AppendResult {
-    const { streamId, events, expected } = p;
-    const head = this.streamHead(streamId);
-    const conflict = !revisionMatches(expected, head?.revision);
-    if (events.length === 0) {
-      if (conflict) throw new WrongExpectedRevisionError(streamId, expected, head?.revision ?? NO_STREAM);
-      return emptyAppendResult(head);
-    }
-    if (conflict) {
-      const again = findCleanReappend(this.lookup, streamId, events, expected);
-      if (again !== undefined) return again;
-      throw new WrongExpectedRevisionError(streamId, expected, head?.revision ?? NO_STREAM);
-    }
-    const firstPosition = this.nextPosition;
-    const lastRevision = (head?.revision ?? -1) + events.length;
-    const lastPosition = firstPosition + events.length - 1;
-    const { insert, savepoint, release, rollbackToSavepoint, createStream, updateStream } = this.statements;
-    // A savepoint undoes a partly written append (or a stream row just created) if an id turns out to be taken.
-    const guarded = events.length > 1 || head === undefined;
-    if (guarded) savepoint.run();
-    try {
-      const key = head?.key ?? Number(createStream.run(streamId, lastRevision, lastPosition).lastInsertRowid);
-      let revision = head?.revision ?? -1;
-      for (let i = 0; i < events.length; i++) {
-        const e = events[i]!;
-        insert.run(this.nextPosition++, key, ++revision, e.id, e.type, p.json[2 * i]!, p.json[2 * i + 1]!);
-      }
-      if (head !== undefined) updateStream.run(lastRevision, lastPosition, key);
-      if (guarded) release.run();
-      this.cacheHead(streamId, { key, revision: lastRevision, position: lastPosition });
-    } catch (e) {
-      if (!isDuplicateEventId(e)) throw e;
-      if (guarded) {
-        rollbackToSavepoint.run();
-        release.run();
-      }
-      this.nextPosition = firstPosition;
-      const again = findCleanReappend(this.lookup, streamId, events, expected);
-      if (again !== undefined) return again;
-      throw duplicateIdsError(streamId, events.filter((ev) => this.lookup.locate(ev.id) !== undefined).map((ev) => ev.id));
-    }
-    return { nextExpectedRevision: lastRevision, position: lastPosition };
-  }
-
-  private streamHead(streamId: string): StoredHead | undefined {
-    const cached = this.heads.get(streamId);
-    if (cached !== undefined) return cached;
-    const stored = this.statements.streamHead.get(streamId);
-    if (stored !== undefined) this.cacheHead(streamId, stored);
-    return stored;
-  }
-
-  private cacheHead(streamId: string, head: StoredHead): void {
-    if (this.heads.size >= MAX_CACHED_HEADS && !this.heads.has(streamId)) this.heads.delete(this.heads.keys().next().value!);
-    this.heads.set(streamId, head);
+  /** The transaction failed as a whole (or the commit thread died): every append in it rejects. */
+  private batchFailed(batch: PendingAppend[], e: unknown, rolledBack: boolean): void {
+    if (rolledBack) this.counters.failedCommits++;
+    const error = storeError(e, this.path, `writing a batch of ${batch.length} append(s)`);
+    for (const p of batch) p.reject(error);
   }
 
   /** Runs a read, mapping SQLite failures; STORE_CLOSED once closed. */
@@ -350,31 +321,6 @@ export class SqliteEventStore implements EventStore {
   private closedError(): VoxError {
     return new VoxError(ErrorCodes.STORE_CLOSED, `event store ${this.path} is closed`, { path: this.path });
   }
-}
-
-function prepareWrites(db: Database.Database) {
-  return {
-    begin: db.prepare('BEGIN IMMEDIATE'),
-    commit: db.prepare('COMMIT'),
-    rollback: db.prepare('ROLLBACK'),
-    savepoint: db.prepare('SAVEPOINT append'),
-    release: db.prepare('RELEASE append'),
-    rollbackToSavepoint: db.prepare('ROLLBACK TO append'),
-    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
-    insert: db.prepare<InsertParams>(
-      'INSERT INTO events (position, stream_key, revision, id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    ),
-    createStream: db.prepare<[string, number, number]>('INSERT INTO streams (stream_id, revision, position) VALUES (?, ?, ?)'),
-    updateStream: db.prepare<[number, number, number]>('UPDATE streams SET revision = ?, position = ? WHERE stream_key = ?'),
-    streamHead: db.prepare<[string], StoredHead>('SELECT stream_key AS key, revision, position FROM streams WHERE stream_id = ?'),
-    locate: db.prepare<[string], { streamId: string; revision: number }>(
-      'SELECT s.stream_id AS streamId, e.revision FROM events e CROSS JOIN streams s ON s.stream_key = e.stream_key WHERE e.id = ?',
-    ),
-    idsFrom: db.prepare<[string, number, number], { id: string; position: number }>(
-      `SELECT e.id, e.position FROM streams s CROSS JOIN events e ON e.stream_key = s.stream_key
-       WHERE s.stream_id = ? AND e.revision >= ? ORDER BY e.revision LIMIT ?`,
-    ),
-  };
 }
 
 /** JSON-encodes each event's data and metadata; INVALID_APPEND when one cannot be. */

@@ -16,8 +16,8 @@
  *   block the event loop for as long as they take;
  * - with `commitThread: true`, on a worker thread that owns the write connection
  *   (sqlite-commit-thread.ts / sqlite-commit-worker.ts). The main thread only validates,
- *   encodes and sends each batch (one message per flush; at most two batches in flight, so the
- *   worker commits one while the main thread settles the other) and resolves the appends when
+ *   encodes and sends each batch (at most two in flight, so the worker commits one while the main
+ *   thread settles the other; see MIN_APPENDS_TO_SPLIT) and resolves the appends when
  *   the worker replies that the batch is committed. Reads and subscriptions stay on the main
  *   thread's own connection (WAL readers see every commit). If the worker dies, the appends it
  *   had not answered reject with STORE_UNAVAILABLE, `onCommitThreadFailure` is told, and the
@@ -94,6 +94,14 @@ interface PendingAppend extends EncodedAppend {
 
 /** Batches sent to the commit thread and not yet answered, at most. */
 const MAX_IN_FLIGHT = 2;
+
+/**
+ * With the commit thread idle, a queue of at least this many appends goes as two batches, so that
+ * the thread commits the second while the main thread settles the first and encodes what its
+ * callers append next (two fsyncs instead of one, but the threads work side by side instead of in
+ * turn). Smaller queues go whole.
+ */
+const MIN_APPENDS_TO_SPLIT = 64;
 
 export class SqliteEventStore implements EventStore {
   readonly kind = 'sqlite';
@@ -224,6 +232,7 @@ export class SqliteEventStore implements EventStore {
     this.flushScheduled = false;
     if (this.queue.length === 0 || !this.db.open) return;
     if (this.writer === undefined) {
+      if (this.inFlight.size === 0 && this.queue.length >= MIN_APPENDS_TO_SPLIT) this.send(this.takeBatch(Math.ceil(this.queuedEvents / 2)));
       // The next flush is scheduled when a batch in flight settles.
       while (this.queue.length > 0 && this.inFlight.size < MAX_IN_FLIGHT) this.send(this.takeBatch());
       return;
@@ -232,9 +241,10 @@ export class SqliteEventStore implements EventStore {
     if (this.queue.length > 0) this.scheduleFlush();
   };
 
-  /** Takes up to maxBatchEvents events' worth of appends off the queue. */
-  private takeBatch(): PendingAppend[] {
-    if (this.queuedEvents <= this.maxBatchEvents) {
+  /** Takes up to `maxEvents` (at most maxBatchEvents) events' worth of appends off the queue; at least one append. */
+  private takeBatch(maxEvents = this.maxBatchEvents): PendingAppend[] {
+    const limit = Math.min(maxEvents, this.maxBatchEvents);
+    if (this.queuedEvents <= limit) {
       const batch = this.queue;
       this.queue = [];
       this.queuedEvents = 0;
@@ -242,7 +252,7 @@ export class SqliteEventStore implements EventStore {
     }
     let n = 0;
     let events = 0;
-    while (n < this.queue.length && (n === 0 || events + this.queue[n]!.events.length <= this.maxBatchEvents)) events += this.queue[n++]!.events.length;
+    while (n < this.queue.length && (n === 0 || events + this.queue[n]!.events.length <= limit)) events += this.queue[n++]!.events.length;
     this.queuedEvents -= events;
     return this.queue.splice(0, n);
   }

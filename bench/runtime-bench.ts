@@ -1,11 +1,13 @@
 /**
  * Runtime benchmarks (figures and ratios, never pass/fail):
  * - full call lifecycles per second through actor + store + notifier, on a simulated clock with
- *   in-process signaling and a bot that hangs up at once (memory and sqlite stores);
+ *   in-process signaling and a bot that hangs up at once (memory and sqlite stores; sqlite with
+ *   commits on the main thread, the default, and on the commit thread, side by side);
  * - heap per live idle call (calls answered and talking to a bot that never hangs up);
  * - CDR rebuild, events per second (sqlite and memory).
  * Run: npm run bench   (or node --expose-gc --import tsx bench/runtime-bench.ts [--quick])
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,6 +102,12 @@ export async function runRuntimeBench(opts: { quick?: boolean } = {}): Promise<R
     out['lifecycles/s (sqlite store, durable)'] = sql.perSecond;
     out['events per lifecycle'] = sql.events / N;
     await sq.close();
+    // The same on a store that commits on its worker thread (started before the clock starts).
+    const sqt = new SqliteEventStore({ path: join(dir, 'lifecycles-thread.db'), commitThread: true });
+    await sqt.append('bench-warm-up', [{ id: randomUUID(), type: 'WarmUp', data: {}, metadata: { callId: 'warm-up', at: new Date(0).toISOString(), nodeId: 'bench', schemaVersion: 1 } }]);
+    out['lifecycles/s (sqlite store, durable, commit thread)'] = (await lifecycles(sqt, N, 1000)).perSecond;
+    out['lifecycles/s ratio: commit thread / main-thread commit'] = out['lifecycles/s (sqlite store, durable, commit thread)'] / sql.perSecond;
+    await sqt.close();
 
     out['heap bytes per live idle call (events in memory store included)'] = await heapPerIdleCall(opts.quick ? 2_000 : 10_000);
 
@@ -130,6 +138,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const quick = process.argv.includes('--quick');
   printTable('runtime', await runRuntimeBench({ quick }), {
     'lifecycles/s (sqlite store, durable)': '>= 5,000',
+    'lifecycles/s (sqlite store, durable, commit thread)': '>= 5,000',
     'heap bytes per live idle call (events in memory store included)': '<= 20,480',
     'CDR rebuild events/s (sqlite)': '>= 200,000',
   });

@@ -6,7 +6,9 @@
  * (a) bare better-sqlite3 on the store's own schema: one big transaction without fsync (the
  *     ceiling for inserts), and single-row fsynced commits (the ceiling for commits);
  * (b) SqliteEventStore: 1,000 calls appending concurrently (durable, group commit), and the
- *     same appends one at a time;
+ *     same appends one at a time — in both commit modes, side by side: on the main thread (the
+ *     default) and on the commit thread (`commitThread: true`), with how busy the main event
+ *     loop was;
  * (c) @event-driven-io/emmett-sqlite doing the same appends (one at a time: its store shares
  *     one connection that each append closes, so concurrent appends fail);
  * plus the memory store, for reference. Prints figures and ratios; never asserts on time.
@@ -16,10 +18,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { MemoryEventStore } from '../src/store/memory-store.ts';
 import type { EventData, EventStore } from '../src/store/port.ts';
-import { SqliteEventStore } from '../src/store/sqlite-store.ts';
+import { SqliteEventStore, type SqliteStoreOptions } from '../src/store/sqlite-store.ts';
 import { SCHEMA_VERSION, openStoreDatabase } from '../src/store/sqlite-schema.ts';
 import { newEventId } from '../src/store/event-id.ts';
 
@@ -125,7 +128,10 @@ function diskBytesWritten(): number | undefined {
 /** A concurrent run's figures: the rate, and CPU and disk writes per event (less sensitive to a busy machine). */
 interface ConcurrentRun {
   eventsPerS: number;
+  /** CPU time of the whole process (every thread) per event. */
   cpuMicrosPerEvent: number;
+  /** Share of the run's wall time the main thread's event loop was busy (not idle), 0-1. */
+  mainLoopBusy: number;
   diskBytesPerEvent: number | undefined;
 }
 
@@ -134,6 +140,7 @@ async function concurrentCalls(store: EventStore, plans: CallPlan[]): Promise<Co
   const events = plans.reduce((n, plan) => n + plan.events.length, 0);
   const disk = diskBytesWritten();
   const cpu = process.cpuUsage();
+  const elu = performance.eventLoopUtilization();
   const t = process.hrtime.bigint();
   await Promise.all(
     plans.map(async ({ streamId, events }) => {
@@ -143,10 +150,12 @@ async function concurrentCalls(store: EventStore, plans: CallPlan[]): Promise<Co
   );
   const eventsPerS = events / seconds(t);
   const used = process.cpuUsage(cpu);
+  const mainLoopBusy = performance.eventLoopUtilization(elu).utilization;
   const diskAfter = diskBytesWritten();
   return {
     eventsPerS,
     cpuMicrosPerEvent: (used.user + used.system) / events,
+    mainLoopBusy,
     diskBytesPerEvent: disk === undefined || diskAfter === undefined ? undefined : (diskAfter - disk) / events,
   };
 }
@@ -198,11 +207,18 @@ async function emmett(dir: string, budgetMs: number): Promise<number | undefined
   return n > 0 ? rate : undefined;
 }
 
-async function withSqliteStore<T>(path: string, fn: (store: SqliteEventStore) => Promise<T>): Promise<{ result: T; commits: number }> {
-  const store = new SqliteEventStore({ path });
+async function withSqliteStore<T>(
+  path: string,
+  fn: (store: SqliteEventStore) => Promise<T>,
+  options: Omit<SqliteStoreOptions, 'path'> = {},
+): Promise<{ result: T; commits: number }> {
+  const store = new SqliteEventStore({ path, ...options });
+  // A commit thread starts on first use (~0.2 s): start it before the clock does.
+  if (store.commitThread) await store.append('bench-warm-up', [event('warm-up', 0)]);
+  const commitsBefore = store.stats.commits;
   try {
     const result = await fn(store);
-    return { result, commits: store.stats.commits };
+    return { result, commits: store.stats.commits - commitsBefore };
   } finally {
     await store.close();
   }
@@ -225,6 +241,10 @@ export async function runStoreBench(opts: { quick?: boolean } = {}): Promise<Rec
     const bareFsyncRate = bareFsyncCommits(dir, sizes.serialMs);
     const concurrent = await withSqliteStore(join(dir, 'store-v4.db'), (s) => concurrentCalls(s, callPlans(sizes.appendsPerCall, 'v4')));
     const concurrentV7 = await withSqliteStore(join(dir, 'store-v7.db'), (s) => concurrentCalls(s, callPlans(sizes.appendsPerCall, 'v7')));
+    const threaded = { commitThread: true };
+    const concurrentThread = await withSqliteStore(join(dir, 'store-v4-thread.db'), (s) => concurrentCalls(s, callPlans(sizes.appendsPerCall, 'v4')), threaded);
+    const concurrentV7Thread = await withSqliteStore(join(dir, 'store-v7-thread.db'), (s) => concurrentCalls(s, callPlans(sizes.appendsPerCall, 'v7')), threaded);
+    const serialThread = await withSqliteStore(join(dir, 'store-serial-thread.db'), (s) => oneAtATime((id, e) => s.append(id, [e]), sizes.serialMs), threaded);
     const serial = await withSqliteStore(join(dir, 'store-serial.db'), (s) => oneAtATime((id, e) => s.append(id, [e]), sizes.serialMs));
     const memory = new MemoryEventStore();
     const memoryRun = await concurrentCalls(memory, callPlans(sizes.appendsPerCall, 'v4'));
@@ -241,6 +261,16 @@ export async function runStoreBench(opts: { quick?: boolean } = {}): Promise<Rec
       sqlite_store_concurrent_v7_ids_events_per_s: concurrentV7.result.eventsPerS,
       sqlite_store_concurrent_v7_ids_cpu_us_per_event: concurrentV7.result.cpuMicrosPerEvent,
       sqlite_store_one_at_a_time_events_per_s: serial.result,
+      sqlite_store_concurrent_main_loop_busy_percent: concurrent.result.mainLoopBusy * 100,
+      sqlite_store_concurrent_v7_ids_main_loop_busy_percent: concurrentV7.result.mainLoopBusy * 100,
+      commit_thread_concurrent_events_per_s: concurrentThread.result.eventsPerS,
+      commit_thread_concurrent_events_per_commit: concurrentEvents / concurrentThread.commits,
+      commit_thread_concurrent_cpu_us_per_event: concurrentThread.result.cpuMicrosPerEvent,
+      commit_thread_concurrent_main_loop_busy_percent: concurrentThread.result.mainLoopBusy * 100,
+      commit_thread_concurrent_v7_ids_events_per_s: concurrentV7Thread.result.eventsPerS,
+      commit_thread_concurrent_v7_ids_cpu_us_per_event: concurrentV7Thread.result.cpuMicrosPerEvent,
+      commit_thread_concurrent_v7_ids_main_loop_busy_percent: concurrentV7Thread.result.mainLoopBusy * 100,
+      commit_thread_one_at_a_time_events_per_s: serialThread.result,
       memory_store_concurrent_events_per_s: memoryRun.eventsPerS,
     };
     const disk = { v4: concurrent.result.diskBytesPerEvent, v7: concurrentV7.result.diskBytesPerEvent };
@@ -276,6 +306,17 @@ export async function runStoreBench(opts: { quick?: boolean } = {}): Promise<Rec
       row(`SqliteEventStore, ${CALLS} calls concurrently, time-ordered ids (durable)`, concurrentV7.result.eventsPerS, 'events/s', `ids from newEventId(); ${costs(concurrentV7.result)}`),
     );
     console.log(row('SqliteEventStore, one append at a time (durable)', serial.result, 'events/s'));
+    console.log('commit mode side by side (same run): main thread (default) | commit thread (commitThread: true)');
+    const sideBySide = (what: string, main: number, thread: number, unit: string) =>
+      console.log(
+        `  ${what.padEnd(66)} ${Math.round(main).toLocaleString('en-US').padStart(10)} | ${Math.round(thread).toLocaleString('en-US').padStart(10)} ${unit.padEnd(9)} ×${(thread / main).toFixed(2)}`,
+      );
+    sideBySide(`${CALLS} calls concurrently, time-ordered ids (durable)`, concurrentV7.result.eventsPerS, concurrentV7Thread.result.eventsPerS, 'events/s');
+    sideBySide(`${CALLS} calls concurrently, random ids (durable)`, concurrent.result.eventsPerS, concurrentThread.result.eventsPerS, 'events/s');
+    sideBySide('one append at a time (durable)', serial.result, serialThread.result, 'events/s');
+    sideBySide('time-ordered ids: main event loop busy', concurrentV7.result.mainLoopBusy * 100, concurrentV7Thread.result.mainLoopBusy * 100, '%');
+    sideBySide('time-ordered ids: CPU per event, all threads (µs × 10)', concurrentV7.result.cpuMicrosPerEvent * 10, concurrentV7Thread.result.cpuMicrosPerEvent * 10, 'µs/10');
+    sideBySide('time-ordered ids: events per commit', concurrentEvents / concurrentV7.commits, concurrentEvents / concurrentV7Thread.commits, 'events');
     console.log(row(`MemoryEventStore, ${CALLS} calls concurrently`, memoryRun.eventsPerS, 'events/s'));
     console.log(row('emmett-sqlite 0.38.5, one append at a time (durable)', emmettRate, 'events/s', emmettRate === undefined ? 'NOT LOADED' : ''));
     console.log(row('ratio: store (random ids) / emmett-sqlite', ratios.vsEmmett, '×', 'target >= 30'));

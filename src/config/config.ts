@@ -9,7 +9,7 @@ import type { SessionParams } from '../domain/types.ts';
 import type { LogLevel } from '../log/logger.ts';
 import { parseClusterConfig, type ClusterConfig } from '../cluster/cluster-config.ts';
 
-export type StoreConfig = { kind: 'memory' } | { kind: 'sqlite'; path: string } | { kind: 'esdb'; connectionString: string };
+export type StoreConfig = { kind: 'memory' } | { kind: 'sqlite'; path: string; commitThread?: boolean } | { kind: 'esdb'; connectionString: string };
 
 export interface SipConfig {
   adapter: 'embedded' | 'drachtio';
@@ -131,8 +131,13 @@ export function parseConfig(input: unknown): VoxConfig {
     onlyKeys(st, 'store', ['kind']);
     store = { kind };
   } else if (kind === 'sqlite') {
-    onlyKeys(st, 'store', ['kind', 'path']);
-    store = { kind, path: str(st.path, 'store.path', (DEFAULTS.store as { path: string }).path) };
+    onlyKeys(st, 'store', ['kind', 'path', 'commitThread']);
+    const sqlite: Extract<StoreConfig, { kind: 'sqlite' }> = { kind, path: str(st.path, 'store.path', (DEFAULTS.store as { path: string }).path) };
+    if (st.commitThread !== undefined) {
+      if (typeof st.commitThread !== 'boolean') throw bad('store.commitThread', 'must be true or false');
+      sqlite.commitThread = st.commitThread;
+    }
+    store = sqlite;
   } else if (kind === 'esdb') {
     onlyKeys(st, 'store', ['kind', 'connectionString']);
     store = { kind, connectionString: str(st.connectionString ?? process.env.ESDB_CONNECTION_STRING, 'store.connectionString') };

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { isVoxError } from '../../src/domain/errors.ts';
+import { ErrorCodes, isVoxError } from '../../src/domain/errors.ts';
+import { parseConfig } from '../../src/config/config.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import { SqliteEventStore } from '../../src/store/sqlite-store.ts';
 import { evs } from './conformance/helpers.ts';
@@ -28,6 +29,27 @@ describe('openStore', () => {
       const again = await openStore({ kind: 'sqlite', path });
       assert.equal((await again.readAll()).length, 2);
       await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('store.commitThread in a config file reaches the SQLite store; anything but a boolean is refused, naming the key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'voxledger-open-store-'));
+    try {
+      const config = parseConfig({ store: { kind: 'sqlite', path: join(dir, 'events.db'), commitThread: true } });
+      const store = await openStore(config.store);
+      try {
+        assert.ok(store instanceof SqliteEventStore && store.commitThread);
+        assert.equal((await store.append('a', evs(2))).nextExpectedRevision, 1);
+      } finally {
+        await store.close();
+      }
+      assert.equal((parseConfig({ store: { kind: 'sqlite', path: 'x.db' } }).store as { commitThread?: boolean }).commitThread, undefined);
+      assert.throws(
+        () => parseConfig({ store: { kind: 'sqlite', path: 'x.db', commitThread: 'yes' } }),
+        (e) => isVoxError(e, ErrorCodes.CONFIG_INVALID) && e.message.includes('store.commitThread'),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -14,6 +14,7 @@ if (want('store')) await runStoreBench({ quick }); // prints its own table with 
 if (want('runtime')) {
   printTable('runtime', await runRuntimeBench({ quick }), {
     'lifecycles/s (sqlite store, durable)': '>= 5,000',
+    'lifecycles/s (sqlite store, durable, commit thread)': '>= 5,000',
     'heap bytes per live idle call (events in memory store included)': '<= 20,480',
     'CDR rebuild events/s (sqlite)': '>= 200,000',
   });

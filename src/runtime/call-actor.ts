@@ -54,7 +54,7 @@ export class CallActor {
   /** The peer's BYE reached us (its ByeReceived may still be queued): we send none. */
   private peerEnded = false;
   private readonly deps: CallActorDeps;
-  readonly log: Logger;
+  private childLog: Logger | undefined;
 
   constructor(callId: string, deps: CallActorDeps, snapshot: CallSnapshot = initialSnapshot(), revision: number | typeof NO_STREAM = NO_STREAM) {
     this.callId = callId;
@@ -62,7 +62,11 @@ export class CallActor {
     this.deps = deps;
     this.snap = snapshot;
     this.revision = revision;
-    this.log = deps.log.child({ callId });
+  }
+
+  /** The call's logger (every line carries the call id); made on first use, most calls never log. */
+  get log(): Logger {
+    return (this.childLog ??= this.deps.log.child({ callId: this.callId }));
   }
 
   /** Rebuilds an actor from its stream (another node's call, or after a restart). */

@@ -71,11 +71,16 @@ export class CallActor {
 
   /** Rebuilds an actor from its stream (another node's call, or after a restart). */
   static async rehydrate(callId: string, deps: CallActorDeps): Promise<CallActor> {
+    return (await CallActor.rehydrateWithHistory(callId, deps)).actor;
+  }
+
+  /** Like `rehydrate`, also giving the events it was rebuilt from (one read serves both). */
+  static async rehydrateWithHistory(callId: string, deps: CallActorDeps): Promise<{ actor: CallActor; events: CallEvent[] }> {
     const recorded = await deps.store.readStream(callStreamId(callId));
     const events = recorded.map(fromRecorded).filter(isCallEvent);
     const actor = new CallActor(callId, deps, fold(events), recorded[recorded.length - 1]!.revision);
     actor.lastAt = events.length ? events[events.length - 1]!.at : -Infinity;
-    return actor;
+    return { actor, events };
   }
 
   get snapshot(): CallSnapshot {

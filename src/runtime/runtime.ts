@@ -234,12 +234,12 @@ export class CallRuntime implements SignalingEvents {
   async resume(callId: string): Promise<CallActor> {
     const existing = this.actors.get(callId);
     if (existing) return existing;
-    const actor = await CallActor.rehydrate(callId, this.actorDeps);
+    const { actor, events } = await CallActor.rehydrateWithHistory(callId, this.actorDeps);
     if (actor.ended) return actor;
     this.actors.set(callId, actor);
     this.extras.set(callId, {});
     for (const l of this.startedListeners) l(callId);
-    await this.adoptRecordedDialog(actor);
+    this.adoptRecordedDialog(actor, events);
     await actor.tick();
     // A node that died between answer and bot start left the call waiting for its bot.
     if (actor.state === 'connecting') this.startBot(actor);
@@ -251,13 +251,12 @@ export class CallRuntime implements SignalingEvents {
    * `adopt`. A failure is logged: the call goes on, and a BYE it cannot send is recorded with
    * its error as before.
    */
-  private async adoptRecordedDialog(actor: CallActor): Promise<void> {
+  private adoptRecordedDialog(actor: CallActor, events: CallEvent[]): void {
     const { signaling } = this.opts;
-    if (!signaling.adopt || actor.snapshot.context.answeredAt === undefined) return;
+    if (!signaling.adopt) return;
     try {
-      const recorded = await this.opts.store.readStream(actor.streamId);
-      const answered = recorded.find((r) => r.type === 'CallAnswered');
-      const dialog = (answered?.data as { dialog?: SipDialogState } | undefined)?.dialog;
+      const answered = events.find((e) => e.type === 'CallAnswered');
+      const dialog = answered?.type === 'CallAnswered' ? answered.data.dialog : undefined;
       if (!dialog) return;
       signaling.adopt(actor.callId, dialog);
       actor.log.info('adopted the recorded SIP dialog', { sipCallId: dialog.sipCallId });
@@ -374,9 +373,7 @@ export class CallRuntime implements SignalingEvents {
   private finish(actor: CallActor, ended: CallEvent): void {
     const callId = actor.callId;
     const x = this.extras.get(callId);
-    actor.dispose();
-    this.actors.delete(callId);
-    this.extras.delete(callId);
+    this.release(callId);
     x?.botSession?.close().catch((err) => actor.log.warn('bot session close failed', { err }));
     const ctx = actor.snapshot.context;
     if (ctx.answeredAt === undefined && ended.type === 'CallEnded' && ended.data.reasonCode === 'error') {

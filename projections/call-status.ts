@@ -6,6 +6,7 @@
 import type { DomainEvent } from '../src/domain/events.ts';
 import type { ReasonCode } from '../src/domain/types.ts';
 import type { Projection } from './projection.ts';
+import { iso } from '../src/domain/clock.ts';
 
 export type CallStatus = 'offered' | 'dialing' | 'answered' | 'bot-started' | 'ended';
 
@@ -37,7 +38,7 @@ export interface CallStatusState {
 }
 
 function notification(callId: string, status: CallStatus, e: DomainEvent, m: CallMemo, extra: Partial<CallStatusNotification> = {}): CallStatusNotification {
-  const n: CallStatusNotification = { callId, status, at: new Date(e.at).toISOString(), notificationId: `${callId}:${status}`, ...extra };
+  const n: CallStatusNotification = { callId, status, at: iso(e.at), notificationId: `${callId}:${status}`, ...extra };
   if (m.direction) n.direction = m.direction;
   if (m.botId) n.botId = m.botId;
   if (m.botOperationResult !== undefined) n.botOperationResult = m.botOperationResult;

@@ -6,6 +6,7 @@
 import type { DomainEvent } from '../src/domain/events.ts';
 import type { Direction, ReasonCode, SipHeader, TerminatedBy } from '../src/domain/types.ts';
 import type { Projection } from './projection.ts';
+import { iso } from '../src/domain/clock.ts';
 
 export interface Cdr {
   callId: string;
@@ -42,7 +43,6 @@ export interface Cdr {
   botNotifyAttempts?: number;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Folds one event into a CDR (exported for the call-status projection and tests). */
 export function applyToCdr(cdr: Cdr, e: DomainEvent): void {

@@ -10,6 +10,7 @@ import { VoxError, ErrorCodes } from '../src/domain/errors.ts';
 import { newEventId } from '../src/store/event-id.ts';
 import type { Logger } from '../src/log/logger.ts';
 import type { EventPosition, Projection } from './projection.ts';
+import { iso, systemClock, type Clock } from '../src/domain/clock.ts';
 
 const PAGE = 5_000;
 
@@ -57,6 +58,8 @@ export interface RunnerOptions {
   checkpointEvery?: number;
   /** Written on checkpoint events. */
   nodeId?: string;
+  /** Time of checkpoint events (default: the system clock). */
+  clock?: Clock;
   log?: Logger;
 }
 
@@ -125,7 +128,7 @@ export class ProjectionRunner<S> {
   static async writeCheckpoint(store: EventStore, name: string, position: number, meta: { nodeId: string; at: number }): Promise<void> {
     await store.append(
       ProjectionRunner.checkpointStream(name),
-      [{ id: newEventId(), type: 'ProjectionCheckpoint', data: { position }, metadata: { callId: '', at: new Date(meta.at).toISOString(), nodeId: meta.nodeId, schemaVersion: 1 } }],
+      [{ id: newEventId(), type: 'ProjectionCheckpoint', data: { position }, metadata: { callId: '', at: iso(meta.at), nodeId: meta.nodeId, schemaVersion: 1 } }],
       { expectedRevision: ANY },
     );
   }
@@ -133,7 +136,7 @@ export class ProjectionRunner<S> {
   async checkpoint(): Promise<void> {
     if (this.sinceCheckpoint === 0) return;
     this.sinceCheckpoint = 0;
-    await ProjectionRunner.writeCheckpoint(this.store, this.projection.name, this.last, { nodeId: this.options.nodeId ?? '', at: Date.now() });
+    await ProjectionRunner.writeCheckpoint(this.store, this.projection.name, this.last, { nodeId: this.options.nodeId ?? '', at: (this.options.clock ?? systemClock).now() });
   }
 
   async close(): Promise<void> {

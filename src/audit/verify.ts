@@ -7,6 +7,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { accepts, decideAll, evolve, initialSnapshot, nextWakeUp, stateOf, type Decision } from '../../machines/decide.ts';
 import { DECISION_EVENTS, type CallEvent } from '../domain/events.ts';
+import { iso } from '../domain/clock.ts';
 
 export interface Difference {
   /** Index of the recorded event in the stream where the difference shows (-1: at the end). */
@@ -35,7 +36,7 @@ export function verifyCall(events: CallEvent[]): { differences: Difference[]; de
       if (pending.length === 0) {
         const wake = nextWakeUp(s);
         if (wake !== undefined && e.at < wake) {
-          differences.push({ index, kind: 'too-early', message: `${e.type} recorded at ${new Date(e.at).toISOString()}, before its deadline ${new Date(wake).toISOString()}`, recorded: { type: e.type, data: e.data } });
+          differences.push({ index, kind: 'too-early', message: `${e.type} recorded at ${iso(e.at)}, before its deadline ${iso(wake)}`, recorded: { type: e.type, data: e.data } });
         }
         // A timer-driven decision: the runtime decided it when its timer ran, at the recorded time.
         pending = decideAll(s, e.at, e.callId).decisions;
@@ -54,7 +55,7 @@ export function verifyCall(events: CallEvent[]): { differences: Difference[]; de
     // A BYE of ours that was due but had not reached the wire when the caller's BYE arrived is
     // superseded: the caller's BYE hit the wire first, so the call is client-disconnected.
     const due = decideAll(s, e.at, e.callId).decisions.filter((p) => !(e.type === 'ByeReceived' && p.type !== 'RingTimeoutReached'));
-    for (const p of due) differences.push({ index, kind: 'missing', message: `${p.type} was due before ${e.type} at ${new Date(e.at).toISOString()} but is not recorded`, decided: p });
+    for (const p of due) differences.push({ index, kind: 'missing', message: `${p.type} was due before ${e.type} at ${iso(e.at)} but is not recorded`, decided: p });
     if (!accepts(s, e)) {
       differences.push({ index, kind: 'input-refused', message: `${e.type} is recorded but the machine refuses it in state ${stateOf(s)}`, recorded: { type: e.type, data: e.data } });
       return;

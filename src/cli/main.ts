@@ -28,6 +28,7 @@ import { formatTimeline } from './timeline.ts';
 import { simulate } from './simulate.ts';
 import { rebuild, loadProjection } from '../../projections/runner.ts';
 import { cdrProjection, cdrToCsvRow, CDR_COLUMNS } from '../../projections/cdr.ts';
+import { iso } from '../domain/clock.ts';
 
 const USAGE = `usage: voxledger <command> [options]
   start                               run the runtime from the config
@@ -181,7 +182,7 @@ async function cmdReplay(store: EventStore, callId: string | undefined, v: Recor
   const notified = await store.readStream(notifyStreamId(callId)).catch(() => []);
   const events = recorded.map(fromRecorded);
   const all = [...events, ...notified.map(fromRecorded)];
-  if (v.json) io.out.write(JSON.stringify(all.map((e, i) => ({ ...e, at: new Date(e.at).toISOString(), revision: i < recorded.length ? recorded[i]!.revision : undefined }))) + '\n');
+  if (v.json) io.out.write(JSON.stringify(all.map((e, i) => ({ ...e, at: iso(e.at), revision: i < recorded.length ? recorded[i]!.revision : undefined }))) + '\n');
   else io.out.write(formatTimeline(all) + '\n');
   if (!v.verify) return 0;
   const { differences, decisions } = verifyCall(events.filter(isCallEvent));

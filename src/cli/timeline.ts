@@ -1,5 +1,6 @@
 /** `voxledger replay`: a call's history as a readable timeline. */
 import type { DomainEvent } from '../domain/events.ts';
+import { iso } from '../domain/clock.ts';
 
 function summary(e: DomainEvent): string {
   const d = e.data as Record<string, unknown>;
@@ -42,7 +43,7 @@ export function formatTimeline(events: DomainEvent[], revisions?: number[]): str
     .map((e, i) => {
       const rel = `+${((e.at - t0) / 1000).toFixed(3)}s`.padStart(10);
       const rev = revisions ? `#${revisions[i]}`.padStart(4) + ' ' : '';
-      return `${rev}${new Date(e.at).toISOString()} ${rel}  ${e.type.padEnd(22)} ${summary(e)}`;
+      return `${rev}${iso(e.at)} ${rel}  ${e.type.padEnd(22)} ${summary(e)}`;
     })
     .join('\n');
 }

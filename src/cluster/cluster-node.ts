@@ -28,7 +28,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCodes, VoxError, isVoxError } from '../domain/errors.ts';
-import type { Clock, TimerHandle } from '../domain/clock.ts';
+import { iso, type Clock, type TimerHandle } from '../domain/clock.ts';
 import type { Logger } from '../log/logger.ts';
 import { ANY, NO_STREAM, WrongExpectedRevisionError, type EventData, type EventStore, type ExpectedRevision, type RecordedEvent, type Subscription } from '../store/port.ts';
 import type { CallRuntime } from '../runtime/runtime.ts';
@@ -262,7 +262,7 @@ export class ClusterNode {
     }
     const now = this.clock.now();
     await this.store
-      .append(nodeStreamId(this.nodeId), [this.event({ type: 'NodeHeartbeat', data: { ...this.me, leaseMs: this.leaseMs, leaseUntil: new Date(now).toISOString(), leaving: true } })], {
+      .append(nodeStreamId(this.nodeId), [this.event({ type: 'NodeHeartbeat', data: { ...this.me, leaseMs: this.leaseMs, leaseUntil: iso(now), leaving: true } })], {
         expectedRevision: this.heartbeatRevision,
       })
       .catch((err) => this.log.warn('leaving heartbeat not written; others wait for the lease to run out', { err }));
@@ -336,7 +336,7 @@ export class ClusterNode {
       const lapsed = sentAt >= this.leaseUntil && this.leaseUntil !== -Infinity;
       const leaseUntil = sentAt + this.leaseMs;
       try {
-        const r = await this.store.append(nodeStreamId(this.nodeId), [this.event({ type: 'NodeHeartbeat', data: { ...this.me, leaseMs: this.leaseMs, leaseUntil: new Date(leaseUntil).toISOString() } })], {
+        const r = await this.store.append(nodeStreamId(this.nodeId), [this.event({ type: 'NodeHeartbeat', data: { ...this.me, leaseMs: this.leaseMs, leaseUntil: iso(leaseUntil) } })], {
           expectedRevision: this.heartbeatRevision,
         });
         this.heartbeatRevision = r.nextExpectedRevision;

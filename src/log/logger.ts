@@ -2,6 +2,8 @@
  * Structured logs: one JSON object per line on stderr (or a sink), with level, time, message and
  * fields such as callId. `child` binds fields (e.g. the call id) for everything a call logs.
  */
+import { iso } from '../domain/clock.ts';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 
@@ -22,7 +24,7 @@ export function createLogger(options: { level?: LogLevel; sink?: (line: string) 
   const now = options.now ?? Date.now;
   const write = (l: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {
     if (RANK[l] < RANK[level]) return;
-    const rec: Record<string, unknown> = { level: l, time: new Date(now()).toISOString(), msg, ...bindings };
+    const rec: Record<string, unknown> = { level: l, time: iso(now()), msg, ...bindings };
     if (fields) for (const [k, v] of Object.entries(fields)) rec[k] = v instanceof Error ? { message: v.message, code: (v as { code?: unknown }).code } : v;
     let line: string;
     try {

@@ -8,11 +8,10 @@ import { ANY, type EventStore, type RecordedEvent, type Subscription } from '../
 import { fromRecorded } from '../src/runtime/envelope.ts';
 import { VoxError, ErrorCodes } from '../src/domain/errors.ts';
 import { newEventId } from '../src/store/event-id.ts';
+import { readAllPages } from '../src/store/read-all-pages.ts';
 import type { Logger } from '../src/log/logger.ts';
 import type { EventPosition, Projection } from './projection.ts';
 import { iso, systemClock, type Clock } from '../src/domain/clock.ts';
-
-const PAGE = 5_000;
 
 function positionOf(e: RecordedEvent): EventPosition {
   return { streamId: e.streamId, revision: e.revision, position: e.position, eventId: e.id };
@@ -30,8 +29,7 @@ export async function rebuild<S>(store: EventStore, projection: Projection<S>, o
   let state = projection.init();
   let after: number | undefined;
   let events = 0;
-  for (;;) {
-    const page = await store.readAll({ ...(after === undefined ? {} : { after }), maxCount: PAGE, streamPrefixes: projection.streams ?? ['call-'] });
+  for await (const page of readAllPages(store, projection.streams ?? ['call-'])) {
     for (const r of page) {
       after = r.position;
       let ev;
@@ -48,7 +46,6 @@ export async function rebuild<S>(store: EventStore, projection: Projection<S>, o
       if (next !== undefined) state = next;
       events++;
     }
-    if (page.length < PAGE) break;
   }
   return { state, stats: { events, lastPosition: after ?? -1, ms: performance.now() - t0 } };
 }

@@ -29,6 +29,7 @@ import { simulate } from './simulate.ts';
 import { rebuild, loadProjection } from '../../projections/runner.ts';
 import { cdrProjection, cdrToCsvRow, CDR_COLUMNS } from '../../projections/cdr.ts';
 import { iso } from '../domain/clock.ts';
+import { readAllPages } from '../store/read-all-pages.ts';
 
 const USAGE = `usage: voxledger <command> [options]
   start                               run the runtime from the config
@@ -124,14 +125,8 @@ async function cmdSimulate(store: EventStore, config: VoxConfig, v: Record<strin
 async function cmdCalls(store: EventStore, v: Record<string, unknown>, io: { out: Out }): Promise<number> {
   const limit = positiveInt(v.limit as string | undefined, 'limit', 50);
   const ids: string[] = [];
-  let after: number | undefined;
-  for (;;) {
-    const page = await store.readAll({ ...(after === undefined ? {} : { after }), maxCount: 10_000, streamPrefixes: ['call-'] });
-    for (const e of page) {
-      after = e.position;
-      if (e.revision === 0) ids.push(e.streamId.slice('call-'.length));
-    }
-    if (page.length < 10_000) break;
+  for await (const page of readAllPages(store, ['call-'])) {
+    for (const e of page) if (e.revision === 0) ids.push(e.streamId.slice('call-'.length));
   }
   for (const id of ids.slice(-limit)) io.out.write(id + '\n');
   return 0;
@@ -140,7 +135,6 @@ async function cmdCalls(store: EventStore, v: Record<string, unknown>, io: { out
 /** `replay --verify --all`: every call in the store, one line per call with a difference. */
 async function verifyAll(store: EventStore, io: { out: Out }): Promise<number> {
   const byStream = new Map<string, ReturnType<typeof fromRecorded>[]>();
-  let after: number | undefined;
   let calls = 0;
   let bad = 0;
   const flush = (streamId: string) => {
@@ -153,16 +147,13 @@ async function verifyAll(store: EventStore, io: { out: Out }): Promise<number> {
       io.out.write(`${streamId}: ${differences.map((d) => `${d.kind}: ${d.message}`).join(' | ')}\n`);
     }
   };
-  for (;;) {
-    const page = await store.readAll({ ...(after === undefined ? {} : { after }), maxCount: 10_000, streamPrefixes: ['call-'] });
+  for await (const page of readAllPages(store, ['call-'])) {
     for (const r of page) {
-      after = r.position;
       const list = byStream.get(r.streamId) ?? [];
       list.push(fromRecorded(r));
       byStream.set(r.streamId, list);
       if (r.type === 'CallEnded') flush(r.streamId);
     }
-    if (page.length < 10_000) break;
   }
   for (const id of [...byStream.keys()]) flush(id);
   io.out.write(`verify: ${calls} calls, ${bad} with differences\n`);

@@ -70,7 +70,6 @@ export async function heapPerIdleCall(n: number): Promise<number> {
   for (let i = 0; i < 20; i++) await tick();
   gc();
   const before = process.memoryUsage().heapUsed;
-  const storeBefore = 0;
   for (let i = 0; i < n; i++) {
     sip.peer.offer({ callId: `idle${i}`, to: '1' });
     if (i % 500 === 0) await tick();
@@ -79,7 +78,6 @@ export async function heapPerIdleCall(n: number): Promise<number> {
   gc();
   const after = process.memoryUsage().heapUsed;
   const live = runtime.liveCalls().length;
-  void storeBefore;
   await runtime.stop();
   // The events of those calls sit in the memory store too; they are counted (a real store keeps them on disk).
   return (after - before) / Math.max(1, live - 200);

@@ -101,7 +101,6 @@ export async function simulate(options: { store: EventStore; calls: number; seed
   const rand = seededRandom(options.seed);
   const byScenario: Record<string, number> = {};
   const byReasonCode: Record<string, number> = {};
-  let events = 0;
   let ended = 0;
   runtime.onCallEnded((_id, e) => {
     ended++;
@@ -151,6 +150,6 @@ export async function simulate(options: { store: EventStore; calls: number; seed
   await notifier.drain();
   await notifier.close();
   await runtime.stop();
-  events = (await options.store.headPosition()) + 1;
+  const events = (await options.store.headPosition()) + 1;
   return { calls: options.calls, byScenario, byReasonCode, events, ms: performance.now() - t0 };
 }

@@ -1,0 +1,120 @@
+/**
+ * The media port: one audio leg per call. Engines: `embedded` (RTP on a UDP socket per call, in
+ * process: src/media/embedded/), `rtpengine` (Sipwise rtpengine over its ng control protocol:
+ * src/media/rtpengine/) and `mediasoup` (a PlainTransport per leg: src/media/mediasoup/).
+ *
+ * What the rest of voxledger sees is the same for every engine:
+ * - the SIP adapter asks for an endpoint with the peer's SDP offer (inbound INVITE) or for an
+ *   offer (outbound INVITE), and puts the endpoint's SDP in its 200 OK / INVITE;
+ * - the speech pipeline reads the caller's audio as 8 kHz 16-bit PCM frames of 20 ms and plays
+ *   the bot's audio as PCM, queued and cancellable (barge-in);
+ * - the endpoint is released on every ending (BYE either way, CANCEL, error, shutdown, takeover).
+ *
+ * Codec negotiation (RFC 3264): PCMU and PCMA at 8 kHz, telephone-event (RFC 4733) for DTMF.
+ * An offer with no usable audio codec is refused with VoxError VOX_MEDIA_NO_CODEC (the SIP
+ * adapter answers 488); no free port is VOX_MEDIA_PORTS_EXHAUSTED (503); an engine that cannot
+ * be reached or answers an error is VOX_MEDIA_ENGINE.
+ */
+
+/** Samples in one 20 ms frame at 8 kHz. */
+export const FRAME_SAMPLES = 160;
+export const SAMPLE_RATE = 8000;
+export const FRAME_MS = 20;
+
+export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+export type AudioCodec = 'PCMU' | 'PCMA';
+
+/** One 20 ms frame of the caller's audio, decoded. */
+export interface AudioFrame {
+  /** FRAME_SAMPLES samples, 8 kHz mono. Valid only during the listener call (engines may reuse the buffer): copy to keep. */
+  pcm: Int16Array;
+  /** Arrival time on the injected clock (ms). */
+  at: number;
+  /** RTP sequence number of the packet it came from. */
+  seq: number;
+}
+
+export interface DtmfEvent {
+  /** 0-9, *, #, A-D. */
+  digit: string;
+  durationMs: number;
+  at: number;
+}
+
+/** What a negotiation settled; recorded on the call (see README, events) for takeover and audit. */
+export interface MediaInfo {
+  engine: string;
+  codec: AudioCodec;
+  payloadType: number;
+  /** Payload type of telephone-event/8000, when both sides have it. */
+  dtmfPayloadType?: number;
+  /** Where we receive RTP (as written in our SDP). */
+  local: { address: string; port: number };
+  /** Where the peer said it receives RTP (from its SDP); the embedded engine latches to where packets really come from. */
+  remote: { address: string; port: number };
+  /** Our direction, as written in our SDP. */
+  direction: MediaDirection;
+}
+
+export interface PlayOptions {
+  /** Caller-chosen id echoed in events and logs. */
+  id?: string;
+}
+
+/** One queued piece of audio for the caller. */
+export interface Playback {
+  readonly id: string;
+  /** Resolves when the last frame went on the wire ('played') or it was cancelled / the leg released ('cancelled'). */
+  readonly done: Promise<'played' | 'cancelled'>;
+  cancel(): void;
+}
+
+export interface MediaStats {
+  packetsReceived: number;
+  packetsSent: number;
+  /** Packets lost by sequence gaps. */
+  packetsLost: number;
+  /** RFC 3550 interarrival jitter, in ms. */
+  jitterMs: number;
+  /** Packets dropped as malformed, from a third address, of an unknown payload type or over the rate limit. */
+  packetsDropped: number;
+}
+
+export interface MediaEndpoint {
+  readonly callId: string;
+  /** Our SDP: the answer (inbound) or the offer (outbound). */
+  readonly localSdp: string;
+  /** Undefined for an outbound leg until `acceptAnswer`. */
+  readonly info: MediaInfo | undefined;
+  /** Outbound: the callee's answer SDP (2xx). Throws VOX_MEDIA_NO_CODEC when it has no codec we offered. */
+  acceptAnswer(answerSdp: string): Promise<void>;
+  /** A re-INVITE/UPDATE offer in the dialog (new address, hold, resume): returns our answer SDP. */
+  update(offerSdp: string): Promise<string>;
+  /** The caller put us on hold (their direction sendonly/inactive): playback and recognition pause. */
+  readonly onHold: boolean;
+  onAudio(listener: (frame: AudioFrame) => void): () => void;
+  onDtmf(listener: (event: DtmfEvent) => void): () => void;
+  onHoldChange(listener: (onHold: boolean) => void): () => void;
+  /** Queues 8 kHz PCM for the caller (paced 20 ms frames); plays after what is queued. */
+  play(pcm: Int16Array, options?: PlayOptions): Playback;
+  /** Cancels everything queued and playing (barge-in). */
+  cancelPlayback(): void;
+  /** Sends DTMF digits to the peer as telephone-event (RFC 4733). */
+  sendDtmf(digits: string): Promise<void>;
+  stats(): MediaStats;
+  /** Frees the port / engine session. Idempotent; never throws. */
+  release(): Promise<void>;
+}
+
+export interface MediaEngine {
+  readonly kind: 'embedded' | 'rtpengine' | 'mediasoup';
+  start(): Promise<void>;
+  /** Releases every endpoint. */
+  stop(): Promise<void>;
+  /** Inbound: an endpoint answering the peer's offer. */
+  answer(callId: string, offerSdp: string): Promise<MediaEndpoint>;
+  /** Outbound (or an INVITE without SDP): an endpoint with our offer in `localSdp`. */
+  offer(callId: string): Promise<MediaEndpoint>;
+  /** Endpoints held now. */
+  readonly activeCount: number;
+}

@@ -29,8 +29,10 @@ export const ERROR_Q850_CAUSE = 41;
  * XState's pure `transition()` builds a throw-away actor and actor system on every call, which
  * dominated the cost of a call's life. The call machine has no children, invocations or custom
  * side effects (only `assign`), so one inert scope, made once, serves every transition.
+ * This leans on XState internals (the scope's shape, hence the cast); test/property/
+ * xstate-internals-pin.test.ts pins them and fails loudly on an XState upgrade that breaks them.
  */
-const INERT_SCOPE: AnyActorScope = (() => {
+export const INERT_SCOPE: AnyActorScope = (() => {
   const self = createActor(callMachine);
   return { self, defer: () => {}, id: '', logger: () => {}, sessionId: '', stopChild: () => {}, system: self.system, emit: () => {}, actionExecutor: () => {} } as unknown as AnyActorScope;
 })();
@@ -102,17 +104,35 @@ export function decide(snapshot: CallSnapshot, now: number): Decision | undefine
   }
 }
 
+/** What the decision loop must know beyond the snapshot and the time. */
+export interface DecideOptions {
+  /**
+   * The caller's BYE has reached us (its ByeReceived may still be on its way into the stream):
+   * no BYE of ours is decided any more, and the loop stops where one would be.
+   */
+  peerEnded?: boolean;
+}
+
 /**
- * Every decision due at `now`, each applied before the next is derived (ByeSent then CallEnded).
+ * More decisions than this in one round is a bug in the machine (a decision that does not move
+ * it on), never something input can cause: the machine makes at most three in a row
+ * (RingTimeoutReached, or ByeSent then CallEnded).
+ */
+export const MAX_DECISIONS_PER_ROUND = 8;
+
+/**
+ * THE decision loop, shared by the runtime's CallActor and the auditor's verify: every decision
+ * due at `now`, each applied (stamped `now`) before the next is derived (ByeSent then CallEnded).
  * Returns the decisions and the snapshot after them.
  */
-export function decideAll(snapshot: CallSnapshot, now: number, callId: string): { decisions: Decision[]; snapshot: CallSnapshot } {
+export function decideAll(snapshot: CallSnapshot, now: number, callId: string, opts: DecideOptions = {}): { decisions: Decision[]; snapshot: CallSnapshot } {
   const decisions: Decision[] = [];
   let s = snapshot;
   for (let d = decide(s, now); d; d = decide(s, now)) {
+    if (d.type === 'ByeSent' && opts.peerEnded) break;
     decisions.push(d);
     s = evolve(s, { ...d, callId, at: now } as CallEvent);
-    if (decisions.length > 4) throw new Error(`decider loop in state ${stateOf(s)}`); // a bug, never input-driven
+    if (decisions.length > MAX_DECISIONS_PER_ROUND) throw new Error(`decider loop in state ${stateOf(s)}`);
   }
   return { decisions, snapshot: s };
 }

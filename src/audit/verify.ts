@@ -25,8 +25,32 @@ function withoutOutcome(e: CallEvent): unknown {
   return decided;
 }
 
+/**
+ * For each event: whether the caller's BYE had (possibly) reached the runtime when it decided
+ * there. The runtime notes the caller's BYE as it arrives, before its ByeReceived is queued, and
+ * from then on decides no BYE of its own; inputs recorded before that ByeReceived with no decision
+ * between may have been taken after it arrived (same batch, or a batch whose BYE found the dialog
+ * already ended). So a BYE of ours due there is superseded, not missing.
+ */
+function peerEndedAt(events: CallEvent[]): boolean[] {
+  const out = new Array<boolean>(events.length).fill(false);
+  let ahead = false;
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i]!;
+    if (DECISION_EVENTS.has(e.type)) ahead = false;
+    else if (e.type === 'ByeReceived') ahead = true;
+    out[i] = ahead;
+  }
+  return out;
+}
+
+/**
+ * Re-decides a call through the runtime's own decision loop (`decideAll`, machines/decide.ts),
+ * given the same knowledge the runtime had (`peerEnded`), and compares with what is recorded.
+ */
 export function verifyCall(events: CallEvent[]): { differences: Difference[]; decisions: number } {
   const differences: Difference[] = [];
+  const peerEnded = peerEndedAt(events);
   let s = initialSnapshot();
   let pending: Decision[] = [];
   let decisions = 0;
@@ -39,6 +63,7 @@ export function verifyCall(events: CallEvent[]): { differences: Difference[]; de
           differences.push({ index, kind: 'too-early', message: `${e.type} recorded at ${iso(e.at)}, before its deadline ${iso(wake)}`, recorded: { type: e.type, data: e.data } });
         }
         // A timer-driven decision: the runtime decided it when its timer ran, at the recorded time.
+        // (A decision recorded means the runtime had not noted the caller's BYE: it decided freely.)
         pending = decideAll(s, e.at, e.callId).decisions;
       }
       const expected = pending.shift();
@@ -50,18 +75,17 @@ export function verifyCall(events: CallEvent[]): { differences: Difference[]; de
       s = evolve(s, e);
       return;
     }
+    const opts = { peerEnded: peerEnded[index] };
     for (const p of pending) differences.push({ index, kind: 'missing', message: `the machine decided ${p.type} before ${e.type}, but it is not recorded`, decided: p });
     pending = [];
-    // A BYE of ours that was due but had not reached the wire when the caller's BYE arrived is
-    // superseded: the caller's BYE hit the wire first, so the call is client-disconnected.
-    const due = decideAll(s, e.at, e.callId).decisions.filter((p) => !(e.type === 'ByeReceived' && p.type !== 'RingTimeoutReached'));
+    const due = decideAll(s, e.at, e.callId, opts).decisions;
     for (const p of due) differences.push({ index, kind: 'missing', message: `${p.type} was due before ${e.type} at ${iso(e.at)} but is not recorded`, decided: p });
     if (!accepts(s, e)) {
       differences.push({ index, kind: 'input-refused', message: `${e.type} is recorded but the machine refuses it in state ${stateOf(s)}`, recorded: { type: e.type, data: e.data } });
       return;
     }
     s = evolve(s, e);
-    pending = decideAll(s, e.at, e.callId).decisions;
+    pending = decideAll(s, e.at, e.callId, opts).decisions;
   });
   for (const p of pending) differences.push({ index: -1, kind: 'missing', message: `the machine decided ${p.type} after the last event, but it is not recorded`, decided: p });
   return { differences, decisions };

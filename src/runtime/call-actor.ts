@@ -7,7 +7,7 @@
  * `sendBye`). Deadlines are read off the snapshot and armed on the injected clock; a rebuilt
  * actor (`rehydrate`) re-derives whatever was pending.
  */
-import { accepts, decide, evolve, fold, initialSnapshot, nextWakeUp, stateOf, type CallSnapshot } from '../../machines/decide.ts';
+import { accepts, decideAll, evolve, fold, initialSnapshot, nextWakeUp, stateOf, type CallSnapshot } from '../../machines/decide.ts';
 import type { CallEvent, CallEventDataMap } from '../domain/events.ts';
 import { iso, type Clock, type TimerHandle } from '../domain/clock.ts';
 import { callStreamId, NO_STREAM, WrongExpectedRevisionError, type EventStore } from '../store/port.ts';
@@ -165,16 +165,16 @@ export class CallActor {
     let last = this.lastAt;
     const batch: CallEvent[] = [];
     let byeIndex = -1;
+    // The one decision loop the auditor re-runs (machines/decide.ts), with what the actor knows.
     const decideAt = (t: number, into?: CallEvent[]) => {
-      for (let d = decide(s, t); d; d = decide(s, t)) {
-        if (d.type === 'ByeSent' && this.peerEnded) break;
+      const r = decideAll(s, t, this.callId, { peerEnded: this.peerEnded });
+      for (const d of r.decisions) {
         const ev = { ...d, callId: this.callId, at: t } as CallEvent;
         if (ev.type === 'ByeSent') byeIndex = batch.length;
-        s = evolve(s, ev);
         batch.push(ev);
         into?.push(ev);
-        if (batch.length > 1000) throw new Error(`decider loop in state ${stateOf(s)}`); // a bug, never input-driven
       }
+      s = r.snapshot;
     };
     items.forEach((item, i) => {
       // Time never runs backwards in a stream, whatever the queue did.

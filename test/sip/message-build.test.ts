@@ -1,10 +1,9 @@
-/** Writing SIP messages (no line can be injected), the TCP stream framer, and the SDP answer/offer helpers. */
+/** Writing SIP messages (no line can be injected), the TCP stream framer. (SDP: test/media/sdp.test.ts) */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { responseHeaders, safeReasonPhrase, serializeRequest, serializeResponse } from '../../src/sip/message/build.ts';
 import { parseSipMessage, DEFAULT_SIP_LIMITS } from '../../src/sip/message/parse.ts';
 import { SipStreamFramer } from '../../src/sip/message/stream-framer.ts';
-import { buildPcmuAnswer, buildPcmuOffer, parseSdp } from '../../src/sip/message/sdp.ts';
 
 test('serializeRequest writes the headers in order with a computed Content-Length; the result parses back', () => {
   const data = serializeRequest('BYE', 'sip:a@127.0.0.1:5060', [
@@ -72,25 +71,4 @@ test('stream framer: split chunks, several messages in one chunk, keep-alive pin
   assert.deepEqual(big.push(Buffer.from(msg('x'.repeat(300)).slice(0, 80))).map((o) => o.kind), ['fatal']);
   const lying = new SipStreamFramer(DEFAULT_SIP_LIMITS);
   assert.deepEqual(lying.push(Buffer.from('OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 1\r\nl: 2\r\n\r\nab')).map((o) => o.kind), ['fatal']);
-});
-
-test('SDP: PCMU answer keeps m-line count and order, declines the rest, mirrors direction, keeps telephone-event', () => {
-  const offer = [
-    'v=0', 'o=a 1 1 IN IP4 10.0.0.1', 's=-', 'c=IN IP4 10.0.0.1', 't=0 0',
-    'm=video 5000 RTP/AVP 96', 'a=rtpmap:96 H264/90000',
-    'm=audio 4000 RTP/AVP 8 0 100', 'a=rtpmap:100 telephone-event/8000', 'a=fmtp:100 0-15', 'a=sendonly',
-    '',
-  ].join('\r\n');
-  const answer = buildPcmuAnswer(offer, { address: '192.0.2.5', port: 30000, sessionId: '123' })!;
-  const parsed = parseSdp(answer)!;
-  assert.deepEqual(parsed.media.map((m) => [m.type, m.port, m.formats.join(' ')]), [['video', 0, '96'], ['audio', 30000, '0 100']]);
-  assert.equal(parsed.media[1]!.direction, 'recvonly');
-  assert.equal(parsed.connection, '192.0.2.5');
-  assert.match(answer, /a=fmtp:100 0-15\r\n/);
-  assert.match(answer, /^v=0\r\no=voxledger 123 123 IN IP4 192\.0\.2\.5\r\n/);
-  assert.equal(buildPcmuAnswer(offer.replace(' 8 0 100', ' 8'), { address: 'h', port: 1, sessionId: '1' }), undefined, 'no PCMU: nothing to answer');
-  assert.equal(buildPcmuAnswer('not sdp', { address: 'h', port: 1, sessionId: '1' }), undefined);
-  const dyn = offer.replace(' 8 0 100', ' 97').replace('a=rtpmap:100', 'a=rtpmap:97 PCMU/8000\r\na=x:100');
-  assert.match(buildPcmuAnswer(dyn, { address: 'h', port: 2, sessionId: '1' })!, /m=audio 2 RTP\/AVP 97\r\n/);
-  assert.match(buildPcmuOffer({ address: '::1', port: 4000, sessionId: '9' }), /c=IN IP6 ::1\r\nt=0 0\r\nm=audio 4000 RTP\/AVP 0 101\r\n/);
 });

@@ -7,7 +7,7 @@ import { ErrorCodes, VoxError } from '../../domain/errors.ts';
 import type { HangupOutcome, HangupRequest, InboundOffer } from '../port.ts';
 import { parseNameAddr } from '../message/header-values.ts';
 import { sdpBody, type SipRequest } from '../message/message.ts';
-import { buildPcmuAnswer, buildPcmuOffer } from '../message/sdp.ts';
+import { answerOffer, createOffer } from '../../media/sdp/index.ts';
 import { uriUser } from '../message/uri.ts';
 import type { StackContext } from './context.ts';
 import { Dialog, hostPort } from './dialog.ts';
@@ -16,6 +16,16 @@ import { dialogStateOf } from './dialog-state.ts';
 import { initialCSeq, newSdpSessionId, newTag } from './ids.ts';
 import type { ServerInviteTransaction } from './transactions/server.ts';
 import type { Peer } from './transport.ts';
+
+/** Without a media engine: PCMU/8000 on a placeholder port (answer to the offer, or an offer when the INVITE had none). */
+function placeholderSdp(offer: string | undefined, media: { address: string; port: number; sessionId: string }): string | undefined {
+  if (offer === undefined) return createOffer(media, ['PCMU']);
+  try {
+    return answerOffer(offer, ['PCMU'], media).sdp;
+  } catch {
+    return undefined;
+  }
+}
 
 export type InboundState = 'offered' | 'answered' | 'confirmed' | 'rejected' | 'cancelled' | 'ended';
 
@@ -66,7 +76,7 @@ export class InboundCall {
     let local = sdp;
     if (local === undefined) {
       const media = { address: this.ctx.local.host, port: this.ctx.placeholderRtpPort, sessionId: newSdpSessionId() };
-      local = offer !== undefined ? buildPcmuAnswer(offer, media) : buildPcmuOffer(media);
+      local = placeholderSdp(offer, media);
       if (local === undefined) {
         this.state = 'rejected';
         this.ctx.log('warn', 'SDP offer has no PCMU/8000 RTP/AVP audio stream; answered 488', this.fields());

@@ -12,7 +12,7 @@ import type { DialRequest, HangupOutcome, HangupRequest } from '../port.ts';
 import { serializeRequest, type HeaderList } from '../message/build.ts';
 import { parseNameAddr } from '../message/header-values.ts';
 import { sdpBody, type SipResponse } from '../message/message.ts';
-import { buildPcmuOffer } from '../message/sdp.ts';
+import { createOffer } from '../../media/sdp/index.ts';
 import { parseSipUri, uriTransport } from '../message/uri.ts';
 import type { StackContext } from './context.ts';
 import { Dialog, hostPort } from './dialog.ts';
@@ -88,7 +88,7 @@ export class OutboundCall {
     this.localIdentity = `${fromIdentity(request.from, ctx.local)};tag=${this.localTag}`;
     this.toValue = `<${this.requestUri}>`;
     this.via = `SIP/2.0/${transport.toUpperCase()} ${hostPort(ctx.local)};branch=${this.branch};rport`;
-    this.localSdp = request.sdp ?? buildPcmuOffer({ address: ctx.local.host, port: ctx.placeholderRtpPort, sessionId: newSdpSessionId() });
+    this.localSdp = request.sdp ?? createOffer({ address: ctx.local.host, port: ctx.placeholderRtpPort, sessionId: newSdpSessionId() }, ['PCMU']);
   }
 
   private fields(extra: Record<string, unknown> = {}): Record<string, unknown> {

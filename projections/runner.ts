@@ -5,7 +5,7 @@
  * shares them.
  */
 import { ANY, type EventStore, type RecordedEvent, type Subscription } from '../src/store/port.ts';
-import { fromRecorded } from '../src/runtime/envelope.ts';
+import { fromRecorded } from '../src/store/envelope.ts';
 import { VoxError, ErrorCodes } from '../src/domain/errors.ts';
 import { newEventId } from '../src/store/event-id.ts';
 import { readAllPages } from '../src/store/read-all-pages.ts';

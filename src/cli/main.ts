@@ -21,7 +21,7 @@ import type { VoxConfig } from '../config/config.ts';
 import { openStore } from '../store/open-store.ts';
 import { callStreamId, type EventStore } from '../store/port.ts';
 import { createLogger } from '../log/logger.ts';
-import { fromRecorded, isCallEvent } from '../runtime/envelope.ts';
+import { fromRecorded, isCallEvent } from '../store/envelope.ts';
 import { notifyStreamId } from '../domain/events.ts';
 import { verifyCall } from '../audit/verify.ts';
 import { formatTimeline } from './timeline.ts';

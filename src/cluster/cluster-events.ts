@@ -17,7 +17,6 @@
 import { randomUUID } from 'node:crypto';
 import { iso } from '../domain/clock.ts';
 import type { EventData, RecordedEvent } from '../store/port.ts';
-import type { ViewSnapshot } from './cluster-view.ts';
 
 export const OWNER_PREFIX = 'owner-';
 export const NODE_PREFIX = 'node-';
@@ -64,6 +63,23 @@ export interface CallReleasedData extends NodeRef {
 
 export interface LeadershipData extends NodeRef {
   term: number;
+}
+
+/**
+ * The view at a global position, compact (written by the leader to `cluster-snapshot` so a node
+ * that joins reads one event and the cluster events after it, not the whole history).
+ */
+export interface ViewSnapshot {
+  v: 1;
+  /** Every cluster event up to and including this position is folded in. */
+  position: number;
+  /** [nodeId, incarnation, leaseMs, leaseUntil (ms), leaving 0|1] */
+  nodes: Array<[string, string, number, number, number]>;
+  /** Owners of the claims: [nodeId, incarnation] */
+  owners: Array<[string, string]>;
+  /** [callId, index into owners, owner stream revision] */
+  claims: Array<[string, number, number]>;
+  leader?: { holder?: [string, string, number]; term: number; revision: number };
 }
 
 export type ClusterEvent =

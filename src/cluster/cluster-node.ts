@@ -52,11 +52,11 @@ import type { LeaderTask } from './leader-tasks.ts';
 import { rankOf } from './rendezvous.ts';
 import { sleep, withDeadline } from './clock-wait.ts';
 import { assertStoreReachable } from './store-probe.ts';
+import { DEFAULT_LEASE_MS } from '../config/cluster-config.ts';
 
 /** What the node needs of the call runtime (CallRuntime has all of it). */
 export type ClusterRuntime = Pick<CallRuntime, 'onCallStarted' | 'onCallEnded' | 'resume' | 'release' | 'actor' | 'start' | 'stop'>;
 
-export const DEFAULT_LEASE_MS = 3_000;
 
 export interface ClusterNodeOptions {
   /** The store shared by every node (wrap it in a ResilientStore first to ride out outages). */

@@ -13,7 +13,7 @@
  * Memory is bounded by live calls and node ids: released claims are forgotten.
  */
 import type { RecordedEvent } from '../store/port.ts';
-import { LEADER_STREAM, NODE_PREFIX, OWNER_PREFIX, readClusterEvent, type NodeRef } from './cluster-events.ts';
+import { LEADER_STREAM, NODE_PREFIX, OWNER_PREFIX, readClusterEvent, type NodeRef, type ViewSnapshot } from './cluster-events.ts';
 
 export interface NodeLease extends NodeRef {
   leaseMs: number;
@@ -47,23 +47,6 @@ export type ViewChange =
   | { kind: 'released'; callId: string; previous?: CallClaim }
   | { kind: 'leader'; leader: LeaderView }
   | { kind: 'none' };
-
-/**
- * The view at a global position, compact (written by the leader to `cluster-snapshot` so a node
- * that joins reads one event and the cluster events after it, not the whole history).
- */
-export interface ViewSnapshot {
-  v: 1;
-  /** Every cluster event up to and including this position is folded in. */
-  position: number;
-  /** [nodeId, incarnation, leaseMs, leaseUntil (ms), leaving 0|1] */
-  nodes: Array<[string, string, number, number, number]>;
-  /** Owners of the claims: [nodeId, incarnation] */
-  owners: Array<[string, string]>;
-  /** [callId, index into owners, owner stream revision] */
-  claims: Array<[string, number, number]>;
-  leader?: { holder?: [string, string, number]; term: number; revision: number };
-}
 
 export function nodeKey(ref: NodeRef): string {
   return `${ref.nodeId}\u0000${ref.incarnation}`;

@@ -7,7 +7,8 @@
  * and `reject` are guarded; the rest passes straight through (`adopt` too, present only when the
  * wrapped adapter has it: it sends nothing).
  */
-import type { DialRequest, HangupOutcome, HangupRequest, SignalingAdapter, SignalingEvents, SipDialogState } from '../sip/port.ts';
+import type { DialRequest, HangupOutcome, HangupRequest, SignalingAdapter, SignalingEvents } from '../sip/port.ts';
+import type { SipDialogState } from '../domain/sip-dialog.ts';
 
 export class FencedSignaling implements SignalingAdapter {
   readonly kind: string;

@@ -7,7 +7,7 @@ import { VoxError, ErrorCodes } from '../domain/errors.ts';
 import { checkParams } from '../domain/bot-params.ts';
 import type { SessionParams } from '../domain/types.ts';
 import type { LogLevel } from '../log/logger.ts';
-import { parseClusterConfig, type ClusterConfig } from '../cluster/cluster-config.ts';
+import { parseClusterConfig, type ClusterConfig } from './cluster-config.ts';
 
 export type StoreConfig = { kind: 'memory' } | { kind: 'sqlite'; path: string; commitThread?: boolean } | { kind: 'esdb'; connectionString: string };
 

@@ -6,7 +6,7 @@
  */
 import { VoxError, ErrorCodes } from './errors.ts';
 import type { Direction, ReasonCode, SessionParams, SipHeader, TerminatedBy } from './types.ts';
-import type { SipDialogState } from '../sip/port.ts';
+import type { SipDialogState } from './sip-dialog.ts';
 import { REASON_CODES } from './types.ts';
 
 export const SCHEMA_VERSION = 1;

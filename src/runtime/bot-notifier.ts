@@ -16,7 +16,7 @@ import type { Clock } from '../domain/clock.ts';
 import { ErrorCodes, type VoxError } from '../domain/errors.ts';
 import type { BotDirectory } from '../bots/directory.ts';
 import type { Logger } from '../log/logger.ts';
-import { fromRecorded, toEventData } from './envelope.ts';
+import { fromRecorded, toEventData } from '../store/envelope.ts';
 import { ProjectionRunner } from '../../projections/runner.ts';
 
 export interface BotNotifierOptions {

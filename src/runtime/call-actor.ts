@@ -13,7 +13,7 @@ import { iso, type Clock, type TimerHandle } from '../domain/clock.ts';
 import { callStreamId, NO_STREAM, WrongExpectedRevisionError, type EventStore } from '../store/port.ts';
 import type { Logger } from '../log/logger.ts';
 import type { CallInput } from './bot-activity.ts';
-import { fromRecorded, isCallEvent, toEventData } from './envelope.ts';
+import { fromRecorded, isCallEvent, toEventData } from '../store/envelope.ts';
 
 export interface CallActorDeps {
   store: EventStore;

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseClusterConfig } from '../../src/cluster/cluster-config.ts';
+import { parseClusterConfig } from '../../src/config/cluster-config.ts';
 
 describe('cluster config section', () => {
   it('defaults: lease 3 s, heartbeat every second, snapshots every minute', () => {

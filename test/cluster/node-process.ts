@@ -32,7 +32,8 @@ import { ScriptedBotConnector, type ScriptStep } from '../../src/bots/scripted/s
 import { BotDirectory } from '../../src/bots/directory.ts';
 import { CallRuntime } from '../../src/runtime/runtime.ts';
 import type { SessionParams } from '../../src/domain/types.ts';
-import type { DialRequest, HangupOutcome, HangupRequest, SignalingAdapter, SignalingEvents, SipDialogState } from '../../src/sip/port.ts';
+import type { DialRequest, HangupOutcome, HangupRequest, SignalingAdapter, SignalingEvents } from '../../src/sip/port.ts';
+import type { SipDialogState } from '../../src/domain/sip-dialog.ts';
 import { EmbeddedSipAdapter } from '../../src/sip/embedded/index.ts';
 import { ClusterNode } from '../../src/cluster/cluster-node.ts';
 import { ResilientStore } from '../../src/cluster/resilient-store.ts';

@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseConfig } from '../../src/config/config.ts';
 import { launchNode, type RunningNode } from '../../src/cli/start.ts';
-import { fromRecorded } from '../../src/runtime/envelope.ts';
+import { fromRecorded } from '../../src/store/envelope.ts';
 import type { DomainEvent } from '../../src/domain/events.ts';
 import type { ScriptedBotConnector } from '../../src/bots/scripted/scripted-connector.ts';
 import { rebuild } from '../../projections/runner.ts';
 import { verifyCall } from '../../src/audit/verify.ts';
-import { isCallEvent } from '../../src/runtime/envelope.ts';
+import { isCallEvent } from '../../src/store/envelope.ts';
 import { cdrProjection } from '../../projections/cdr.ts';
 import { fillScenario, runSipp, sippAvailable, sippRequests, startSipp } from '../sip/sipp.ts';
 

@@ -15,7 +15,7 @@ import { drain, scheduledStore, stimulus } from './support/scheduled-store.ts';
 import { fcParams, runsOf } from './support/fc-params.ts';
 import { verifyCall } from '../../src/audit/verify.ts';
 import { DECISION_EVENTS, type CallEvent, type DomainEvent } from '../../src/domain/events.ts';
-import { isCallEvent } from '../../src/runtime/envelope.ts';
+import { isCallEvent } from '../../src/store/envelope.ts';
 
 function assertAuditorAgrees(recorded: DomainEvent[]): void {
   const events = recorded.filter(isCallEvent) as CallEvent[];

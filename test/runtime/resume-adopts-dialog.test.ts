@@ -16,8 +16,9 @@ import { ScriptedBotConnector } from '../../src/bots/scripted/scripted-connector
 import { BotDirectory } from '../../src/bots/directory.ts';
 import { CallRuntime } from '../../src/runtime/runtime.ts';
 import { silentLogger } from '../../src/log/logger.ts';
-import { fromRecorded } from '../../src/runtime/envelope.ts';
-import type { DialRequest, HangupOutcome, HangupRequest, SignalingAdapter, SignalingEvents, SipDialogState } from '../../src/sip/port.ts';
+import { fromRecorded } from '../../src/store/envelope.ts';
+import type { DialRequest, HangupOutcome, HangupRequest, SignalingAdapter, SignalingEvents } from '../../src/sip/port.ts';
+import type { SipDialogState } from '../../src/domain/sip-dialog.ts';
 
 const DIALOG: SipDialogState = {
   sipCallId: 'abc@192.0.2.10',

@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCodes, isVoxError } from '../../src/domain/errors.ts';
-import type { SipDialogState } from '../../src/sip/port.ts';
+import type { SipDialogState } from '../../src/domain/sip-dialog.ts';
 import { ADOPTED_CSEQ_MARGIN } from '../../src/sip/embedded/dialog-state.ts';
 import { fillScenario, headerValues, sippAvailable, sippRequests, startSipp } from './sipp.ts';
 import { RawPeer, RecordingEvents, header, headers, inDialog, sleep, startAdapter, tagOf, waitForLog } from './helpers.ts';

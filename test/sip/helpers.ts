@@ -6,7 +6,8 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { EmbeddedSipAdapter } from '../../src/sip/embedded/index.ts';
 import type { EmbeddedSipOptions, SipLogLevel } from '../../src/sip/embedded/index.ts';
-import type { InboundOffer, SignalingEvents, SipDialogState } from '../../src/sip/port.ts';
+import type { InboundOffer, SignalingEvents } from '../../src/sip/port.ts';
+import type { SipDialogState } from '../../src/domain/sip-dialog.ts';
 
 export type RecordedEvent =
   | { type: 'offered'; offer: InboundOffer }

@@ -10,7 +10,7 @@ import { ScriptedBotConnector, type ScriptStep } from '../../src/bots/scripted/s
 import { BotDirectory } from '../../src/bots/directory.ts';
 import { CallRuntime } from '../../src/runtime/runtime.ts';
 import { silentLogger } from '../../src/log/logger.ts';
-import { fromRecorded } from '../../src/runtime/envelope.ts';
+import { fromRecorded } from '../../src/store/envelope.ts';
 import { BotNotifier } from '../../src/runtime/bot-notifier.ts';
 import type { DomainEvent } from '../../src/domain/events.ts';
 import type { SessionParams } from '../../src/domain/types.ts';

@@ -1,34 +1,9 @@
 /**
- * What call legs and dialog sessions get from the adapter: transactions, the local endpoint,
- * guarded event delivery to the runtime, and dialog bookkeeping. Keeps the legs free of maps
- * and sockets.
+ * What call legs get from the adapter: everything a dialog session gets (leg-context.ts,
+ * dialog-session.ts), and the registration of the dialogs they create.
  */
-import type { SignalingEvents } from '../port.ts';
-import type { SipResponse } from '../message/message.ts';
-import type { LocalEndpoint } from './dialog.ts';
-import type { DialogSession } from './dialog-session.ts';
-import type { SipLogFn } from './options.ts';
-import type { ClientInviteTransaction, ClientNonInviteTransaction, ClientTransactionUser } from './transactions/client.ts';
-import type { TransactionEnv } from './transactions/env.ts';
-import type { Peer, TransportName } from './transport.ts';
+import type { DialogSession, SessionContext } from './dialog-session.ts';
 
-export type EmitFn = <K extends keyof SignalingEvents>(name: K, ...args: Parameters<SignalingEvents[K]>) => void;
-
-export interface StackContext {
-  env: TransactionEnv;
-  local: LocalEndpoint;
-  log: SipLogFn;
-  userAgent: string;
-  placeholderRtpPort: number;
-  /** Delivers an event to the runtime; a throwing handler is logged, never propagated. */
-  emit: EmitFn;
-  /** Our Contact header value for a transport. */
-  contact(transport: TransportName): string;
-  /** Methods we accept, for Allow. */
-  allow: string;
-  createClientNonInvite(method: string, branch: string, data: Buffer, dest: Peer, tu: ClientTransactionUser): ClientNonInviteTransaction;
-  createClientInvite(branch: string, data: Buffer, dest: Peer, tu: ClientTransactionUser, buildAck: (res: SipResponse) => Buffer): ClientInviteTransaction;
+export interface StackContext extends SessionContext {
   registerDialog(session: DialogSession): void;
-  /** Removes a dialog; later BYEs on it still get 200 OK for a while (DESIGN §4). */
-  retireDialog(session: DialogSession): void;
 }

@@ -18,7 +18,7 @@ import type { HeaderList } from '../message/build.ts';
 import { parseNameAddr } from '../message/header-values.ts';
 import { sdpBody, type SipRequest } from '../message/message.ts';
 import { parseSipUri } from '../message/uri.ts';
-import type { StackContext } from './context.ts';
+import type { LegContext } from './leg-context.ts';
 import type { Dialog } from './dialog.ts';
 import { newBranch } from './ids.ts';
 import { isReliable } from './transactions/env.ts';
@@ -28,6 +28,12 @@ import type { ServerInviteTransaction, ServerNonInviteTransaction } from './tran
 export const KNOWN_UNSERVED_METHODS = new Set(['REGISTER', 'SUBSCRIBE', 'NOTIFY', 'REFER', 'MESSAGE', 'PUBLISH']);
 
 const MAX_REASON_HEADER_CHARS = 2_048;
+
+/** What a dialog session gets from the adapter: the legs' context, and the retiring of its dialog. */
+export interface SessionContext extends LegContext {
+  /** Removes a dialog; later BYEs on it still get 200 OK for a while (README, The rules: End of call). */
+  retireDialog(session: DialogSession): void;
+}
 
 export interface SessionHooks {
   /** The ACK for the initial 2xx arrived. */
@@ -54,7 +60,7 @@ export class DialogSession {
   private deferredHangup: HangupRequest | undefined;
 
   constructor(
-    private readonly ctx: StackContext,
+    private readonly ctx: SessionContext,
     readonly callId: string,
     readonly dialog: Dialog,
     public localSdp: string | undefined,

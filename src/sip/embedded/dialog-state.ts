@@ -7,7 +7,7 @@
  */
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
 import { isSafeHeaderValue } from '../../domain/hangup-headers.ts';
-import type { SipDialogState } from '../port.ts';
+import type { SipDialogState } from '../../domain/sip-dialog.ts';
 import { parseNameAddr } from '../message/header-values.ts';
 import { parseSipUri } from '../message/uri.ts';
 import { Dialog, hostPort, type LocalEndpoint } from './dialog.ts';

@@ -11,7 +11,7 @@ import { ScriptedBotConnector, type ScriptStep } from '../../../src/bots/scripte
 import { BotDirectory } from '../../../src/bots/directory.ts';
 import { CallRuntime } from '../../../src/runtime/runtime.ts';
 import { createLogger, type Logger } from '../../../src/log/logger.ts';
-import { fromRecorded } from '../../../src/runtime/envelope.ts';
+import { fromRecorded } from '../../../src/store/envelope.ts';
 import type { DomainEvent } from '../../../src/domain/events.ts';
 import type { SessionParams } from '../../../src/domain/types.ts';
 import type { SignalingAdapter } from '../../../src/sip/port.ts';

@@ -16,11 +16,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteEventStore } from '../../../src/store/sqlite-store.ts';
 import { EsdbEventStore } from '../../../src/store/esdb-store.ts';
-import { fromRecorded } from '../../../src/runtime/envelope.ts';
+import { fromRecorded } from '../../../src/store/envelope.ts';
 import type { DomainEvent } from '../../../src/domain/events.ts';
 import type { EventStore, RecordedEvent } from '../../../src/store/port.ts';
 import { ADOPTED_CSEQ_MARGIN } from '../../../src/sip/embedded/dialog-state.ts';
-import type { SipDialogState } from '../../../src/sip/port.ts';
+import type { SipDialogState } from '../../../src/domain/sip-dialog.ts';
 import { fillScenario, headerValues, sippRequests, startSipp, type SippMessage, type SippResult } from '../../sip/sipp.ts';
 import { NodeProcess, waitAny, type Report } from './node-processes.ts';
 

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../../../src/config/config.ts';
 import { launchNode, type RunningNode } from '../../../src/cli/start.ts';
-import { fromRecorded, isCallEvent } from '../../../src/runtime/envelope.ts';
+import { fromRecorded, isCallEvent } from '../../../src/store/envelope.ts';
 import { verifyCall } from '../../../src/audit/verify.ts';
 import { notifyStreamId, type DomainEvent } from '../../../src/domain/events.ts';
 import type { SippProcess } from '../../sip/sipp.ts';

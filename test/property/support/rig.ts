@@ -14,7 +14,7 @@ import { ScriptedBotConnector } from '../../../src/bots/scripted/scripted-connec
 import { BotDirectory } from '../../../src/bots/directory.ts';
 import { CallRuntime } from '../../../src/runtime/runtime.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
-import { fromRecorded } from '../../../src/runtime/envelope.ts';
+import { fromRecorded } from '../../../src/store/envelope.ts';
 import { nextWakeUp } from '../../../machines/decide.ts';
 import type { DomainEvent } from '../../../src/domain/events.ts';
 import type { SessionParams, SipHeader } from '../../../src/domain/types.ts';

@@ -11,7 +11,9 @@
  *   }
  */
 import { ErrorCodes, VoxError } from '../domain/errors.ts';
-import { DEFAULT_LEASE_MS } from './cluster-node.ts';
+
+/** A node silent this long is dead (ms), unless `cluster.leaseMs` says otherwise. */
+export const DEFAULT_LEASE_MS = 3_000;
 
 export interface ClusterConfig {
   leaseMs: number;

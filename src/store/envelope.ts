@@ -4,9 +4,9 @@
  * error (VOX_EVENT_UNKNOWN_TYPE / VOX_EVENT_SCHEMA_TOO_NEW) rather than a crash later.
  */
 import { SCHEMA_VERSION, validateEvent, type CallEvent, type DomainEvent, type EventType } from '../domain/events.ts';
-import type { EventData, RecordedEvent } from '../store/port.ts';
+import type { EventData, RecordedEvent } from './port.ts';
 import { iso } from '../domain/clock.ts';
-import { newEventId } from '../store/event-id.ts';
+import { newEventId } from './event-id.ts';
 
 export interface EnvelopeContext {
   nodeId: string;

@@ -34,7 +34,9 @@ export interface RunningNode {
 export async function launchNode(config: VoxConfig): Promise<RunningNode> {
   const log = createLogger({ level: config.log.level, bindings: { nodeId: config.nodeId } });
   const clock = systemClock;
-  const rawStore = await openStore(config.store);
+  const rawStore = await openStore(config.store, {
+    onFileLost: (err) => log.error('event store file deleted or replaced while running: events are held in memory, NOT DURABLE, until the node restarts', { err }),
+  });
   const store = new ResilientStore(rawStore, { clock, log, ...(config.cluster?.store ?? {}) });
   const bots = buildBotDirectory(config.bots, clock, log);
   const adapter = createSignaling(config.sip, log);

@@ -19,7 +19,13 @@ interface EsdbModule {
 /** The esdb adapter's path, kept in a variable so the type checker does not resolve it. */
 const ESDB_MODULE = './esdb-store.ts';
 
-export async function openStore(config: StoreConfig): Promise<EventStore> {
+/** What the node wants to hear from a store beyond its operations' results. */
+export interface StoreHooks {
+  /** sqlite: the file was deleted or replaced while open (commits now fail; see sqlite-file-identity.ts). */
+  onFileLost?: (error: VoxError) => void;
+}
+
+export async function openStore(config: StoreConfig, hooks: StoreHooks = {}): Promise<EventStore> {
   switch (config.kind) {
     case 'memory':
       return new MemoryEventStore();
@@ -27,7 +33,7 @@ export async function openStore(config: StoreConfig): Promise<EventStore> {
       const { kind: _kind, ...options } = config;
       // A fresh checkout has no data/ folder yet: make the file's folder, as a user expects.
       if (options.path !== ':memory:') mkdirSync(dirname(resolve(options.path)), { recursive: true });
-      return new SqliteEventStore(options);
+      return new SqliteEventStore({ ...(hooks.onFileLost ? { onFileLost: hooks.onFileLost } : {}), ...options });
     }
     case 'esdb': {
       let esdb: EsdbModule;

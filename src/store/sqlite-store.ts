@@ -52,6 +52,7 @@ import { openStoreDatabase } from './sqlite-schema.ts';
 import { SqliteReads } from './sqlite-reads.ts';
 import { SqliteWriter, type BatchOutcome, type EncodedAppend } from './sqlite-writer.ts';
 import { CommitThread } from './sqlite-commit-thread.ts';
+import { fileIdentity, fileLost, setAsideStaleWal, type FileIdentity } from './sqlite-file-identity.ts';
 
 export interface SqliteStoreOptions {
   /** The database file (created if missing). */
@@ -70,6 +71,11 @@ export interface SqliteStoreOptions {
   commitThread?: boolean;
   /** With `commitThread`: told when the commit thread cannot open the file or dies. */
   onCommitThreadFailure?: (error: VoxError) => void;
+  /**
+   * Told (once) when the file was deleted or replaced while open; from then on every commit fails
+   * with STORE_UNAVAILABLE (see sqlite-file-identity.ts).
+   */
+  onFileLost?: (error: VoxError) => void;
 }
 
 /** Counters since the store was opened. */
@@ -84,6 +90,8 @@ export interface SqliteStoreStats {
   failedCommits: number;
   /** Commit threads that failed to open the file or died (always 0 without `commitThread`). */
   commitThreadFailures: number;
+  /** Batches refused because the file was deleted or replaced while open. */
+  fileLostBatches: number;
 }
 
 interface PendingAppend extends EncodedAppend {
@@ -119,7 +127,7 @@ export class SqliteEventStore implements EventStore {
   private readonly onCommitThreadFailure: ((error: VoxError) => void) | undefined;
   /** Batches sent to the commit thread and not yet settled. */
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly counters: SqliteStoreStats = { commits: 0, events: 0, appends: 0, failedCommits: 0, commitThreadFailures: 0 };
+  private readonly counters: SqliteStoreStats = { commits: 0, events: 0, appends: 0, failedCommits: 0, commitThreadFailures: 0, fileLostBatches: 0 };
   private queue: PendingAppend[] = [];
   private queuedEvents = 0;
   private flushScheduled = false;
@@ -127,6 +135,12 @@ export class SqliteEventStore implements EventStore {
   private readonly subscriptions = new Set<CatchUpSubscription>();
   private closed = false;
   private closing: Promise<void> | undefined;
+  /** The file's device and inode at open (undefined for ':memory:'). */
+  private readonly identity: FileIdentity | undefined;
+  /** The WAL and shared-memory files' identities, taken while the file was still ours. */
+  private sideFiles: { wal?: FileIdentity; shm?: FileIdentity } = {};
+  private readonly onFileLost: ((error: VoxError) => void) | undefined;
+  private lostError: VoxError | undefined;
 
   /** Opens the file synchronously; throws STORE_CORRUPT / STORE_LOCKED / STORE_UNAVAILABLE. */
   constructor(options: SqliteStoreOptions) {
@@ -142,6 +156,9 @@ export class SqliteEventStore implements EventStore {
       });
     }
     this.db = openStoreDatabase(options.path, this.busyTimeoutMs);
+    this.identity = fileIdentity(options.path);
+    this.noteSideFiles();
+    this.onFileLost = options.onFileLost;
     try {
       this.reads = new SqliteReads(this.db, this.path);
       this.writer = this.commitThread ? undefined : new SqliteWriter(this.db, this.path);
@@ -210,6 +227,7 @@ export class SqliteEventStore implements EventStore {
 
   private async shutDown(): Promise<void> {
     this.closed = true;
+    this.refuseIfFileLost();
     if (this.writer !== undefined) {
       while (this.queue.length > 0) this.commitHere(this.takeBatch());
     } else {
@@ -219,6 +237,14 @@ export class SqliteEventStore implements EventStore {
     }
     await Promise.all([...this.subscriptions].map((s) => s.close()));
     this.db.close();
+    // Our WAL left beside a file that replaced ours would be replayed into it at the next open.
+    if (this.lostError !== undefined) setAsideStaleWal(this.path, this.sideFiles);
+  }
+
+  private noteSideFiles(): void {
+    if (this.identity === undefined) return;
+    this.sideFiles.wal ??= fileIdentity(`${this.path}-wal`);
+    this.sideFiles.shm ??= fileIdentity(`${this.path}-shm`);
   }
 
   private scheduleFlush(): void {
@@ -231,6 +257,7 @@ export class SqliteEventStore implements EventStore {
   private readonly flushTick = (): void => {
     this.flushScheduled = false;
     if (this.queue.length === 0 || !this.db.open) return;
+    if (this.refuseIfFileLost()) return;
     if (this.writer === undefined) {
       if (this.inFlight.size === 0 && this.queue.length >= MIN_APPENDS_TO_SPLIT) this.send(this.takeBatch(Math.ceil(this.queuedEvents / 2)));
       // The next flush is scheduled when a batch in flight settles.
@@ -240,6 +267,29 @@ export class SqliteEventStore implements EventStore {
     this.commitHere(this.takeBatch());
     if (this.queue.length > 0) this.scheduleFlush();
   };
+
+  /**
+   * Fails every queued append with STORE_UNAVAILABLE when the file was deleted or replaced since
+   * it was opened (one stat per group commit); true if it did.
+   */
+  private refuseIfFileLost(): boolean {
+    if (this.identity === undefined) return false;
+    const lost = fileLost(this.path, this.identity);
+    if (lost === undefined) {
+      if (this.sideFiles.wal === undefined || this.sideFiles.shm === undefined) this.noteSideFiles();
+      return false;
+    }
+    if (this.lostError === undefined) {
+      this.lostError = lost;
+      this.onFileLost?.(lost);
+    }
+    const batch = this.queue;
+    this.queue = [];
+    this.queuedEvents = 0;
+    this.counters.fileLostBatches++;
+    for (const p of batch) p.reject(lost);
+    return true;
+  }
 
   /** Takes up to `maxEvents` (at most maxBatchEvents) events' worth of appends off the queue; at least one append. */
   private takeBatch(maxEvents = this.maxBatchEvents): PendingAppend[] {

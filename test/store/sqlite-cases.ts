@@ -4,7 +4,7 @@
  * sqlite-commit-thread.test.ts with `commitThread: true`.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, openSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { mkdtempSync, openSync, renameSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -16,6 +16,10 @@ import { openStore } from '../../src/store/open-store.ts';
 import type { RecordedEvent } from '../../src/store/port.ts';
 import { runStoreConformance } from './conformance.ts';
 import { ev, evs, rejectsWith, sleep, waitUntil } from './conformance/helpers.ts';
+import { ResilientStore } from '../../src/cluster/resilient-store.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import { systemClock } from '../../src/domain/clock.ts';
+import type { VoxError } from '../../src/domain/errors.ts';
 
 /** The options that select a commit mode: `{}` (main thread) or `{ commitThread: true }`. */
 export type SqliteMode = Pick<SqliteStoreOptions, 'commitThread'>;
@@ -88,6 +92,58 @@ export function sqliteStoreCases(name: string, mode: SqliteMode): void {
         () => open({ path }),
         (e: { code?: string; message?: string }) => e.code === ErrorCodes.STORE_CORRUPT && e.message!.includes(path),
       );
+    });
+
+    it('a store whose folder is deleted while open (rm -rf data/) refuses commits with STORE_UNAVAILABLE, and the node holds call events loudly', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'voxledger-rm-rf-'));
+      const path = join(dir, 'voxledger.db');
+      const lost: VoxError[] = [];
+      const store = open({ path, onFileLost: (e) => lost.push(e) });
+      const lines: string[] = [];
+      const keepAlive = setInterval(() => undefined, 1_000); // the system clock's timers are unref'd
+      const resilient = new ResilientStore(store, { clock: systemClock, log: createLogger({ level: 'warn', sink: (l) => lines.push(l) }), retryBudgetMs: 50, closeDrainMs: 50 });
+      try {
+        await store.append('call-a', evs(2));
+        rmSync(dir, { recursive: true, force: true });
+        const err = await rejectsWith(store.append('call-a', evs(1), { expectedRevision: 1 }), ErrorCodes.STORE_UNAVAILABLE);
+        assert.match(err.message, /deleted while open/);
+        assert.ok(err.message.includes(path), 'names the file');
+        await rejectsWith(store.append('other', evs(1)), ErrorCodes.STORE_UNAVAILABLE);
+        assert.equal(lost.length, 1, 'told once');
+        assert.ok(store.stats.fileLostBatches >= 2);
+        // Through the node's ResilientStore: a call event is held (acknowledged, not durable) and said so at error level.
+        await resilient.append('call-a', evs(1), { expectedRevision: 1 });
+        assert.equal(resilient.heldEvents, 1);
+        assert.ok(lines.some((l) => JSON.parse(l).level === 'error' && /NOT YET DURABLE/.test(l)), lines.join('\n'));
+      } finally {
+        await resilient.close().catch(() => undefined);
+        clearInterval(keepAlive);
+        rmSync(dir, { recursive: true, force: true });
+      }
+      assert.ok(lines.some((l) => /events not recorded in the event store/i.test(l)), 'held events logged in full when the node closes');
+    });
+
+    it('a store whose file is replaced while open (renamed over) refuses commits into either file; the new file is untouched', async () => {
+      const path = freshPath();
+      const other = freshPath();
+      const store = open({ path });
+      const replacement = open({ path: other });
+      await replacement.append('kept', evs(1));
+      await replacement.close();
+      try {
+        await store.append('s', evs(1));
+        renameSync(other, path);
+        const err = await rejectsWith(store.append('s', evs(1), { expectedRevision: 0 }), ErrorCodes.STORE_UNAVAILABLE);
+        assert.match(err.message, /replaced by another file/);
+      } finally {
+        await store.close();
+      }
+      const reopened = open({ path });
+      try {
+        assert.deepEqual((await reopened.readAll()).map((e) => e.streamId), ['kept']);
+      } finally {
+        await reopened.close();
+      }
     });
 
     it('a database with a damaged schema page is STORE_CORRUPT', async () => {

@@ -53,17 +53,27 @@ describe('sqlite event store: commit thread', () => {
   it('a dying commit thread fails the appends it had not answered with STORE_UNAVAILABLE and reports it; re-appending them is safe and starts a new thread', async () => {
     const path = freshPath();
     const failures: VoxError[] = [];
-    const store = new SqliteEventStore({ path, commitThread: true, onCommitThreadFailure: (e) => void failures.push(e) });
+    // A long busy timeout: the thread's commit below waits for `other`'s lock, so it cannot have
+    // answered when it dies, however loaded the machine (the test used to race the thread's answer).
+    const store = new SqliteEventStore({ path, commitThread: true, busyTimeoutMs: 30_000, onCommitThreadFailure: (e) => void failures.push(e) });
+    const other = new Database(path);
     try {
+      await store.append('warm-up', evs(1)); // the thread is up and has its connection
+      other.exec('BEGIN EXCLUSIVE');
       const a = evs(2);
       const b = evs(1);
+      const outcomes: string[] = [];
       const pending = [store.append('a', a, { expectedRevision: 'no_stream' }), store.append('b', b, { expectedRevision: 'no_stream' })];
-      await new Promise((r) => setImmediate(r)); // the batch is sent
-      await commitThreadOf(store).terminate();
+      for (const p of pending) p.then(() => outcomes.push('resolved'), () => outcomes.push('rejected'));
+      await new Promise((r) => setImmediate(r)); // the batch is sent; the thread waits for the lock
+      const dead = commitThreadOf(store).terminate(); // the thread stops as soon as it is back from the lock wait
+      other.exec('ROLLBACK'); // lets the blocked commit return (into a terminating thread)
+      await dead;
       for (const p of pending) {
         const e = await rejectsWith(p, ErrorCodes.STORE_UNAVAILABLE);
         assert.ok(e.message.includes(path) && /commit thread/.test(e.message), e.message);
       }
+      assert.deepEqual(outcomes, ['rejected', 'rejected']);
       assert.equal(failures.length, 1);
       assert.equal(failures[0]!.code, ErrorCodes.STORE_UNAVAILABLE);
       assert.equal(store.stats.commitThreadFailures, 1);
@@ -72,8 +82,10 @@ describe('sqlite event store: commit thread', () => {
       // either way (written now, or found as a clean re-append), and nothing is written twice.
       assert.equal((await store.append('a', a, { expectedRevision: 'no_stream' })).nextExpectedRevision, 1);
       assert.equal((await store.append('b', b, { expectedRevision: 'no_stream' })).nextExpectedRevision, 0);
-      assert.deepEqual((await store.readAll()).map((e) => e.id).sort(), [...a, ...b].map((e) => e.id).sort());
+      assert.deepEqual((await store.readAll({ streamPrefixes: ['a', 'b'] })).map((e) => e.id).sort(), [...a, ...b].map((e) => e.id).sort());
     } finally {
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
       await store.close();
     }
   });

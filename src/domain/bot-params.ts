@@ -31,7 +31,7 @@ export function excerpt(value: unknown, max = 120): string {
     s = String(value);
   }
   // eslint-disable-next-line no-control-regex
-  s = s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  s = s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => (c.charCodeAt(0) > 0xff ? `\\u${c.charCodeAt(0).toString(16)}` : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }
 
@@ -70,9 +70,9 @@ export function checkParams(bag: unknown, prefix: string): ParamCheck {
         break;
       }
       case 'delayBotDisconnectMs': {
-        const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-        if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= MAX_DELAY_BOT_DISCONNECT_MS) params.delayBotDisconnectMs = n;
-        else rejected.push({ field, reason: `must be an integer from 0 to ${MAX_DELAY_BOT_DISCONNECT_MS}`, excerpt: excerpt(v) });
+        // A JSON number, never a string that looks like one (the spec's type is Number).
+        if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_DELAY_BOT_DISCONNECT_MS) params.delayBotDisconnectMs = v;
+        else rejected.push({ field, reason: `must be an integer number from 0 to ${MAX_DELAY_BOT_DISCONNECT_MS}${typeof v === 'string' ? ' (a number, not a string)' : ''}`, excerpt: excerpt(v) });
         break;
       }
       case 'hangupReason':

@@ -31,10 +31,26 @@ export interface HeaderCheck {
   rejected: HeaderRejection[];
 }
 
-/** True when `value` holds only characters a SIP header value may carry (no CR, LF, NUL or other controls but HTAB). */
+/**
+ * Characters no header value or Reason text may carry: C0 controls but HTAB, DEL, the C1 controls
+ * (U+0080–U+009F, NEL U+0085 among them) and the Unicode line and paragraph separators U+2028 /
+ * U+2029 — a peer or a log reader may take any of them for a line break.
+ */
+// eslint-disable-next-line no-control-regex
+const UNSAFE_CHARS = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/;
+// eslint-disable-next-line no-control-regex
+const UNSAFE_CHARS_ALL = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/g;
+/** A UTF-16 surrogate without its pair (no UTF-8 form). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const LONE_SURROGATE_ALL = new RegExp(LONE_SURROGATE.source, 'g');
+
+/**
+ * True when `value` holds only characters a SIP header value may carry: no control character
+ * (C0 but HTAB, DEL, C1), no U+2028/U+2029, and well-formed UTF-16 (no lone surrogate, which
+ * has no UTF-8 form on the wire).
+ */
 export function isSafeHeaderValue(value: string): boolean {
-  // eslint-disable-next-line no-control-regex
-  return !/[\x00-\x08\x0a-\x1f\x7f]/.test(value);
+  return !UNSAFE_CHARS.test(value) && !LONE_SURROGATE.test(value);
 }
 
 export function isSipToken(name: string): boolean {
@@ -58,9 +74,10 @@ export function checkHangupHeaders(input: unknown): HeaderCheck {
   }
   let chars = 0;
   input.forEach((entry: unknown, index) => {
-    const name = typeof (entry as SipHeader)?.name === 'string' ? (entry as SipHeader).name.trim() : undefined;
+    // The name exactly as given: " X-Space" is not a SIP token (never trimmed into one).
+    const name = typeof (entry as SipHeader)?.name === 'string' ? (entry as SipHeader).name : undefined;
     const rawValue = (entry as SipHeader)?.value;
-    const value = typeof rawValue === 'string' ? rawValue : typeof rawValue === 'number' || typeof rawValue === 'boolean' ? String(rawValue) : undefined;
+    const value = typeof rawValue === 'string' ? rawValue : undefined;
     const label = name ?? '';
     if (name === undefined || value === undefined) {
       rejected.push({ index, name: label.slice(0, 64), reason: 'entry needs a string name and a string value' });
@@ -69,7 +86,7 @@ export function checkHangupHeaders(input: unknown): HeaderCheck {
     } else if (isForbiddenHeader(name)) {
       rejected.push({ index, name, reason: 'header is set by the runtime, never by a bot' });
     } else if (!isSafeHeaderValue(value)) {
-      rejected.push({ index, name, reason: 'value holds CR, LF, NUL or another control character' });
+      rejected.push({ index, name, reason: 'value holds CR, LF, NUL, another control character, U+2028/U+2029 or a lone surrogate' });
     } else if (accepted.length >= MAX_HANGUP_HEADERS) {
       rejected.push({ index, name, reason: `more than ${MAX_HANGUP_HEADERS} headers` });
     } else if (chars + name.length + value.trim().length > MAX_HANGUP_HEADERS_CHARS) {
@@ -82,10 +99,12 @@ export function checkHangupHeaders(input: unknown): HeaderCheck {
   return { accepted, rejected };
 }
 
-/** Makes a hangupReason safe for a quoted string: control characters become spaces, length capped. */
+/**
+ * Makes a hangupReason safe for a quoted string: control characters (C0 incl. HTAB, DEL, C1),
+ * U+2028/U+2029 and lone surrogates become spaces; the length is capped.
+ */
 export function sanitizeReasonText(reason: string): string {
-  // eslint-disable-next-line no-control-regex
-  return reason.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, MAX_HANGUP_REASON_CHARS);
+  return reason.replace(/\t/g, ' ').replace(UNSAFE_CHARS_ALL, ' ').replace(LONE_SURROGATE_ALL, ' ').slice(0, MAX_HANGUP_REASON_CHARS);
 }
 
 /**

@@ -31,7 +31,8 @@ describe('Reason header', () => {
         const m = /^Q\.850;cause=16;text="((?:[^"\\]|\\.)*)"$/.exec(h);
         assert.ok(m, h);
         // eslint-disable-next-line no-control-regex
-        assert.equal(m[1]!.replace(/\\(.)/g, '$1'), r.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, 1000));
+        assert.equal(m[1]!.replace(/\\(.)/g, '$1'), r.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, ' ').slice(0, 1000));
+        assert.ok(!/[\x85\u2028\u2029]/.test(h), 'no Unicode line break on the wire');
       }),
       { numRuns: 2000 },
     );
@@ -54,6 +55,23 @@ describe('hangupSipHeaders rules', () => {
     ]);
     assert.deepEqual(r.accepted, [{ name: 'X-My-Header', value: 'my_value' }, { name: 'Another-X-Header', value: 'my_other_value' }]);
     assert.equal(r.rejected.length, 8);
+  });
+  it('Unicode line breaks and C1 controls are refused in values; names are taken exactly as given (no trimming); values are strings', () => {
+    const r = checkHangupHeaders([
+      { name: 'X-Nel', value: 'a\u0085Via: b' },
+      { name: 'X-Ls', value: 'a\u2028b' },
+      { name: 'X-Ps', value: 'a\u2029b' },
+      { name: 'X-C1', value: 'a\u009bb' },
+      { name: 'X-Lone', value: 'a\ud800b' },
+      { name: ' X-Space', value: 'x' },
+      { name: 'X-Space ', value: 'x' },
+      { name: 'X-Number', value: 5 },
+      { name: 'X-Ok', value: 'caf\u00e9 \u{1F600} tab\tok' },
+    ]);
+    assert.deepEqual(r.accepted, [{ name: 'X-Ok', value: 'caf\u00e9 \u{1F600} tab\tok' }]);
+    assert.deepEqual(r.rejected.map((x) => x.index), [0, 1, 2, 3, 4, 5, 6, 7]);
+    assert.match(r.rejected[5]!.reason, /not a SIP token/);
+    assert.equal(buildReasonHeader('a\u0085b\u2028c\u2029d\u009be'), 'Q.850;cause=16;text="a b c d e"');
   });
   it(`at most ${MAX_HANGUP_HEADERS} entries and ${MAX_HANGUP_HEADERS_CHARS} characters`, () => {
     const many = checkHangupHeaders(Array.from({ length: 101 }, (_, i) => ({ name: `X-H${i}`, value: 'v' })));
@@ -87,7 +105,11 @@ describe('bot parameters', () => {
     assert.deepEqual(bad.rejected.map((r) => r.field).sort(), ['activityParams.botOperationData', 'activityParams.botOperationResult', 'activityParams.delayBotDisconnectMs', 'activityParams.hangupReason', 'activityParams.hangupSipHeaders']);
     assert.deepEqual(bad.params, {}, 'nothing bad applies, and a non-list header value does not wipe earlier headers');
     assert.deepEqual(checkParams('not an object', 'sessionParams').rejected.map((r) => r.field), ['sessionParams']);
-    assert.deepEqual(checkParams({ delayBotDisconnectMs: '1500' }, 's').params, { delayBotDisconnectMs: 1500 });
+    // Numbers as numbers: the spec's type is Number; "1500" is refused, naming the field.
+    const str = checkParams({ delayBotDisconnectMs: '1500' }, 's');
+    assert.deepEqual(str.params, {});
+    assert.deepEqual(str.rejected.map((r) => [r.field, /not a string/.test(r.reason)]), [['s.delayBotDisconnectMs', true]]);
+    assert.deepEqual(checkParams({ delayBotDisconnectMs: 1500 }, 's').params, { delayBotDisconnectMs: 1500 });
   });
 });
 

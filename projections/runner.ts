@@ -144,7 +144,19 @@ export class ProjectionRunner<S> {
 
 /** Loads a projection module (default export, or a named `projection` export) for `voxledger project`. */
 export async function loadProjection(file: string): Promise<Projection> {
-  const mod = (await import(file)) as { default?: Projection; projection?: Projection };
+  let mod: { default?: Projection; projection?: Projection };
+  try {
+    mod = (await import(file)) as typeof mod;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { url?: string };
+    const missing = (err.code === 'ERR_MODULE_NOT_FOUND' || err.code === 'ENOENT') && String(err.url ?? err.message).includes(file.replace(/^file:\/\//, ''));
+    throw new VoxError(
+      missing ? ErrorCodes.PROJECTION_NOT_FOUND : ErrorCodes.PROJECTION_INVALID,
+      missing ? `projection module ${file} does not exist` : `projection module ${file} could not be loaded: ${err.message?.split('\n')[0]}`,
+      { file },
+      { cause: e },
+    );
+  }
   const p = mod.default ?? mod.projection;
   if (!p || typeof p.init !== 'function' || typeof p.apply !== 'function' || typeof p.name !== 'string') {
     throw new VoxError(ErrorCodes.PROJECTION_INVALID, `${file} must export (default) an object with name, init() and apply(state, event)`, { file });

@@ -2,13 +2,14 @@
  * The `voxledger` command.
  *
  *   voxledger start                     run the runtime (SIP + bots + store) from the config
- *   voxledger simulate --calls N        synthetic calls of every ending into the configured store
+ *   voxledger simulate --calls N [--store FILE]  synthetic calls of every ending into the configured store (or FILE)
  *   voxledger calls [--limit N]         list call ids, newest last
  *   voxledger replay <callId> [--verify] [--json]   a call's timeline; --verify re-decides it
  *   voxledger replay --verify --all    verify every call in the store
  *   voxledger cdr [--format jsonl|csv] [--out FILE]  export CDRs
  *   voxledger project <file> [--json]  run your projection over every call
- * Global: --config FILE (or VOXLEDGER_CONFIG; default ./voxledger.config.json if present).
+ * Global: --config FILE (or VOXLEDGER_CONFIG; default ./voxledger.config.json if present);
+ * --store FILE (a SQLite file instead of the configured store; not for start).
  * Exit codes: 0 ok, 1 failure, 2 usage or config error, 3 --verify found differences.
  */
 import { parseArgs } from 'node:util';
@@ -30,16 +31,18 @@ import { rebuild, loadProjection } from '../../projections/runner.ts';
 import { cdrProjection, cdrToCsvRow, CDR_COLUMNS } from '../../projections/cdr.ts';
 import { iso } from '../domain/clock.ts';
 import { readAllPages } from '../store/read-all-pages.ts';
+import { liveHolders } from '../store/store-holders.ts';
 
 const USAGE = `usage: voxledger <command> [options]
   start                               run the runtime from the config
-  simulate --calls N [--seed S]       drive N synthetic calls into the configured store
+  simulate --calls N [--seed S] [--store FILE]  drive N synthetic calls into the configured store (or a SQLite FILE)
   calls [--limit N]                   list call ids in the store
   replay <callId> [--verify] [--json] print a call's timeline; --verify re-runs its inputs
   replay --verify --all               verify every call in the store
   cdr [--format jsonl|csv] [--out F]  export CDRs
   project <file> [--json]             run a projection module over every call
-options: --config FILE  (default ./voxledger.config.json when present; env VOXLEDGER_CONFIG)`;
+options: --config FILE  (default ./voxledger.config.json when present; env VOXLEDGER_CONFIG)
+         --store FILE   a SQLite file instead of the configured store (not for start)`;
 
 type Out = { write(s: string): unknown };
 
@@ -63,13 +66,18 @@ export async function main(argv: string[], io: { out: Out; err: Out } = { out: p
         seed: { type: 'string' },
         limit: { type: 'string' },
         all: { type: 'boolean' },
+        store: { type: 'string' },
       },
     });
-    const { config } = loadConfig(values.config);
+    const loaded = loadConfig(values.config).config;
+    if (values.store !== undefined && command === 'start') throw new VoxError(ErrorCodes.CLI_USAGE, '--store is for the other commands; start uses the config\'s store');
+    // --store FILE: a SQLite file instead of the configured store (simulate into a file of its own, read it back).
+    const config: VoxConfig = values.store !== undefined ? { ...loaded, store: { kind: 'sqlite', path: values.store } } : loaded;
     switch (command) {
       case 'start':
         return await (await import('./start.ts')).startNode(config);
       case 'simulate':
+        refuseLiveStore(config);
         return await withStore(config, (store) => cmdSimulate(store, config, values, io));
       case 'calls':
         return await withStore(config, (store) => cmdCalls(store, values, io));
@@ -103,6 +111,19 @@ async function withStore(config: VoxConfig, fn: (store: EventStore) => Promise<n
   } finally {
     await store.close();
   }
+}
+
+/** `simulate` writes synthetic calls: never into a SQLite file a running node holds. */
+function refuseLiveStore(config: VoxConfig): void {
+  if (config.store.kind !== 'sqlite' || config.store.path === ':memory:') return;
+  const live = liveHolders(config.store.path);
+  if (live.length === 0) return;
+  const who = live.map((h) => `${h.nodeId} (pid ${h.pid} on ${h.host})`).join(', ');
+  throw new VoxError(
+    ErrorCodes.STORE_IN_USE,
+    `${config.store.path} is held by a running node: ${who}; simulate writes synthetic calls, so give it a file of its own with --store FILE (or stop the node)`,
+    { path: config.store.path },
+  );
 }
 
 function positiveInt(v: string | undefined, name: string, def: number): number {

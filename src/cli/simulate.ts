@@ -87,7 +87,15 @@ export interface SimulateResult {
   ms: number;
 }
 
-export async function simulate(options: { store: EventStore; calls: number; seed: number; log: Logger; concurrency?: number; nodeId?: string }): Promise<SimulateResult> {
+/** Simulated time with no call ending after which `simulate` gives up (calls last ~70 s at most). */
+const STALL_MS = 10 * 60_000;
+
+/** A tag for one run, so two runs with the same seed never reuse a call id. */
+export function runTag(now = Date.now(), random = Math.random()): string {
+  return `${now.toString(36)}${Math.floor(random * 36 ** 4).toString(36).padStart(4, '0')}`;
+}
+
+export async function simulate(options: { store: EventStore; calls: number; seed: number; log: Logger; concurrency?: number; nodeId?: string; run?: string }): Promise<SimulateResult> {
   const t0 = performance.now();
   const clock = new SimulatedClock(Date.now());
   const sip = new InProcessSignaling();
@@ -124,8 +132,19 @@ export async function simulate(options: { store: EventStore; calls: number; seed
     });
   };
   const concurrency = options.concurrency ?? 200;
+  const run = options.run ?? runTag();
   let started = 0;
+  let lastEnded = 0;
+  let progressAt = clock.now();
   while (ended < options.calls) {
+    if (ended !== lastEnded) {
+      lastEnded = ended;
+      progressAt = clock.now();
+    } else if (clock.now() - progressAt > STALL_MS) {
+      await runtime.stop().catch(() => undefined);
+      await notifier.close().catch(() => undefined);
+      throw new VoxError(ErrorCodes.SIMULATE_STALLED, `simulate: no call ended in ${STALL_MS / 60_000} simulated minutes (${ended} of ${options.calls} ended); the store holds what was recorded so far`, { ended, started });
+    }
     while (started < options.calls && started - ended < concurrency) {
       const scenario = SCENARIOS[Math.floor(rand() * SCENARIOS.length)]!;
       byScenario[scenario] = (byScenario[scenario] ?? 0) + 1;
@@ -135,7 +154,7 @@ export async function simulate(options: { store: EventStore; calls: number; seed
         const callId = await runtime.placeCall({ botId: 'sim-bot', to: `sip:+1555${String(started).padStart(6, '0')}@sim`, ringTimeoutMs: 8000 });
         bot.plans.set(callId, plan);
       } else {
-        const callId = `sim-${options.seed}-${started}`;
+        const callId = `sim-${options.seed}-${run}-${started}`;
         bot.plans.set(callId, plan);
         sip.peer.offer({ callId, to: `${1000 + (started % 3)}`, from: `sip:+4420${String(started).padStart(7, '0')}@sim` });
         if (scenario === 'caller-cancel') sip.peer.cancel(callId);

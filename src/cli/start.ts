@@ -3,6 +3,7 @@ import { systemClock } from '../domain/clock.ts';
 import type { VoxConfig } from '../config/config.ts';
 import { makeRouter } from '../config/config.ts';
 import { openStore } from '../store/open-store.ts';
+import { holdStore } from '../store/store-holders.ts';
 import { createLogger } from '../log/logger.ts';
 import { buildBotDirectory } from '../bots/registry.ts';
 import { createSignaling } from '../sip/create-signaling.ts';
@@ -37,6 +38,8 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
   const rawStore = await openStore(config.store, {
     onFileLost: (err) => log.error('event store file deleted or replaced while running: events are held in memory, NOT DURABLE, until the node restarts', { err }),
   });
+  // Tells other commands (simulate, calls, verify) that a live node runs on this file.
+  const holding = config.store.kind === 'sqlite' && config.store.path !== ':memory:' ? holdStore(config.store.path, config.nodeId) : undefined;
   const store = new ResilientStore(rawStore, { clock, log, ...(config.cluster?.store ?? {}) });
   const bots = buildBotDirectory(config.bots, clock, log);
   const adapter = createSignaling(config.sip, log);
@@ -67,6 +70,7 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
   } catch (err) {
     await bots.close().catch(() => undefined);
     await store.close().catch(() => undefined);
+    holding?.release();
     throw err;
   }
   const addr = signaling.address();
@@ -94,6 +98,7 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
       }
       await bots.close();
       await store.close();
+      holding?.release();
       log.info('voxledger stopped');
     },
   };

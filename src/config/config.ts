@@ -4,7 +4,7 @@
  * named in the error (VOX_CONFIG_INVALID). Bot entries are validated by their provider's reader.
  */
 import { VoxError, ErrorCodes } from '../domain/errors.ts';
-import { checkParams } from '../domain/bot-params.ts';
+import { checkParams, PARAM_KEYS } from '../domain/bot-params.ts';
 import type { SessionParams } from '../domain/types.ts';
 import type { LogLevel } from '../log/logger.ts';
 import { parseClusterConfig, type ClusterConfig } from './cluster-config.ts';
@@ -168,6 +168,9 @@ export function parseConfig(input: unknown): VoxConfig {
     if (ids.has(id)) throw bad(`${path}.id`, `"${id}" is used by two bots`);
     ids.add(id);
     const provider = str(o.provider, `${path}.provider`);
+    // The administrator's defaults: unlike a bot's params (where other products' keys may ride
+    // along), an unknown key here is a typo.
+    onlyKeys(obj(o.defaults, `${path}.defaults`), `${path}.defaults`, [...PARAM_KEYS]);
     const d = checkParams(o.defaults ?? {}, `${path}.defaults`);
     if (d.rejected.length) throw bad(d.rejected[0]!.field, d.rejected[0]!.reason);
     const { id: _id, defaults: _d, ...raw } = o;

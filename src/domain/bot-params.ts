@@ -21,7 +21,9 @@ export interface ParamCheck {
   rejected: ParamRejection[];
 }
 
-const KNOWN = new Set(['botOperationResult', 'botOperationData', 'delayBotDisconnectMs', 'hangupReason', 'hangupSipHeaders']);
+/** The parameters voxledger understands (sessionParams / activityParams / a bot's defaults). */
+export const PARAM_KEYS = ['botOperationResult', 'botOperationData', 'delayBotDisconnectMs', 'hangupReason', 'hangupSipHeaders'] as const;
+const KNOWN = new Set<string>(PARAM_KEYS);
 
 export function excerpt(value: unknown, max = 120): string {
   let s: string;

@@ -11,6 +11,8 @@ export const ErrorCodes = {
   STORE_UNAVAILABLE: 'VOX_STORE_UNAVAILABLE',
   STORE_CLOSED: 'VOX_STORE_CLOSED',
   INVALID_APPEND: 'VOX_STORE_INVALID_APPEND',
+  /** A command that writes refused a store a live node holds (see src/store/store-holders.ts). */
+  STORE_IN_USE: 'VOX_STORE_IN_USE',
   // events
   EVENT_INVALID: 'VOX_EVENT_INVALID',
   EVENT_UNKNOWN_TYPE: 'VOX_EVENT_UNKNOWN_TYPE',
@@ -23,6 +25,9 @@ export const ErrorCodes = {
   CONFIG_NOT_FOUND: 'VOX_CONFIG_NOT_FOUND',
   CLI_USAGE: 'VOX_CLI_USAGE',
   PROJECTION_INVALID: 'VOX_PROJECTION_INVALID',
+  PROJECTION_NOT_FOUND: 'VOX_PROJECTION_NOT_FOUND',
+  /** `simulate` saw no call end for a long simulated time (a bug, reported instead of spinning). */
+  SIMULATE_STALLED: 'VOX_SIMULATE_STALLED',
   // sip
   SIP_PARSE: 'VOX_SIP_PARSE',
   SIP_TRANSPORT: 'VOX_SIP_TRANSPORT',

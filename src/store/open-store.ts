@@ -1,10 +1,9 @@
 /** Opens the event store adapter a configuration names. */
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { ErrorCodes, VoxError } from '../domain/errors.ts';
 import type { EventStore } from './port.ts';
 import { MemoryEventStore } from './memory-store.ts';
 import { SqliteEventStore, type SqliteStoreOptions } from './sqlite-store.ts';
+import { ensureStoreFolder } from './store-folder.ts';
 
 export type StoreConfig =
   | { kind: 'memory' }
@@ -32,7 +31,7 @@ export async function openStore(config: StoreConfig, hooks: StoreHooks = {}): Pr
     case 'sqlite': {
       const { kind: _kind, ...options } = config;
       // A fresh checkout has no data/ folder yet: make the file's folder, as a user expects.
-      if (options.path !== ':memory:') mkdirSync(dirname(resolve(options.path)), { recursive: true });
+      if (options.path !== ':memory:') ensureStoreFolder(options.path);
       return new SqliteEventStore({ ...(hooks.onFileLost ? { onFileLost: hooks.onFileLost } : {}), ...options });
     }
     case 'esdb': {

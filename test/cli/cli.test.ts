@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { main } from '../../src/cli/main.ts';
+import { holdStore } from '../../src/store/store-holders.ts';
 
 function capture() {
   let out = '';
@@ -92,5 +93,61 @@ describe('voxledger CLI on a sqlite store filled by simulate', () => {
     c = capture();
     assert.equal(await main(['calls', '--config', join(dir, 'missing.json')], c.io), 2);
     assert.match(c.err(), /VOX_CONFIG_NOT_FOUND/);
+  });
+
+  it('simulate twice with the same seed: no call id collides, both runs finish', async () => {
+    const own = join(dir, 'twice.db');
+    for (let run = 1; run <= 2; run++) {
+      const c = capture();
+      assert.equal(await main(['simulate', '--calls', '40', '--seed', '1', '--store', own, '--config', cfg], c.io), 0, c.err());
+    }
+    const c = capture();
+    assert.equal(await main(['replay', '--verify', '--all', '--config', cfg, '--store', own], c.io), 0, c.out());
+    assert.match(c.out(), /verify: 80 calls, 0 with differences/);
+    const db = new Database(own, { readonly: true });
+    const calls = (db.prepare(`SELECT count(*) AS n FROM events WHERE type = 'CallOffered'`).get() as { n: number }).n;
+    const ended = (db.prepare(`SELECT count(*) AS n FROM events WHERE type = 'CallEnded'`).get() as { n: number }).n;
+    db.close();
+    assert.equal(calls, 80);
+    assert.equal(ended, 80);
+  });
+
+  it('simulate refuses a store a live node holds (VOX_STORE_IN_USE), and writes to --store FILE instead', async () => {
+    const holding = holdStore(join(dir, 'data', 'calls.db'), 'node-under-test');
+    try {
+      let c = capture();
+      assert.equal(await main(['simulate', '--calls', '5', '--config', cfg], c.io), 1);
+      assert.match(c.err(), /VOX_STORE_IN_USE: .*calls\.db is held by a running node: node-under-test \(pid \d+/);
+      c = capture();
+      assert.equal(await main(['simulate', '--calls', '5', '--store', join(dir, 'elsewhere.db'), '--config', cfg], c.io), 0, c.err());
+    } finally {
+      holding.release();
+    }
+  });
+
+  it('store.path under a file or under /proc is a VOX_CONFIG_INVALID naming store.path, at once', async () => {
+    const file = join(dir, 'plain-file');
+    writeFileSync(file, 'x');
+    for (const path of [join(file, 'data', 'x.db'), '/proc/voxledger-test/x.db']) {
+      const bad = join(dir, 'bad-store.json');
+      writeFileSync(bad, JSON.stringify({ store: { path } }));
+      const c = capture();
+      const t0 = Date.now();
+      assert.equal(await main(['calls', '--config', bad], c.io), 2, c.err());
+      assert.match(c.err(), /^voxledger: VOX_CONFIG_INVALID: store\.path "/);
+      assert.doesNotMatch(c.err(), /\n\s+at /, 'no stack');
+      assert.ok(Date.now() - t0 < 5_000);
+    }
+  });
+
+  it('a bad bot key is refused by every command (not only start); a missing projection module is VOX_PROJECTION_NOT_FOUND', async () => {
+    const bad = join(dir, 'bad-bot.json');
+    writeFileSync(bad, JSON.stringify({ store: { kind: 'memory' }, bots: [{ id: 'ac', provider: 'ac-bot-api', botUrl: 'https://bot.example.com', tokn: 'typo' }] }));
+    let c = capture();
+    assert.equal(await main(['calls', '--config', bad], c.io), 2);
+    assert.match(c.err(), /VOX_CONFIG_INVALID: .*bots\[0\]\.tokn is not a ac-bot-api setting/);
+    c = capture();
+    assert.equal(await main(['project', join(dir, 'no-such-projection.ts'), '--config', cfg], c.io), 1);
+    assert.match(c.err(), /^voxledger: VOX_PROJECTION_NOT_FOUND: projection module .*no-such-projection\.ts does not exist\n$/);
   });
 });

@@ -30,6 +30,17 @@ describe('config', () => {
     bad({ bots: [{ id: 'a', provider: 'scripted' }], routes: [{ match: '1', botId: 'b' }] }, /^routes\[0\]\.botId /);
   });
 
+  it('keys inside bots[].defaults and scripted steps are checked at load, naming the path', () => {
+    bad({ bots: [{ id: 'a', provider: 'scripted', defaults: { delayBotDisconectMs: 500 } }] }, /^bots\[0\]\.defaults\.delayBotDisconectMs is not a known key/);
+    bad({ bots: [{ id: 'a', provider: 'scripted', defaults: { delayBotDisconnectMs: '500' } }] }, /^bots\[0\]\.defaults\.delayBotDisconnectMs must be an integer number .*not a string/);
+    bad({ bots: [{ id: 'a', provider: 'scripted', defaults: { hangupSipHeaders: [{ name: ' X-Space', value: 'v' }] } }] }, /^bots\[0\]\.defaults\.hangupSipHeaders\[0\] name is not a SIP token/);
+    bad({ bots: [{ id: 'a', provider: 'scripted', defaults: { hangupSipHeaders: [{ name: 'X-Nel', value: 'a\u0085b' }] } }] }, /^bots\[0\]\.defaults\.hangupSipHeaders\[0\] value holds/);
+    bad({ bots: [{ id: 'a', provider: 'scripted', script: [{ afterMs: 1, hangUp: {} }] }] }, /^bots\[0\]\.script\[0\]\.hangUp is not a known key/);
+    bad({ bots: [{ id: 'a', provider: 'scripted', script: [{ afterMs: 1, hangup: { hangupReson: 'x' } }] }] }, /^bots\[0\]\.script\[0\]\.hangup\.hangupReson is not a known key/);
+    bad({ bots: [{ id: 'a', provider: 'scripted', script: [{ afterMs: 1, sessionParams: { delayBotDisconnectMs: '500' } }] }] }, /^bots\[0\]\.script\[0\]\.sessionParams\.delayBotDisconnectMs must be an integer number/);
+    assert.doesNotThrow(() => prepareBots(parseConfig({ bots: [{ id: 'a', provider: 'scripted', defaults: { delayBotDisconnectMs: 500 }, script: [{ afterMs: 1, hangup: { hangupReason: 'ok', hangupSipHeaders: [{ name: 'X-A', value: 'b' }] } }] }] }).bots));
+  });
+
   it('routes: exact number first, then *', () => {
     const r = makeRouter([{ match: '*', botId: 'any' }, { match: '1000', botId: 'sales' }]);
     assert.equal(r('1000'), 'sales');

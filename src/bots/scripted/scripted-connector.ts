@@ -12,6 +12,7 @@
  * The end-of-call notices it receives are kept (for tests) and logged.
  */
 import { VoxError, ErrorCodes } from '../../domain/errors.ts';
+import { checkParams, PARAM_KEYS } from '../../domain/bot-params.ts';
 import type { Clock, TimerHandle } from '../../domain/clock.ts';
 import type { BotActivity, BotCallInfo, BotConnector, BotSession, BotSink, EndNotice } from '../port.ts';
 
@@ -31,6 +32,8 @@ export interface ScriptedBotConfig {
   failNotices?: number;
 }
 
+const STEP_KEYS = ['afterMs', 'say', 'sessionParams', 'hangup'];
+
 export function parseScriptedConfig(raw: unknown, path: string): ScriptedBotConfig {
   const bad = (what: string) => new VoxError(ErrorCodes.CONFIG_INVALID, `${path}.${what}`, { key: `${path}.${what.split(' ')[0]}` });
   const r = (raw ?? {}) as Record<string, unknown>;
@@ -41,8 +44,15 @@ export function parseScriptedConfig(raw: unknown, path: string): ScriptedBotConf
     if (typeof st !== 'object' || st === null) throw bad(`script[${i}] must be an object`);
     if (typeof st.afterMs !== 'number' || !(st.afterMs >= 0)) throw bad(`script[${i}].afterMs must be a number >= 0`);
     if (st.say !== undefined && typeof st.say !== 'string') throw bad(`script[${i}].say must be a string`);
-    for (const k of ['sessionParams', 'hangup'] as const)
-      if (st[k] !== undefined && (typeof st[k] !== 'object' || st[k] === null || Array.isArray(st[k]))) throw bad(`script[${i}].${k} must be an object`);
+    for (const k of Object.keys(st)) if (!STEP_KEYS.includes(k)) throw bad(`script[${i}].${k} is not a known key (known: ${STEP_KEYS.join(', ')})`);
+    for (const k of ['sessionParams', 'hangup'] as const) {
+      if (st[k] === undefined) continue;
+      if (typeof st[k] !== 'object' || st[k] === null || Array.isArray(st[k])) throw bad(`script[${i}].${k} must be an object`);
+      const where = `script[${i}].${k}`;
+      for (const key of Object.keys(st[k] as object)) if (!(PARAM_KEYS as readonly string[]).includes(key)) throw bad(`${where}.${key} is not a known key (known: ${PARAM_KEYS.join(', ')})`);
+      const { rejected } = checkParams(st[k], where);
+      if (rejected.length) throw bad(`${rejected[0]!.field} ${rejected[0]!.reason}`);
+    }
     return st as unknown as ScriptStep;
   });
   if (r.failStart !== undefined && typeof r.failStart !== 'boolean') throw bad('failStart must be true or false');

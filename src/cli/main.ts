@@ -32,6 +32,7 @@ import { cdrProjection, cdrToCsvRow, CDR_COLUMNS } from '../../projections/cdr.t
 import { iso } from '../domain/clock.ts';
 import { readAllPages } from '../store/read-all-pages.ts';
 import { liveHolders } from '../store/store-holders.ts';
+import { prepareBots } from '../bots/registry.ts';
 
 const USAGE = `usage: voxledger <command> [options]
   start                               run the runtime from the config
@@ -69,7 +70,8 @@ export async function main(argv: string[], io: { out: Out; err: Out } = { out: p
         store: { type: 'string' },
       },
     });
-    const loaded = loadConfig(values.config).config;
+    const { config: loaded, file } = loadConfig(values.config);
+    checkBotEntries(loaded, file);
     if (values.store !== undefined && command === 'start') throw new VoxError(ErrorCodes.CLI_USAGE, '--store is for the other commands; start uses the config\'s store');
     // --store FILE: a SQLite file instead of the configured store (simulate into a file of its own, read it back).
     const config: VoxConfig = values.store !== undefined ? { ...loaded, store: { kind: 'sqlite', path: values.store } } : loaded;
@@ -110,6 +112,16 @@ async function withStore(config: VoxConfig, fn: (store: EventStore) => Promise<n
     return await fn(store);
   } finally {
     await store.close();
+  }
+}
+
+/** Every bot entry against its provider, for every command (not only at `start`): a bad key is named at once. */
+function checkBotEntries(config: VoxConfig, file: string | undefined): void {
+  try {
+    prepareBots(config.bots);
+  } catch (err) {
+    if (isVoxError(err) && file) throw new VoxError(err.code, `${file}: ${err.message}`, { ...err.details, file });
+    throw err;
   }
 }
 

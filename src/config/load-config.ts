@@ -1,13 +1,8 @@
-/**
- * Reads the config file (JSON). A missing default file means all defaults; a missing named file is
- * an error. Every bot entry is also checked against its provider here (not only at `start`), so
- * every command refuses a config with a bad bot key, naming it.
- */
+/** Reads the config file (JSON). A missing default file means all defaults; a missing named file is an error. */
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { VoxError, ErrorCodes } from '../domain/errors.ts';
 import { parseConfig, type VoxConfig } from './config.ts';
-import { prepareBots } from '../bots/registry.ts';
 
 export const DEFAULT_CONFIG_FILE = 'voxledger.config.json';
 
@@ -16,9 +11,7 @@ export function loadConfig(file?: string): { config: VoxConfig; file: string | u
   const path = resolve(named ?? DEFAULT_CONFIG_FILE);
   if (!existsSync(path)) {
     if (named) throw new VoxError(ErrorCodes.CONFIG_NOT_FOUND, `config file ${path} does not exist`, { file: path });
-    const config = parseConfig({});
-    prepareBots(config.bots);
-    return { config, file: undefined };
+    return { config: parseConfig({}), file: undefined };
   }
   let raw: unknown;
   try {
@@ -27,9 +20,7 @@ export function loadConfig(file?: string): { config: VoxConfig; file: string | u
     throw new VoxError(ErrorCodes.CONFIG_INVALID, `${path} is not valid JSON: ${(err as Error).message}`, { file: path });
   }
   try {
-    const config = parseConfig(raw);
-    prepareBots(config.bots);
-    return { config, file: path };
+    return { config: parseConfig(raw), file: path };
   } catch (err) {
     if (err instanceof VoxError) throw new VoxError(err.code, `${path}: ${err.message}`, { ...err.details, file: path });
     throw err;

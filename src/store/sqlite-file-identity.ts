@@ -70,3 +70,46 @@ export function setAsideStaleWal(path: string, ours: { wal?: FileIdentity; shm?:
   }
   return moved;
 }
+
+/** Watches one open store file: its identity at open, and its WAL/shm while they are still its own. */
+export class StoreFileWatch {
+  private readonly opened: FileIdentity;
+  private readonly side: { wal?: FileIdentity; shm?: FileIdentity } = {};
+  /** The first loss seen (the file stays lost for this store). */
+  lost: VoxError | undefined;
+
+  private constructor(private readonly path: string, opened: FileIdentity) {
+    this.opened = opened;
+    this.noteSideFiles();
+  }
+
+  /** A watch for a file store, or undefined (':memory:', or a path that cannot be stat'ed). */
+  static of(path: string): StoreFileWatch | undefined {
+    const id = fileIdentity(path);
+    return id ? new StoreFileWatch(path, id) : undefined;
+  }
+
+  /** The loss error when the file was deleted or replaced (told to `onLost` the first time), else undefined. */
+  check(onLost?: (error: VoxError) => void): VoxError | undefined {
+    const lost = fileLost(this.path, this.opened);
+    if (lost === undefined) {
+      if (this.side.wal === undefined || this.side.shm === undefined) this.noteSideFiles();
+      return undefined;
+    }
+    if (this.lost === undefined) {
+      this.lost = lost;
+      onLost?.(lost);
+    }
+    return lost;
+  }
+
+  /** After close: our WAL/shm, if still at their names beside a lost file, are renamed aside. */
+  setAsideIfLost(): void {
+    if (this.lost !== undefined) setAsideStaleWal(this.path, this.side);
+  }
+
+  private noteSideFiles(): void {
+    this.side.wal ??= fileIdentity(`${this.path}-wal`);
+    this.side.shm ??= fileIdentity(`${this.path}-shm`);
+  }
+}

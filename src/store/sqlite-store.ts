@@ -52,7 +52,7 @@ import { openStoreDatabase } from './sqlite-schema.ts';
 import { SqliteReads } from './sqlite-reads.ts';
 import { SqliteWriter, type BatchOutcome, type EncodedAppend } from './sqlite-writer.ts';
 import { CommitThread } from './sqlite-commit-thread.ts';
-import { fileIdentity, fileLost, setAsideStaleWal, type FileIdentity } from './sqlite-file-identity.ts';
+import { StoreFileWatch } from './sqlite-file-identity.ts';
 
 export interface SqliteStoreOptions {
   /** The database file (created if missing). */
@@ -135,12 +135,9 @@ export class SqliteEventStore implements EventStore {
   private readonly subscriptions = new Set<CatchUpSubscription>();
   private closed = false;
   private closing: Promise<void> | undefined;
-  /** The file's device and inode at open (undefined for ':memory:'). */
-  private readonly identity: FileIdentity | undefined;
-  /** The WAL and shared-memory files' identities, taken while the file was still ours. */
-  private sideFiles: { wal?: FileIdentity; shm?: FileIdentity } = {};
+  /** Notices the file deleted or replaced while open (undefined for ':memory:'). */
+  private readonly fileWatch: StoreFileWatch | undefined;
   private readonly onFileLost: ((error: VoxError) => void) | undefined;
-  private lostError: VoxError | undefined;
 
   /** Opens the file synchronously; throws STORE_CORRUPT / STORE_LOCKED / STORE_UNAVAILABLE. */
   constructor(options: SqliteStoreOptions) {
@@ -156,8 +153,7 @@ export class SqliteEventStore implements EventStore {
       });
     }
     this.db = openStoreDatabase(options.path, this.busyTimeoutMs);
-    this.identity = fileIdentity(options.path);
-    this.noteSideFiles();
+    this.fileWatch = StoreFileWatch.of(options.path);
     this.onFileLost = options.onFileLost;
     try {
       this.reads = new SqliteReads(this.db, this.path);
@@ -238,13 +234,7 @@ export class SqliteEventStore implements EventStore {
     await Promise.all([...this.subscriptions].map((s) => s.close()));
     this.db.close();
     // Our WAL left beside a file that replaced ours would be replayed into it at the next open.
-    if (this.lostError !== undefined) setAsideStaleWal(this.path, this.sideFiles);
-  }
-
-  private noteSideFiles(): void {
-    if (this.identity === undefined) return;
-    this.sideFiles.wal ??= fileIdentity(`${this.path}-wal`);
-    this.sideFiles.shm ??= fileIdentity(`${this.path}-shm`);
+    this.fileWatch?.setAsideIfLost();
   }
 
   private scheduleFlush(): void {
@@ -273,16 +263,8 @@ export class SqliteEventStore implements EventStore {
    * it was opened (one stat per group commit); true if it did.
    */
   private refuseIfFileLost(): boolean {
-    if (this.identity === undefined) return false;
-    const lost = fileLost(this.path, this.identity);
-    if (lost === undefined) {
-      if (this.sideFiles.wal === undefined || this.sideFiles.shm === undefined) this.noteSideFiles();
-      return false;
-    }
-    if (this.lostError === undefined) {
-      this.lostError = lost;
-      this.onFileLost?.(lost);
-    }
+    const lost = this.fileWatch?.check(this.onFileLost);
+    if (lost === undefined) return false;
     const batch = this.queue;
     this.queue = [];
     this.queuedEvents = 0;

@@ -6,7 +6,7 @@
  */
 import { ANY, type EventStore, type RecordedEvent, type Subscription } from '../src/store/port.ts';
 import { fromRecorded } from '../src/store/envelope.ts';
-import { VoxError, ErrorCodes } from '../src/domain/errors.ts';
+import { VoxError, ErrorCodes, isVoxError } from '../src/domain/errors.ts';
 import { newEventId } from '../src/store/event-id.ts';
 import { readAllPages } from '../src/store/read-all-pages.ts';
 import type { Logger } from '../src/log/logger.ts';
@@ -100,7 +100,7 @@ export class ProjectionRunner<S> {
       const p = (last?.data as { position?: unknown } | undefined)?.position;
       return typeof p === 'number' ? p : -1;
     } catch (err) {
-      if ((err as VoxError).code === ErrorCodes.STREAM_NOT_FOUND) return -1;
+      if (isVoxError(err, ErrorCodes.STREAM_NOT_FOUND)) return -1;
       throw err;
     }
   }

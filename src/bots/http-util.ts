@@ -213,11 +213,6 @@ export function isTransient(e: unknown): boolean {
   return e instanceof VoxError && (e.code === ErrorCodes.BOT_UNREACHABLE || e.code === ErrorCodes.BOT_TIMEOUT);
 }
 
-/** Any thrown value as a VoxError (unexpected ones become BOT_PROTOCOL). */
-export function asVoxError(e: unknown): VoxError {
-  return e instanceof VoxError ? e : new VoxError(ErrorCodes.BOT_PROTOCOL, e instanceof Error ? e.message : String(e), {}, { cause: e });
-}
-
 /** Hands activities to the runtime's sink; a sink that throws is logged, never propagated into I/O code. */
 export function deliverToSink(sink: BotSink, activities: BotActivity[], log: ConnectorDeps['log'], fields: Record<string, unknown>): void {
   if (activities.length === 0) return;

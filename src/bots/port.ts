@@ -3,7 +3,7 @@
  * dialect and hands the runtime normalized activities; everything dialect-specific about
  * hangup, params and the end-of-call notice stays inside the connector.
  */
-import type { ReasonCode, SessionParams } from '../domain/types.ts';
+import type { ReasonCode } from '../domain/types.ts';
 
 /**
  * An activity from the bot, normalized out of its dialect:
@@ -69,5 +69,3 @@ export interface BotConnector {
   close(): Promise<void>;
 }
 
-/** Per-bot settings from config that apply at call start (the administrator's defaults). */
-export interface BotDefaults extends SessionParams {}

@@ -19,7 +19,7 @@
  * Reads see only what the store has: held events are not visible until they are written.
  * Everything waits on the injected clock.
  */
-import { ErrorCodes, VoxError, isVoxError } from '../domain/errors.ts';
+import { ErrorCodes, VoxError, isVoxError, toVoxError } from '../domain/errors.ts';
 import type { Clock } from '../domain/clock.ts';
 import type { Logger } from '../log/logger.ts';
 import {
@@ -284,7 +284,8 @@ export class ResilientStore implements EventStore {
         const dropped = q.splice(0);
         this.held.delete(streamId);
         this.heldCount -= dropped.reduce((n, x) => n + x.events.length, 0);
-        this.reportUnrecorded(streamId, dropped, (err as Error).message, (err as VoxError).code ?? 'unknown');
+        const e = toVoxError(err, ErrorCodes.STORE_UNAVAILABLE);
+        this.reportUnrecorded(streamId, dropped, e.message, e.code);
         return;
       }
     }

@@ -68,6 +68,15 @@ export class VoxError extends Error {
   }
 }
 
+/**
+ * Any thrown value as a VoxError: a VoxError as it is; anything else becomes one with the
+ * `fallback` code and the thrown value's message (kept as `cause`).
+ */
+export function toVoxError(e: unknown, fallback: ErrorCode): VoxError {
+  if (e instanceof VoxError) return e;
+  return new VoxError(fallback, e instanceof Error ? e.message : String(e), undefined, { cause: e });
+}
+
 export function isVoxError(e: unknown, code?: ErrorCode): e is VoxError {
   return e instanceof VoxError && (code === undefined || e.code === code);
 }

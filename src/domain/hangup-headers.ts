@@ -1,5 +1,5 @@
 /**
- * The rules for SIP headers a bot asks to put on its BYE (DESIGN §4), and the Reason header.
+ * The rules for SIP headers a bot asks to put on its BYE (README, The rules: Reason header, hangupSipHeaders), and the Reason header.
  * Used where the bot's input enters (bot connectors) and again by every SIP adapter just before
  * the wire (defence in depth). Nothing a bot sends can put a line into a SIP message.
  */

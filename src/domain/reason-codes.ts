@@ -1,6 +1,6 @@
 /**
  * The one table that maps a failed outbound call's final SIP status to a reasonCode
- * (DESIGN §4). jambonz had two code paths that disagreed (603 as busy in one, 480 as failed in
+ * (README, The rules: End of call). jambonz had two code paths that disagreed (603 as busy in one, 480 as failed in
  * the other); every caller here goes through `reasonCodeForSipFailure`.
  */
 import type { ReasonCode } from './types.ts';

@@ -42,4 +42,3 @@ export interface SessionParams {
   hangupSipHeaders?: SipHeader[];
 }
 
-export type BotProvider = 'ac-bot-api' | 'bot-framework' | 'direct-line' | 'copilot-studio' | 'copilot-studio-legacy' | 'dialogflow-cx' | 'dialogflow-es' | 'scripted';

@@ -5,7 +5,7 @@
  */
 import type { CallEvent } from '../domain/events.ts';
 import type { Clock } from '../domain/clock.ts';
-import { VoxError, ErrorCodes } from '../domain/errors.ts';
+import { VoxError, ErrorCodes, toVoxError, type ErrorCode } from '../domain/errors.ts';
 import { reasonCodeForSipFailure } from '../domain/reason-codes.ts';
 import type { SipHeader } from '../domain/types.ts';
 import type { EventStore } from '../store/port.ts';
@@ -18,6 +18,7 @@ import { CallActor, type CallActorDeps } from './call-actor.ts';
 import { activityToInputs, type CallInput } from './bot-activity.ts';
 import { mergeParams } from '../domain/bot-params.ts';
 import { newEventId } from '../store/event-id.ts';
+import { pickHeaders } from './invite-headers.ts';
 
 export interface RuntimeOptions {
   store: EventStore;
@@ -74,7 +75,8 @@ export class CallRuntime implements SignalingEvents {
       sendBye: (actor, bye) =>
         this.opts.signaling.hangup(actor.callId, { reasonHeader: bye.reasonHeader, headers: bye.headers }).catch((err: unknown) => {
           actor.log.error('BYE could not be sent', { err });
-          return { error: `${(err as VoxError)?.code ?? 'error'}: ${(err as Error)?.message ?? String(err)}` };
+          const e = toVoxError(err, ErrorCodes.SIP_TRANSPORT);
+          return { error: `${e.code}: ${e.message}` };
         }),
     };
   }
@@ -293,9 +295,10 @@ export class CallRuntime implements SignalingEvents {
   private perform(actor: CallActor, events: CallEvent[]): void {
     const { signaling } = this.opts;
     const callId = actor.callId;
-    const fail = (code: string) => (err: unknown) => {
+    const fail = (code: ErrorCode) => (err: unknown) => {
       actor.log.error('effect failed', { code, err });
-      this.submit(actor, [{ type: 'CallErrored', data: { code: (err as VoxError)?.code ?? code, message: (err as Error)?.message ?? String(err) } }]);
+      const e = toVoxError(err, code);
+      this.submit(actor, [{ type: 'CallErrored', data: { code: e.code, message: e.message } }]);
     };
     for (const e of events) {
       switch (e.type) {
@@ -365,9 +368,8 @@ export class CallRuntime implements SignalingEvents {
       .catch((err: unknown) => {
         x.botStarting = false;
         actor.log.warn('bot could not be started', { err, botId: bot.id });
-        this.submit(actor, [
-          { type: 'BotStartFailed', data: { provider: bot.provider, code: (err as VoxError)?.code ?? ErrorCodes.BOT_UNREACHABLE, message: (err as Error)?.message ?? String(err) } },
-        ]);
+        const e = toVoxError(err, ErrorCodes.BOT_UNREACHABLE);
+        this.submit(actor, [{ type: 'BotStartFailed', data: { provider: bot.provider, code: e.code, message: e.message } }]);
       });
   }
 
@@ -384,18 +386,4 @@ export class CallRuntime implements SignalingEvents {
     }
     for (const l of this.endedListeners) l(callId, ended);
   }
-}
-
-const KEPT_HEADERS = /^(x-|user-agent$|p-asserted-identity$|diversion$)/i;
-
-/** The INVITE headers worth keeping on CallOffered (custom X- headers and identity), capped. */
-function pickHeaders(headers: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  let n = 0;
-  for (const [k, v] of Object.entries(headers)) {
-    if (!KEPT_HEADERS.test(k) || n >= 32) continue;
-    out[k] = String(v).slice(0, 1024);
-    n++;
-  }
-  return out;
 }

@@ -3,7 +3,7 @@
  * src/sip/embedded/) and `drachtio` (drachtio-srf against a drachtio-server, src/sip/drachtio/).
  * The runtime owns call ids; an adapter maps them to its dialogs.
  *
- * Rules every adapter keeps (DESIGN §4):
+ * Rules every adapter keeps (README, The rules: End of call, hangupSipHeaders):
  * - a BYE received is always answered 200 OK, whatever the runtime's state;
  * - `hangup` on a dialog the peer already ended sends nothing and resolves;
  * - at most one BYE per dialog;

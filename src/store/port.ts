@@ -121,16 +121,6 @@ export class StreamNotFoundError extends VoxError {
   }
 }
 
-/** Checks an expected revision against the stream's current state; throws the conflict error. */
-export function checkExpectedRevision(streamId: string, expected: ExpectedRevision, current: number | typeof NO_STREAM): void {
-  const ok =
-    expected === ANY ||
-    (expected === NO_STREAM && current === NO_STREAM) ||
-    (expected === STREAM_EXISTS && current !== NO_STREAM) ||
-    (typeof expected === 'number' && current === expected);
-  if (!ok) throw new WrongExpectedRevisionError(streamId, expected, current);
-}
-
 export function callStreamId(callId: string): string {
   return `call-${callId}`;
 }

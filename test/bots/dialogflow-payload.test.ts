@@ -7,7 +7,7 @@ import { normalizeActivity, payloadToActivities, MAX_ACTIVITIES_PER_PAYLOAD } fr
 import { sessionIdForCall } from '../../src/bots/dialogflow-common/session-id.ts';
 import { cxResponseToActivities } from '../../src/bots/dialogflow-cx/translate.ts';
 import { esResponseToActivities } from '../../src/bots/dialogflow-es/translate.ts';
-import { voxCodeForGrpcStatus, toVoxError } from '../../src/bots/dialogflow-common/grpc-errors.ts';
+import { voxCodeForGrpcStatus, fromGrpcError } from '../../src/bots/dialogflow-common/grpc-errors.ts';
 import { ErrorCodes } from '../../src/domain/errors.ts';
 import { status } from '@grpc/grpc-js';
 
@@ -139,9 +139,9 @@ test('gRPC statuses map to VoxError codes', () => {
   assert.equal(voxCodeForGrpcStatus(status.PERMISSION_DENIED), ErrorCodes.BOT_AUTH);
   assert.equal(voxCodeForGrpcStatus(status.INVALID_ARGUMENT), ErrorCodes.BOT_PROTOCOL);
   const ctx = { provider: 'dialogflow-cx', what: 'x', endpoint: 'h:1', timeoutMs: 5 };
-  assert.equal(toVoxError(new Error('Could not load the default credentials.'), ctx).code, ErrorCodes.BOT_AUTH);
-  assert.equal(toVoxError(new TypeError('something odd'), ctx).code, ErrorCodes.BOT_PROTOCOL);
-  assert.equal(toVoxError('The client has already been closed.', ctx).code, ErrorCodes.BOT_PROTOCOL);
+  assert.equal(fromGrpcError(new Error('Could not load the default credentials.'), ctx).code, ErrorCodes.BOT_AUTH);
+  assert.equal(fromGrpcError(new TypeError('something odd'), ctx).code, ErrorCodes.BOT_PROTOCOL);
+  assert.equal(fromGrpcError('The client has already been closed.', ctx).code, ErrorCodes.BOT_PROTOCOL);
 });
 
 test('withDeadline: the clock reaching the deadline rejects; a late failure is observed, not unhandled', async () => {

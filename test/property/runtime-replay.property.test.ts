@@ -1,5 +1,5 @@
 /**
- * (c) The auditor's replay (DESIGN §7): for any history the runtime wrote, replaying only its
+ * (c) The auditor's replay (README, The rules: Time and audit): for any history the runtime wrote, replaying only its
  * INPUT events through the pure machine (fold + decideAll at the recorded times, plus the
  * wake-ups at nextWakeUp between inputs) reproduces the same decision events, type and data, at
  * the same times and in the same places, and the same CDR. (The runtime runs on a simulated

@@ -1,5 +1,5 @@
 /**
- * (b) The STT wait (DESIGN §4, delayBotDisconnectMs): a hangup at t with delay D while speech
+ * (b) The STT wait (README, The rules: STT delay): a hangup at t with delay D while speech
  * recognition is in progress sends its BYE at the STT final if that comes before t+D, else at
  * t+D; never before t, never after t+D; at once when nothing is being recognised or D = 0. The
  * delay comes from the bot's config, from sessionParams, or from the hangup's activityParams;

@@ -19,7 +19,7 @@ import { ErrorCodes, VoxError } from '../../domain/errors.ts';
 import { sanitizeReasonText } from '../../domain/hangup-headers.ts';
 import { CONVERSATION_END_EVENT, type DialogflowCommonConfig } from './config.ts';
 import { MAX_TEXT_QUERY_CHARS, type DialogflowDialect } from './dialect.ts';
-import { toVoxError } from './grpc-errors.ts';
+import { fromGrpcError } from './grpc-errors.ts';
 import { callOptions, clientOptions, createSessionsClient, type SessionsApi } from './sessions-client.ts';
 import { sessionIdForCall } from './session-id.ts';
 import { withDeadline } from './deadline.ts';
@@ -83,7 +83,7 @@ export function createDialogflowConnector(
       deps.log('debug', `${provider} ${what} answered`, { provider, ms: deps.clock.now() - started });
       return Array.isArray(result) ? result[0] : result;
     } catch (err) {
-      throw toVoxError(err, { provider, what, endpoint, timeoutMs: config.timeoutMs });
+      throw fromGrpcError(err, { provider, what, endpoint, timeoutMs: config.timeoutMs });
     }
   };
 

@@ -29,7 +29,7 @@ export function voxCodeForGrpcStatus(code: number | undefined): ErrorCode {
  * Wraps whatever a detectIntent call threw. `what` says which request failed (e.g. "welcome
  * event"); the message never includes credentials, only the gRPC status and the server's text.
  */
-export function toVoxError(err: unknown, ctx: { provider: string; what: string; endpoint: string; timeoutMs: number }): VoxError {
+export function fromGrpcError(err: unknown, ctx: { provider: string; what: string; endpoint: string; timeoutMs: number }): VoxError {
   if (err instanceof VoxError) return err;
   const e = err as { code?: unknown; details?: unknown; message?: unknown } | null | undefined;
   const grpcCode = typeof e?.code === 'number' ? e.code : undefined;

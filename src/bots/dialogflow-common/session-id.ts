@@ -5,7 +5,6 @@
  */
 import { createHash } from 'node:crypto';
 
-export const MAX_SESSION_ID_CHARS = 36;
 const USABLE = /^[A-Za-z0-9_-]{1,36}$/;
 
 export function sessionIdForCall(callId: string): string {

@@ -16,10 +16,10 @@
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import type { TimerHandle } from '../../domain/clock.ts';
-import { ErrorCodes, VoxError } from '../../domain/errors.ts';
+import { ErrorCodes, VoxError, toVoxError } from '../../domain/errors.ts';
 import type { BotActivity, BotCallInfo, BotConnector, BotSession, BotSink, EndNotice } from '../port.ts';
 import type { ConnectorDeps } from '../connector-deps.ts';
-import { RENEW_RETRY_MS, RecentIds, SerialQueue, asVoxError, deliverToSink, isRecord, isTransient, refreshDelayMs } from '../http-util.ts';
+import { RENEW_RETRY_MS, RecentIds, SerialQueue, deliverToSink, isRecord, isTransient, refreshDelayMs } from '../http-util.ts';
 import { endOfConversationBody, normalizeMicrosoftActivity, type ParamsLocation } from '../bot-framework/activity.ts';
 import { activitySetFrom, createDirectLineClient, type ActivitySet, type DirectLineConversation } from './client.ts';
 import type { DirectLineConfig, DirectLineTransportConfig } from './config.ts';
@@ -137,11 +137,11 @@ export function createDirectLineFamilyConnector(settings: DirectLineFamilySettin
       } catch (e) {
         if (this.closed) return;
         if (isTransient(e) && clock.now() + RENEW_RETRY_MS < this.tokenExpiresAt) {
-          log('warn', 'Direct Line token refresh failed; retrying', this.fields({ code: asVoxError(e).code }));
+          log('warn', 'Direct Line token refresh failed; retrying', this.fields({ code: toVoxError(e, ErrorCodes.BOT_PROTOCOL).code }));
           this.refreshTimer = clock.at(clock.now() + RENEW_RETRY_MS, () => void this.refreshToken());
           return;
         }
-        this.fail(asVoxError(e), 'Direct Line token refresh failed');
+        this.fail(toVoxError(e, ErrorCodes.BOT_PROTOCOL), 'Direct Line token refresh failed');
       }
     }
 
@@ -189,7 +189,7 @@ export function createDirectLineFamilyConnector(settings: DirectLineFamilySettin
           try {
             set = activitySetFrom(JSON.parse(text));
           } catch (e) {
-            log('warn', 'Direct Line stream frame skipped', this.fields({ reason: asVoxError(e).message }));
+            log('warn', 'Direct Line stream frame skipped', this.fields({ reason: toVoxError(e, ErrorCodes.BOT_PROTOCOL).message }));
             return;
           }
           this.deliver(set);
@@ -231,7 +231,7 @@ export function createDirectLineFamilyConnector(settings: DirectLineFamilySettin
         this.pollFailures = 0;
         this.deliver(set);
       } catch (e) {
-        const err = asVoxError(e);
+        const err = toVoxError(e, ErrorCodes.BOT_PROTOCOL);
         this.pollFailures++;
         if (!isTransient(err) || this.pollFailures > MAX_POLL_FAILURES) {
           this.polling = false;

@@ -1,6 +1,6 @@
 /**
  * Turns domain headers into the `headers` object drachtio-srf writes into the request it hands
- * to drachtio-server, with the last safety check before the wire (DESIGN §4: defence in depth).
+ * to drachtio-server, with the last safety check before the wire (README, The rules: hangupSipHeaders — defence in depth).
  *
  * drachtio-srf writes request headers as `<key>: <value>` lines in insertion order, keys verbatim
  * (lib/sip-parser/parser.js `stringify`). An object cannot hold two entries under one key, so a

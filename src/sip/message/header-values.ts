@@ -164,7 +164,3 @@ export function parseCSeq(value: string): CSeq | undefined {
   return { seq, method: m[2]! };
 }
 
-/** Removes a quoted string's quotes and backslash escapes. */
-export function unquote(value: string): string {
-  return value.startsWith('"') && value.endsWith('"') && value.length >= 2 ? value.slice(1, -1).replace(/\\(.)/g, '$1') : value;
-}

@@ -31,7 +31,7 @@ const TRACKED = new Set([
   'BotHangupRequested', 'SttStarted', 'SttFinalReceived', 'ByeSent', 'ByeReceived', 'CallErrored', 'CallEnded',
 ]);
 
-/** The reasonCode table for failed outbound calls, restated (DESIGN §4). */
+/** The reasonCode table for failed outbound calls, restated (README, The rules: End of call). */
 const FAILURE_CODE: Record<number, ReasonCode> = { 408: 'no-answer', 480: 'no-answer', 487: 'no-answer', 486: 'busy', 600: 'busy', 603: 'declined' };
 
 const SCRIPTED_START_FAILURE = { provider: 'scripted', code: ErrorCodes.BOT_UNREACHABLE, message: 'scripted bot configured to fail at start' };

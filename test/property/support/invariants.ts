@@ -6,7 +6,7 @@
  * - every event validates against the catalogue; times never go back; CallOffered comes first;
  * - at most one CallEnded, and it is the last event (exactly one when `ended` is required);
  * - at most one ByeSent and one BotHangupRequested; never both ByeSent and ByeReceived;
- * - the STT wait (DESIGN §4): a hangup at t with delay D while recognition is in progress sends
+ * - the STT wait (README, The rules: STT delay): a hangup at t with delay D while recognition is in progress sends
  *   its BYE at the STT final if that comes before t+D, else at t+D; never before t, never after
  *   t+D; immediately when nothing is being recognised or D = 0; sttWaitMs is the wait;
  * - the BYE carries the hangup's Reason and headers (wire-safe), CallEnded says who ended the call;

@@ -1,5 +1,5 @@
 /**
- * The auditor's check (DESIGN §7), written from the outside: take only the INPUT events of a
+ * The auditor's check (README, The rules: Time and audit), written from the outside: take only the INPUT events of a
  * recorded history, feed them to the pure machine at their recorded times, ask it for decisions
  * after each input and at every wake-up (`nextWakeUp`) that falls between inputs, and return the
  * history the machine would have written. A runtime that did what the rules say wrote exactly that.

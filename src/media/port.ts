@@ -78,6 +78,12 @@ export interface MediaStats {
   jitterMs: number;
   /** Packets dropped as malformed, from a third address, of an unknown payload type or over the rate limit. */
   packetsDropped: number;
+  /** Optional detail (embedded engine): why packets were dropped. */
+  drops?: { malformed: number; unknownPayloadType: number; foreignSource: number; rateLimited: number };
+  /** Optional: times the peer's SSRC changed mid-call (each starts a new source for the counts). */
+  ssrcChanges?: number;
+  /** Optional: what the peer's last RTCP report said about our stream. */
+  peerReport?: { fractionLost: number; packetsLost: number; jitter: number; at: number };
 }
 
 export interface MediaEndpoint {

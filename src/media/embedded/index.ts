@@ -1,0 +1,2 @@
+export { EmbeddedMediaEngine, type EmbeddedEngineOptions } from './engine.ts';
+export type { EmbeddedEndpoint } from './endpoint.ts';

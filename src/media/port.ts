@@ -54,6 +54,27 @@ export interface MediaInfo {
   remote: { address: string; port: number };
   /** Our direction, as written in our SDP. */
   direction: MediaDirection;
+  /** Media anchored on a relay outside this process (rtpengine): what a takeover node needs to re-attach. */
+  anchor?: MediaAnchor;
+}
+
+/**
+ * A call's media session held by a relay (rtpengine) rather than by this process. The caller's
+ * media keeps flowing through the relay when the node that ran the call dies; the node that takes
+ * the call over re-attaches its own audio leg to the session (`MediaEngine.reattach`).
+ */
+export interface MediaAnchor {
+  engine: 'rtpengine';
+  /** The relay's control address (`host:port` of rtpengine's ng socket). */
+  control: string;
+  /** The relay's session key (rtpengine: the ng call-id) and the tags of the two sides. */
+  sessionId: string;
+  peerTag: string;
+  ourTag: string;
+  /** Who made the first offer: the peer (inbound call) or us (outbound). */
+  offerer: 'peer' | 'us';
+  /** The peer's last SDP (its offer, or its answer to ours), replayed to the relay on re-attach. */
+  peerSdp: string;
 }
 
 export interface PlayOptions {
@@ -123,4 +144,10 @@ export interface MediaEngine {
   offer(callId: string): Promise<MediaEndpoint>;
   /** Endpoints held now. */
   readonly activeCount: number;
+  /**
+   * Takeover: an endpoint for a call another node ran, from the MediaInfo it recorded. Only for
+   * engines whose media outlives a node (`info.anchor`, rtpengine); VOX_MEDIA_ENGINE when the
+   * relay no longer holds the session.
+   */
+  reattach?(callId: string, info: MediaInfo): Promise<MediaEndpoint>;
 }

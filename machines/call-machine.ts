@@ -10,6 +10,7 @@
  *   awaitingSttFinal ─SttFinalReceived─▶ byeDue;  deadline passed ─ByeSent─▶ ending
  *   byeDue ─ByeSent─▶ ending ─CallEnded─▶ ended (final)
  *   ByeReceived (the peer's BYE) from any answered state ─▶ ending (client-disconnected)
+ *   OperatorHangupRequested: before answer ─▶ ending; answered (before any BYE) ─▶ byeDue (operator-disconnected)
  *
  * Deadlines (ring timeout, STT wait) are absolute times in the context, taken from the events,
  * so a node that rebuilds the actor from its stream honours them (XState's `after` timers are
@@ -92,6 +93,13 @@ export const callMachine = setup({
     recordBye: assign({ byeSentAt: ({ event }) => event.at }),
     recordEnd: assign({ endedAt: ({ event }) => event.at }),
     clientEnded: assign({ ending: (): CallEnding => ({ reasonCode: 'client-disconnected', reason: CLIENT_SIDE_REASON, terminatedBy: 'client' }) }),
+    /** The operator's hangup: a BYE now with the operator's reason (before answer: no BYE, the call just ends). */
+    operatorEnding: assign(({ event }) => {
+      if (event.type !== 'OperatorHangupRequested') return {};
+      const ending: CallEnding = { reasonCode: 'operator-disconnected', reason: event.data.reason, terminatedBy: 'system' };
+      const hangup: PendingHangup = { reason: event.data.reason, headers: [], delayMs: 0, requestedAt: event.at, deadline: event.at };
+      return { ending, hangup, byeTrigger: 'immediate' as const };
+    }),
     errorEnding: assign({
       ending: ({ context, event }): CallEnding => ({
         reasonCode: 'error',
@@ -136,6 +144,7 @@ export const callMachine = setup({
         CallAnswered: { target: 'connecting', actions: assign({ answeredAt: ({ event }) => event.at }) },
         CancelReceived: { target: 'ending', actions: 'clientEnded' },
         CallErrored: { target: 'ending', actions: 'errorEnding' },
+        OperatorHangupRequested: { target: 'ending', actions: 'operatorEnding' },
       },
     },
     dialing: {
@@ -152,6 +161,7 @@ export const callMachine = setup({
           }),
         },
         CallErrored: { target: 'ending', actions: 'errorEnding' },
+        OperatorHangupRequested: { target: 'ending', actions: 'operatorEnding' },
       },
     },
     connecting: {
@@ -164,6 +174,7 @@ export const callMachine = setup({
         ],
         ByeReceived: { target: 'ending', actions: 'clientEnded' },
         CallErrored: { target: 'byeDue', actions: 'errorEnding' },
+        OperatorHangupRequested: { target: 'byeDue', actions: 'operatorEnding' },
       },
     },
     active: {
@@ -174,6 +185,7 @@ export const callMachine = setup({
         ],
         ByeReceived: { target: 'ending', actions: 'clientEnded' },
         CallErrored: { target: 'byeDue', actions: 'errorEnding' },
+        OperatorHangupRequested: { target: 'byeDue', actions: 'operatorEnding' },
       },
     },
     awaitingSttFinal: {
@@ -183,6 +195,7 @@ export const callMachine = setup({
         ByeSent: { target: 'ending', actions: ['recordBye', assign({ byeTrigger: () => 'deadline' as const })] },
         ByeReceived: { target: 'ending', actions: 'clientEnded' },
         CallErrored: { target: 'byeDue', actions: 'errorEnding' },
+        OperatorHangupRequested: { target: 'byeDue', actions: 'operatorEnding' },
       },
     },
     byeDue: {

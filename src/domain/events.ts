@@ -23,6 +23,8 @@ export interface CallEventDataMap {
     headers?: Record<string, string>;
     /** Outbound: how long to ring before giving up (CANCEL → no-answer). */
     ringTimeoutMs?: number;
+    /** Outbound, from the dial request: where call-status webhooks go, and which statuses. */
+    statusCallback?: { url: string; events?: string[] };
   };
   CallAnswered: {
     sipStatus: number;
@@ -40,8 +42,8 @@ export interface CallEventDataMap {
   CancelReceived: Record<string, never>;
   BotConversationStarted: { provider: string; conversationId: string; ref: Record<string, unknown> };
   BotStartFailed: { provider: string; code: string; message: string };
-  /** Parameters set by the bot's config (`source: config`) or by the bot (`source: bot`). */
-  SessionParamsUpdated: { params: SessionParams; source: 'config' | 'bot' };
+  /** Parameters set by the bot's config (`source: config`), the dial request (`request`) or the bot (`bot`). */
+  SessionParamsUpdated: { params: SessionParams; source: 'config' | 'request' | 'bot' };
   /** The bot asked to end the call. Values are the effective ones at request time. */
   BotHangupRequested: {
     hangupReason?: string;
@@ -51,6 +53,8 @@ export interface CallEventDataMap {
     deadline: string;
     activityId?: string;
   };
+  /** An operator asked over the HTTP API to end the call (reasonCode operator-disconnected, terminatedBy system). */
+  OperatorHangupRequested: { reason: string; operator: string };
   /** Something the bot sent was dropped (bad header, out-of-range value, oversize data). */
   BotInputRejected: { field: string; reason: string; excerpt?: string };
   SttStarted: Record<string, never>;
@@ -106,7 +110,7 @@ export type CallEvent = DomainEvent<CallEventType>;
 /** Events the outside world causes (replayed by `--verify`); the rest are the machine's decisions. */
 export const INPUT_EVENTS: ReadonlySet<CallEventType> = new Set<CallEventType>([
   'CallOffered', 'CallAnswered', 'OutboundCallFailed', 'CancelReceived', 'BotConversationStarted', 'BotStartFailed',
-  'SessionParamsUpdated', 'BotHangupRequested', 'BotInputRejected', 'SttStarted', 'SttFinalReceived', 'ByeReceived', 'CallErrored',
+  'SessionParamsUpdated', 'BotHangupRequested', 'OperatorHangupRequested', 'BotInputRejected', 'SttStarted', 'SttFinalReceived', 'ByeReceived', 'CallErrored',
 ]);
 export const DECISION_EVENTS: ReadonlySet<CallEventType> = new Set<CallEventType>(['RingTimeoutReached', 'ByeSent', 'CallEnded']);
 
@@ -147,14 +151,19 @@ const shape = (fields: Record<string, Check>): Check => {
 const reasonCode = oneOf(REASON_CODES);
 
 const SCHEMAS: Record<EventType, Check> = {
-  CallOffered: shape({ direction: oneOf(['inbound', 'outbound']), from: str, to: str, sipCallId: str, botId: str, ringTimeoutMs: (v, p, o) => void (v !== undefined && nonNegInt(v, p, o)) }),
+  CallOffered: shape({
+    direction: oneOf(['inbound', 'outbound']), from: str, to: str, sipCallId: str, botId: str,
+    ringTimeoutMs: (v, p, o) => void (v !== undefined && nonNegInt(v, p, o)),
+    statusCallback: (v, p, o) => void (v !== undefined && shape({ url: str })(v, p, o)),
+  }),
   CallAnswered: shape({ sipStatus: int, dialog: (v, p, o) => void (v !== undefined && obj(v, p, o)) }),
   OutboundCallFailed: shape({ sipStatus: nonNegInt, reasonCode, reason: str }),
   RingTimeoutReached: shape({ ringTimeoutMs: nonNegInt }),
   CancelReceived: obj,
   BotConversationStarted: shape({ provider: str, conversationId: str, ref: obj }),
   BotStartFailed: shape({ provider: str, code: str, message: str }),
-  SessionParamsUpdated: shape({ params: obj, source: oneOf(['config', 'bot']) }),
+  SessionParamsUpdated: shape({ params: obj, source: oneOf(['config', 'request', 'bot']) }),
+  OperatorHangupRequested: shape({ reason: str, operator: str }),
   BotHangupRequested: shape({ hangupReason: optStr, hangupSipHeaders: headers, delayMs: nonNegInt, deadline: isoTime, activityId: optStr }),
   BotInputRejected: shape({ field: str, reason: str, excerpt: optStr }),
   SttStarted: obj,

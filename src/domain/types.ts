@@ -15,7 +15,9 @@ export type ReasonCode =
   | 'error'
   | 'no-answer'
   | 'busy'
-  | 'declined';
+  | 'declined'
+  /** Not in the bot platforms' list: an operator ended the call over the HTTP API. */
+  | 'operator-disconnected';
 
 export const REASON_CODES: readonly ReasonCode[] = [
   'bot-disconnected',
@@ -26,6 +28,7 @@ export const REASON_CODES: readonly ReasonCode[] = [
   'no-answer',
   'busy',
   'declined',
+  'operator-disconnected',
 ];
 
 /** Who ended the call. */

@@ -7,7 +7,7 @@ import type { CallEvent } from '../domain/events.ts';
 import type { Clock } from '../domain/clock.ts';
 import { VoxError, ErrorCodes, toVoxError, type ErrorCode } from '../domain/errors.ts';
 import { reasonCodeForSipFailure } from '../domain/reason-codes.ts';
-import type { SipHeader } from '../domain/types.ts';
+import type { SessionParams, SipHeader } from '../domain/types.ts';
 import type { EventStore } from '../store/port.ts';
 import type { InboundOffer, SignalingAdapter, SignalingEvents } from '../sip/port.ts';
 import type { SipDialogState } from '../domain/sip-dialog.ts';
@@ -44,6 +44,10 @@ export interface PlaceCallRequest {
   from?: string;
   ringTimeoutMs?: number;
   headers?: SipHeader[];
+  /** Per-call session params (over the bot's configured defaults), recorded with source `request`. */
+  sessionParams?: SessionParams;
+  /** Where call-status webhooks for this call go (recorded on CallOffered). */
+  statusCallback?: { url: string; events?: string[] };
 }
 
 interface CallExtras {
@@ -221,12 +225,25 @@ export class CallRuntime implements SignalingEvents {
           botId: bot.id,
           ringTimeoutMs: req.ringTimeoutMs ?? this.opts.ringTimeoutMs ?? 30_000,
           ...(req.headers?.length ? { headers: Object.fromEntries(req.headers.map((h) => [h.name, h.value])) } : {}),
+          ...(req.statusCallback ? { statusCallback: req.statusCallback } : {}),
         },
       },
     ];
     if (Object.keys(bot.defaults).length) inputs.push({ type: 'SessionParamsUpdated', data: { params: bot.defaults, source: 'config' } });
+    if (req.sessionParams && Object.keys(req.sessionParams).length) inputs.push({ type: 'SessionParamsUpdated', data: { params: req.sessionParams, source: 'request' } });
     await this.newActor(callId).submit(inputs);
     return callId;
+  }
+
+  /**
+   * An operator's hangup (HTTP API). True once recorded; false when the call is not live on this
+   * node or its state takes no hangup any more (already ending).
+   */
+  async operatorHangup(callId: string, request: { reason: string; operator: string }): Promise<boolean> {
+    const actor = this.actors.get(callId);
+    if (!actor) return false;
+    const appended = await actor.submit([{ type: 'OperatorHangupRequested', data: request }]);
+    return appended.some((e) => e.type === 'OperatorHangupRequested');
   }
 
   /**
@@ -379,10 +396,11 @@ export class CallRuntime implements SignalingEvents {
     this.release(callId);
     x?.botSession?.close().catch((err) => actor.log.warn('bot session close failed', { err }));
     const ctx = actor.snapshot.context;
-    if (ctx.answeredAt === undefined && ended.type === 'CallEnded' && ended.data.reasonCode === 'error') {
-      // Failed before answer: an inbound INVITE still waits for a final response, an outbound one rings on.
-      if (ctx.direction === 'inbound') this.opts.signaling.reject(callId, 500).catch(() => undefined);
-      else if (ended.data.sipStatus === undefined) this.opts.signaling.cancel(callId).catch(() => undefined);
+    const code = ended.type === 'CallEnded' ? ended.data.reasonCode : undefined;
+    if (ctx.answeredAt === undefined && (code === 'error' || code === 'operator-disconnected')) {
+      // Ended before answer (failure, operator): an inbound INVITE still waits for a final response, an outbound one rings on.
+      if (ctx.direction === 'inbound') this.opts.signaling.reject(callId, code === 'error' ? 500 : 480).catch(() => undefined);
+      else if (ended.type === 'CallEnded' && ended.data.sipStatus === undefined) this.opts.signaling.cancel(callId).catch(() => undefined);
     }
     for (const l of this.endedListeners) l(callId, ended);
   }

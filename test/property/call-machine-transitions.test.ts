@@ -38,6 +38,7 @@ const SAMPLE: Record<CallEventType, CallEvent> = {
   BotStartFailed: ev('BotStartFailed', { provider: 'scripted', code: 'VOX_BOT_UNREACHABLE', message: 'bot down' }, AT),
   SessionParamsUpdated: ev('SessionParamsUpdated', { params: { botOperationResult: 'success' }, source: 'bot' }, AT),
   BotHangupRequested: hangup(AT, 0, 'done'),
+  OperatorHangupRequested: ev('OperatorHangupRequested', { reason: 'stuck call', operator: 'ops' }, AT),
   BotInputRejected: ev('BotInputRejected', { field: 'activityParams.hangupSipHeaders[0]', reason: 'header is set by the runtime, never by a bot', excerpt: 'Via' }, AT),
   SttStarted: ev('SttStarted', {}, AT),
   SttFinalReceived: ev('SttFinalReceived', { text: 'thanks', confidence: 0.9 }, AT),
@@ -81,23 +82,23 @@ const STATES = Object.keys(PATHS) as CallState[];
 const GOLDEN: Record<CallState, Partial<Record<CallEventType, CallState>>> = {
   idle: { CallOffered: 'offered', SessionParamsUpdated: 'idle', BotInputRejected: 'idle', SttStarted: 'idle', SttFinalReceived: 'idle' },
   offered: {
-    CallAnswered: 'connecting', CancelReceived: 'ending', CallErrored: 'ending',
+    CallAnswered: 'connecting', CancelReceived: 'ending', CallErrored: 'ending', OperatorHangupRequested: 'ending',
     SessionParamsUpdated: 'offered', BotInputRejected: 'offered', SttStarted: 'offered', SttFinalReceived: 'offered',
   },
   dialing: {
-    CallAnswered: 'connecting', RingTimeoutReached: 'dialing', OutboundCallFailed: 'ending', CallErrored: 'ending',
+    CallAnswered: 'connecting', RingTimeoutReached: 'dialing', OutboundCallFailed: 'ending', CallErrored: 'ending', OperatorHangupRequested: 'ending',
     SessionParamsUpdated: 'dialing', BotInputRejected: 'dialing', SttStarted: 'dialing', SttFinalReceived: 'dialing',
   },
   connecting: {
-    BotConversationStarted: 'active', BotStartFailed: 'byeDue', BotHangupRequested: 'byeDue', ByeReceived: 'ending', CallErrored: 'byeDue',
+    BotConversationStarted: 'active', BotStartFailed: 'byeDue', BotHangupRequested: 'byeDue', ByeReceived: 'ending', CallErrored: 'byeDue', OperatorHangupRequested: 'byeDue',
     SessionParamsUpdated: 'connecting', BotInputRejected: 'connecting', SttStarted: 'connecting', SttFinalReceived: 'connecting',
   },
   active: {
-    BotHangupRequested: 'byeDue', ByeReceived: 'ending', CallErrored: 'byeDue',
+    BotHangupRequested: 'byeDue', ByeReceived: 'ending', CallErrored: 'byeDue', OperatorHangupRequested: 'byeDue',
     SessionParamsUpdated: 'active', BotInputRejected: 'active', SttStarted: 'active', SttFinalReceived: 'active',
   },
   awaitingSttFinal: {
-    SttFinalReceived: 'byeDue', ByeSent: 'ending', ByeReceived: 'ending', CallErrored: 'byeDue',
+    SttFinalReceived: 'byeDue', ByeSent: 'ending', ByeReceived: 'ending', CallErrored: 'byeDue', OperatorHangupRequested: 'byeDue',
     SessionParamsUpdated: 'awaitingSttFinal', BotInputRejected: 'awaitingSttFinal', SttStarted: 'awaitingSttFinal',
   },
   byeDue: {
@@ -300,6 +301,19 @@ describe('call machine: golden transitions (pure)', () => {
       assert.deepEqual(story([offerOut(T0, 5_000), { wake: T0 + 5_000 }, ev('OutboundCallFailed', { sipStatus: 487, reasonCode: 'no-answer', reason: 'Ring timeout' }, T0 + 5_000)]), [
         { type: 'RingTimeoutReached', data: { ringTimeoutMs: 5_000 }, at: T0 + 5_000 },
         { type: 'CallEnded', data: { reasonCode: 'no-answer', reason: 'Ring timeout', terminatedBy: 'system', durationMs: 0, sipStatus: 487 }, at: T0 + 5_000 },
+      ]);
+    });
+
+    it('operator hangup while the BYE waits for the final result: BYE at once with the operator\'s reason, operator-disconnected by the system', () => {
+      assert.deepEqual(story([...live, ev('SttStarted', {}, T0 + 50), hangup(T0 + 100, 3_000, 'bye'), ev('OperatorHangupRequested', { reason: 'stuck call', operator: 'ops' }, T0 + 200)]), [
+        { type: 'ByeSent', data: { reasonHeader: 'Q.850;cause=16;text="stuck call"', headers: [], trigger: 'immediate', sttWaitMs: 0 }, at: T0 + 200 },
+        { type: 'CallEnded', data: { reasonCode: 'operator-disconnected', reason: 'stuck call', terminatedBy: 'system', durationMs: 190 }, at: T0 + 200 },
+      ]);
+    });
+
+    it('operator hangup of a ringing outbound call: no BYE, operator-disconnected, duration 0', () => {
+      assert.deepEqual(story([offerOut(T0, 5_000), ev('OperatorHangupRequested', { reason: 'campaign stopped', operator: 'ops' }, T0 + 100)]), [
+        { type: 'CallEnded', data: { reasonCode: 'operator-disconnected', reason: 'campaign stopped', terminatedBy: 'system', durationMs: 0 }, at: T0 + 100 },
       ]);
     });
 

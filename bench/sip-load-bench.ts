@@ -199,6 +199,7 @@ export async function runNodeStep(o: NodeStepOptions): Promise<NodeStepResult> {
     nodeId: 'bench',
     store: { kind: 'sqlite', path: join(dir, 'calls.db') },
     sip: { host: '127.0.0.1', port: 0, ...(o.t1Ms ? { t1Ms: o.t1Ms } : {}) },
+    http: { enabled: false },
     log: { level: 'error' },
     notifier: { attempts: 3, backoffMs: 100, maxBackoffMs: 1000 },
     bots: [benchBot(o.talkMs, o.rate)],

@@ -1,46 +1,64 @@
 /**
- * Call-status notifications: the notification each status change of a call produces, with the
- * bot operation result as it stands (outbound dialers read it). Delivery over HTTP is a consumer
- * of this projection's output.
+ * Call-status notifications: what each status change of a call tells a dialer, with the bot
+ * operation result as it stands (outbound campaigns read it). Statuses:
+ *   initiated  outbound call placed (CallOffered, outbound)
+ *   ringing    inbound INVITE offered (CallOffered, inbound); outbound calls have no ringing
+ *              status yet (the signaling port reports no provisional responses)
+ *   answered   CallAnswered
+ *   completed  CallEnded after answer
+ *   failed     CallEnded before answer: reasonCode no-answer, busy, declined, error (and
+ *              client-disconnected for an inbound call cancelled, operator-disconnected)
+ * Each notification's id is the id of the event it comes from: the webhook's idempotency key.
+ * The state keeps only live calls; `emitted` holds what the last event produced (the webhook
+ * dispatcher reads it after each fold), so memory stays bounded by live calls.
  */
 import type { DomainEvent } from '../src/domain/events.ts';
-import type { ReasonCode } from '../src/domain/types.ts';
-import type { Projection } from './projection.ts';
+import type { Direction, ReasonCode, TerminatedBy } from '../src/domain/types.ts';
+import type { EventPosition, Projection } from './projection.ts';
 import { iso } from '../src/domain/clock.ts';
 
-export type CallStatus = 'offered' | 'dialing' | 'answered' | 'bot-started' | 'ended';
+export const STATUS_NAMES = ['initiated', 'ringing', 'answered', 'completed', 'failed'] as const;
+export type CallStatus = (typeof STATUS_NAMES)[number];
 
 export interface CallStatusNotification {
+  /** The source event's id: unique per notification, the webhook's idempotency key. */
+  notificationId: string;
   callId: string;
   status: CallStatus;
   at: string;
-  direction?: 'inbound' | 'outbound';
-  botId?: string;
+  direction: Direction;
+  from: string;
+  to: string;
+  botId: string;
   reasonCode?: ReasonCode;
   reason?: string;
+  terminatedBy?: TerminatedBy;
+  durationMs?: number;
   sipStatus?: number;
   botOperationResult?: string;
   botOperationData?: unknown;
-  /** Unique per notification: `<callId>:<status>` (webhook idempotency key). */
-  notificationId: string;
 }
 
-interface CallMemo {
-  direction?: 'inbound' | 'outbound';
-  botId?: string;
+export interface CallMemo {
+  direction: Direction;
+  from: string;
+  to: string;
+  botId: string;
+  answered: boolean;
   botOperationResult?: string;
   botOperationData?: unknown;
+  /** From the dial request (CallOffered.statusCallback). */
+  statusCallback?: { url: string; events?: string[] };
 }
 
 export interface CallStatusState {
   calls: Map<string, CallMemo>;
-  notifications: CallStatusNotification[];
+  /** The notifications the last folded event produced (with the call's memo, for routing). */
+  emitted: Array<{ notification: CallStatusNotification; memo: CallMemo }>;
 }
 
-function notification(callId: string, status: CallStatus, e: DomainEvent, m: CallMemo, extra: Partial<CallStatusNotification> = {}): CallStatusNotification {
-  const n: CallStatusNotification = { callId, status, at: iso(e.at), notificationId: `${callId}:${status}`, ...extra };
-  if (m.direction) n.direction = m.direction;
-  if (m.botId) n.botId = m.botId;
+function notification(e: DomainEvent, at: EventPosition, status: CallStatus, m: CallMemo, extra: Partial<CallStatusNotification> = {}): CallStatusNotification {
+  const n: CallStatusNotification = { notificationId: at.eventId, callId: e.callId, status, at: iso(e.at), direction: m.direction, from: m.from, to: m.to, botId: m.botId, ...extra };
   if (m.botOperationResult !== undefined) n.botOperationResult = m.botOperationResult;
   if (m.botOperationData !== undefined) n.botOperationData = m.botOperationData;
   return n;
@@ -48,38 +66,39 @@ function notification(callId: string, status: CallStatus, e: DomainEvent, m: Cal
 
 export const callStatusProjection: Projection<CallStatusState, CallStatusNotification[]> = {
   name: 'call-status',
-  init: () => ({ calls: new Map(), notifications: [] }),
-  apply(state, e) {
-    let m = state.calls.get(e.callId);
-    if (!m) state.calls.set(e.callId, (m = {}));
+  init: () => ({ calls: new Map(), emitted: [] }),
+  apply(state, e, at) {
+    if (state.emitted.length) state.emitted = [];
+    if (e.type === 'CallOffered') {
+      if (state.calls.has(e.callId)) return;
+      const d = e.data;
+      const m: CallMemo = { direction: d.direction, from: d.from, to: d.to, botId: d.botId, answered: false, ...(d.statusCallback ? { statusCallback: d.statusCallback } : {}) };
+      state.calls.set(e.callId, m);
+      state.emitted.push({ notification: notification(e, at, d.direction === 'outbound' ? 'initiated' : 'ringing', m), memo: m });
+      return;
+    }
+    const m = state.calls.get(e.callId);
+    if (!m) return;
     switch (e.type) {
-      case 'CallOffered':
-        m.direction = e.data.direction;
-        m.botId = e.data.botId;
-        state.notifications.push(notification(e.callId, e.data.direction === 'outbound' ? 'dialing' : 'offered', e, m));
-        break;
       case 'CallAnswered':
-        state.notifications.push(notification(e.callId, 'answered', e, m));
-        break;
-      case 'BotConversationStarted':
-        state.notifications.push(notification(e.callId, 'bot-started', e, m));
+        m.answered = true;
+        state.emitted.push({ notification: notification(e, at, 'answered', m), memo: m });
         break;
       case 'SessionParamsUpdated':
         if (e.data.params.botOperationResult !== undefined) m.botOperationResult = e.data.params.botOperationResult;
         if (e.data.params.botOperationData !== undefined) m.botOperationData = e.data.params.botOperationData;
         break;
       case 'CallEnded': {
-        const extra: Partial<CallStatusNotification> = { reasonCode: e.data.reasonCode, reason: e.data.reason };
-        if (e.data.sipStatus !== undefined) extra.sipStatus = e.data.sipStatus;
-        state.notifications.push(notification(e.callId, 'ended', e, m, extra));
-        state.calls.delete(e.callId); // keeps the state bounded by live calls
+        const d = e.data;
+        const extra: Partial<CallStatusNotification> = { reasonCode: d.reasonCode, reason: d.reason, terminatedBy: d.terminatedBy, durationMs: d.durationMs };
+        if (d.sipStatus !== undefined) extra.sipStatus = d.sipStatus;
+        state.emitted.push({ notification: notification(e, at, m.answered ? 'completed' : 'failed', m, extra), memo: m });
+        state.calls.delete(e.callId); // bounded by live calls
         break;
       }
-      case 'OutboundCallFailed':
-        break;
       default:
         break;
     }
   },
-  output: (state) => state.notifications,
+  output: (state) => state.emitted.map((x) => x.notification),
 };

@@ -53,6 +53,8 @@ export async function rebuild<S>(store: EventStore, projection: Projection<S>, o
 export interface RunnerOptions {
   /** Write the checkpoint after this many events (and on close). Default 1,000. */
   checkpointEvery?: number;
+  /** false: an in-memory read model that always starts from 0 and writes no checkpoint. */
+  persistCheckpoints?: boolean;
   /** Written on checkpoint events. */
   nodeId?: string;
   /** Time of checkpoint events (default: the system clock). */
@@ -131,7 +133,7 @@ export class ProjectionRunner<S> {
   }
 
   async checkpoint(): Promise<void> {
-    if (this.sinceCheckpoint === 0) return;
+    if (this.sinceCheckpoint === 0 || this.options.persistCheckpoints === false) return;
     this.sinceCheckpoint = 0;
     await ProjectionRunner.writeCheckpoint(this.store, this.projection.name, this.last, { nodeId: this.options.nodeId ?? '', at: (this.options.clock ?? systemClock).now() });
   }

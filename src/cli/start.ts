@@ -13,6 +13,8 @@ import type { EventStore } from '../store/port.ts';
 import type { SignalingAdapter } from '../sip/port.ts';
 import type { BotDirectory } from '../bots/directory.ts';
 import { ClusterNode, ResilientStore, assertStoreReachable, botNotifierTask } from '../cluster/index.ts';
+import { Metrics, timedStore } from '../http/metrics.ts';
+import { startOperatorSurface, type OperatorSurface } from '../http/operator-surface.ts';
 
 export interface RunningNode {
   runtime: CallRuntime;
@@ -22,6 +24,8 @@ export interface RunningNode {
   signaling: SignalingAdapter;
   bots: BotDirectory;
   cluster: ClusterNode | undefined;
+  /** The HTTP API, call index and metrics (`http.enabled`). */
+  operator: OperatorSurface;
   stop(): Promise<void>;
 }
 
@@ -35,9 +39,11 @@ export interface RunningNode {
 export async function launchNode(config: VoxConfig): Promise<RunningNode> {
   const log = createLogger({ level: config.log.level, bindings: { nodeId: config.nodeId } });
   const clock = systemClock;
-  const rawStore = await openStore(config.store, {
+  const metrics = new Metrics();
+  const opened = await openStore(config.store, {
     onFileLost: (err) => log.error('event store file deleted or replaced while running: events are held in memory, NOT DURABLE, until the node restarts', { err }),
   });
+  const rawStore = timedStore(opened, metrics.appendSeconds);
   // Tells other commands (simulate, calls, verify) that a live node runs on this file.
   const holding = config.store.kind === 'sqlite' && config.store.path !== ':memory:' ? holdStore(config.store.path, config.nodeId) : undefined;
   const store = new ResilientStore(rawStore, { clock, log, ...(config.cluster?.store ?? {}) });
@@ -73,6 +79,18 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
     holding?.release();
     throw err;
   }
+  let operator: OperatorSurface;
+  try {
+    operator = await startOperatorSurface({ config, store, runtime, signaling, bots, ...(cluster ? { cluster } : {}), metrics, log, clock });
+  } catch (err) {
+    if (cluster) await cluster.stop().catch(() => undefined);
+    else await runtime.stop().catch(() => undefined);
+    await notifierOf()?.close().catch(() => undefined);
+    await bots.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    holding?.release();
+    throw err;
+  }
   const addr = signaling.address();
   log.info('voxledger started', {
     sip: addr ? `${addr.transport}:${addr.host}:${addr.port}` : signaling.kind,
@@ -90,7 +108,9 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
     signaling,
     bots,
     cluster,
+    operator,
     async stop() {
+      await operator.close().catch((err) => log.warn('HTTP API did not close cleanly', { err }));
       if (cluster) await cluster.stop();
       else {
         await runtime.stop();

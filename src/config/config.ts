@@ -8,6 +8,7 @@ import { checkParams, PARAM_KEYS } from '../domain/bot-params.ts';
 import type { SessionParams } from '../domain/types.ts';
 import type { LogLevel } from '../log/logger.ts';
 import { parseClusterConfig, type ClusterConfig } from './cluster-config.ts';
+import { parseHttpConfig, type HttpConfig } from '../http/http-config.ts';
 
 export type StoreConfig = { kind: 'memory' } | { kind: 'sqlite'; path: string; commitThread?: boolean } | { kind: 'esdb'; connectionString: string };
 
@@ -54,6 +55,8 @@ export interface VoxConfig {
   answerDelayMs: number;
   /** Cluster mode (several nodes, one store) when the config has a `cluster` section. */
   cluster?: ClusterConfig;
+  /** The operator API (src/http/). */
+  http: HttpConfig;
 }
 
 /** The built-in demo bot: hangs up after 3 s with a reason and two X- headers. */
@@ -86,7 +89,7 @@ export const DEFAULTS = {
   answerDelayMs: 0,
 };
 
-const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'answerDelayMs', 'cluster', '$schema', 'comment'];
+const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'answerDelayMs', 'cluster', 'http', '$schema', 'comment'];
 
 function bad(key: string, what: string): VoxError {
   return new VoxError(ErrorCodes.CONFIG_INVALID, `${key} ${what}`, { key });
@@ -206,6 +209,7 @@ export function parseConfig(input: unknown): VoxConfig {
     ringTimeoutMs: int(root.ringTimeoutMs, 'ringTimeoutMs', DEFAULTS.ringTimeoutMs, 1000, 600_000),
     answerDelayMs: int(root.answerDelayMs, 'answerDelayMs', DEFAULTS.answerDelayMs, 0, 60_000),
     ...(root.cluster !== undefined ? { cluster: parseClusterConfig(root.cluster) } : {}),
+    http: parseHttpConfig(root.http),
   };
 }
 

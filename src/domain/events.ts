@@ -95,6 +95,20 @@ export interface NotifyEventDataMap {
     /** The CallEnded event id: the delivery's idempotency key. */
     deliveryId: string;
   };
+  /** One call-status webhook delivery attempt (stream `status-<callId>`). */
+  StatusWebhookAttempted: {
+    /** The id of the call event the status comes from: the webhook's idempotency key. */
+    deliveryId: string;
+    status: string;
+    /** The URL without its query string (which may carry a receiver's secret). */
+    url: string;
+    attempt: number;
+    /** delivered: a 2xx; failed: retried later; gave-up: no attempts left (or a 4xx other than 408/429). */
+    outcome: 'delivered' | 'failed' | 'gave-up';
+    httpStatus?: number;
+    error?: string;
+    durationMs: number;
+  };
 }
 
 export type EventDataMap = CallEventDataMap & NotifyEventDataMap;
@@ -112,6 +126,8 @@ export const INPUT_EVENTS: ReadonlySet<CallEventType> = new Set<CallEventType>([
   'CallOffered', 'CallAnswered', 'OutboundCallFailed', 'CancelReceived', 'BotConversationStarted', 'BotStartFailed',
   'SessionParamsUpdated', 'BotHangupRequested', 'OperatorHangupRequested', 'BotInputRejected', 'SttStarted', 'SttFinalReceived', 'ByeReceived', 'CallErrored',
 ]);
+/** Delivery records, kept beside the call's stream (`notify-`, `status-`), never in it. */
+export const DELIVERY_EVENTS: ReadonlySet<EventType> = new Set<EventType>(['BotNotified', 'StatusWebhookAttempted']);
 export const DECISION_EVENTS: ReadonlySet<CallEventType> = new Set<CallEventType>(['RingTimeoutReached', 'ByeSent', 'CallEnded']);
 
 // ---------------------------------------------------------------------------------------------
@@ -173,6 +189,10 @@ const SCHEMAS: Record<EventType, Check> = {
   CallErrored: shape({ code: str, message: str }),
   CallEnded: shape({ reasonCode, reason: str, terminatedBy: oneOf(['bot', 'client', 'system']), durationMs: nonNegInt, sipStatus: (v, p, o) => void (v !== undefined && int(v, p, o)) }),
   BotNotified: shape({ reasonCode, reason: str, provider: str, attempt: nonNegInt, outcome: oneOf(['delivered', 'failed', 'skipped']), error: optStr, deliveryId: str }),
+  StatusWebhookAttempted: shape({
+    deliveryId: str, status: str, url: str, attempt: nonNegInt, outcome: oneOf(['delivered', 'failed', 'gave-up']),
+    httpStatus: (v, p, o) => void (v !== undefined && int(v, p, o)), error: optStr, durationMs: nonNegInt,
+  }),
 };
 
 export const EVENT_TYPES: readonly EventType[] = Object.keys(SCHEMAS) as EventType[];

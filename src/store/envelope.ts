@@ -3,7 +3,7 @@
  * nothing invalid is appended, and a stored event of an unknown type or newer schema is a clear
  * error (VOX_EVENT_UNKNOWN_TYPE / VOX_EVENT_SCHEMA_TOO_NEW) rather than a crash later.
  */
-import { SCHEMA_VERSION, validateEvent, type CallEvent, type DomainEvent, type EventType } from '../domain/events.ts';
+import { DELIVERY_EVENTS, SCHEMA_VERSION, validateEvent, type CallEvent, type DomainEvent, type EventType } from '../domain/events.ts';
 import type { EventData, RecordedEvent } from './port.ts';
 import { iso } from '../domain/clock.ts';
 import { newEventId } from './event-id.ts';
@@ -39,5 +39,5 @@ export function fromRecorded(e: RecordedEvent): DomainEvent {
 }
 
 export function isCallEvent(e: DomainEvent): e is CallEvent {
-  return e.type !== 'BotNotified';
+  return !DELIVERY_EVENTS.has(e.type);
 }

@@ -28,6 +28,7 @@ async function node(extra: Record<string, unknown>): Promise<RunningNode & { sip
   const config = parseConfig({
     store: { kind: 'sqlite', path: join(dir, 'calls.db') },
     sip: { host: '127.0.0.1', port: 0, t1Ms: 100 },
+    http: { enabled: false },
     log: { level: 'error' },
     notifier: { attempts: 3, backoffMs: 100, maxBackoffMs: 200 },
     ...extra,
@@ -280,6 +281,7 @@ describe('cluster mode through launchNode (sipp ↔ two voxledger nodes sharing 
         nodeId,
         store: { kind: 'sqlite', path: join(dir, 'cluster.db') },
         sip: { host: '127.0.0.1', port: 0, t1Ms: 100 },
+        http: { enabled: false },
         log: { level: 'error' },
         cluster: { leaseMs: 1500 },
         bots: [{ id: 'demo', provider: 'scripted', script: [{ afterMs: 300, hangup: { hangupReason: 'clustered', hangupSipHeaders: [{ name: 'X-Node', value: nodeId }] } }] }],

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
 import { accepts, decide, decideAll, evolve, fold, initialSnapshot, nextWakeUp, stateOf, type CallSnapshot, type CallState, type Decision } from '../../machines/decide.ts';
 import type { CallEvent, CallEventDataMap, CallEventType } from '../../src/domain/events.ts';
-import { EVENT_TYPES, validateEvent } from '../../src/domain/events.ts';
+import { DELIVERY_EVENTS, EVENT_TYPES, validateEvent } from '../../src/domain/events.ts';
 import { iso } from '../../src/domain/clock.ts';
 
 const CALL = 'golden-call';
@@ -47,7 +47,7 @@ const SAMPLE: Record<CallEventType, CallEvent> = {
   CallErrored: ev('CallErrored', { code: 'VOX_MEDIA', message: 'media gone' }, AT),
   CallEnded: ev('CallEnded', { reasonCode: 'bot-disconnected', reason: 'done', terminatedBy: 'bot', durationMs: 1_000 }, AT),
 };
-const CALL_EVENT_TYPES = EVENT_TYPES.filter((t): t is CallEventType => t !== 'BotNotified');
+const CALL_EVENT_TYPES = EVENT_TYPES.filter((t): t is CallEventType => !DELIVERY_EVENTS.has(t));
 
 /** A canonical way into each state (times from T0, 10 ms apart; the STT wait has a 2,000 ms delay). */
 const PATHS: Record<CallState, CallEvent[]> = {

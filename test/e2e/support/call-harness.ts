@@ -33,6 +33,7 @@ export async function launchE2eNode(bot: Record<string, unknown>): Promise<E2eNo
   const config = parseConfig({
     store: { kind: 'sqlite', path: join(dir, 'calls.db') },
     sip: { host: '127.0.0.1', port: 0, t1Ms: 100 },
+    http: { enabled: false },
     log: { level: 'error' },
     notifier: { attempts: 3, backoffMs: 100, maxBackoffMs: 200 },
     bots: [{ id: 'bot', ...bot }],

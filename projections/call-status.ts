@@ -9,8 +9,9 @@
  *   failed     CallEnded before answer: reasonCode no-answer, busy, declined, error (and
  *              client-disconnected for an inbound call cancelled, operator-disconnected)
  * Each notification's id is the id of the event it comes from: the webhook's idempotency key.
- * The state keeps only live calls; `emitted` holds what the last event produced (the webhook
- * dispatcher reads it after each fold), so memory stays bounded by live calls.
+ * The state keeps only live calls' memos; `emitted` collects the notifications (a rebuild keeps
+ * them all; the live webhook dispatcher drains it after each event, so its memory stays bounded
+ * by live calls).
  */
 import type { DomainEvent } from '../src/domain/events.ts';
 import type { Direction, ReasonCode, TerminatedBy } from '../src/domain/types.ts';
@@ -53,7 +54,7 @@ export interface CallMemo {
 
 export interface CallStatusState {
   calls: Map<string, CallMemo>;
-  /** The notifications the last folded event produced (with the call's memo, for routing). */
+  /** Notifications not yet taken (with the call's memo, for routing); a consumer may drain it. */
   emitted: Array<{ notification: CallStatusNotification; memo: CallMemo }>;
 }
 
@@ -68,7 +69,6 @@ export const callStatusProjection: Projection<CallStatusState, CallStatusNotific
   name: 'call-status',
   init: () => ({ calls: new Map(), emitted: [] }),
   apply(state, e, at) {
-    if (state.emitted.length) state.emitted = [];
     if (e.type === 'CallOffered') {
       if (state.calls.has(e.callId)) return;
       const d = e.data;

@@ -20,7 +20,7 @@ async function fold<S, O>(p: Projection<S, O>, h: Harness, callIds: string[]): P
 }
 
 describe('call-status projection', () => {
-  it('inbound bot hangup: offered, answered, bot-started, ended, each with the result as it stood', async () => {
+  it('inbound bot hangup: ringing, answered, completed, each with the result as it stood; ids are the source events\' ids', async () => {
     const h = await makeHarness({
       script: [
         { afterMs: 100, sessionParams: { botOperationResult: 'failure' } },
@@ -34,14 +34,15 @@ describe('call-status projection', () => {
     await h.advance(400);
     const out = await fold(callStatusProjection, h, [callId]);
     assert.deepEqual(
-      out.map((n) => [n.status, n.notificationId, n.direction, n.botId]),
+      out.map((n) => [n.status, n.direction, n.botId]),
       [
-        ['offered', `${callId}:offered`, 'inbound', 'demo'],
-        ['answered', `${callId}:answered`, 'inbound', 'demo'],
-        ['bot-started', `${callId}:bot-started`, 'inbound', 'demo'],
-        ['ended', `${callId}:ended`, 'inbound', 'demo'],
+        ['ringing', 'inbound', 'demo'],
+        ['answered', 'inbound', 'demo'],
+        ['completed', 'inbound', 'demo'],
       ],
     );
+    const events = await h.events(callId);
+    assert.deepEqual(out.map((n) => n.notificationId), ['CallOffered', 'CallAnswered', 'CallEnded'].map((t) => String(events.findIndex((e) => e.type === t))));
     assert.equal(out[0]!.at, iso(start));
     assert.equal(out[0]!.botOperationResult, undefined, 'nothing set yet at offer');
     const ended = out.at(-1)!;
@@ -51,7 +52,7 @@ describe('call-status projection', () => {
     );
   });
 
-  it('outbound busy: dialing, then ended with the SIP status; the state keeps no ended call', async () => {
+  it('outbound busy: initiated, then failed with the SIP status; the state keeps no ended call', async () => {
     const h = await makeHarness();
     const callId = await h.runtime.placeCall({ botId: 'demo', to: 'sip:bob@example.com' });
     await h.settle();
@@ -60,7 +61,7 @@ describe('call-status projection', () => {
     const events = await h.events(callId);
     const state = foldProjection(callStatusProjection, events.map((event, position) => ({ event, at: { streamId: `call-${callId}`, revision: position, position, eventId: String(position) } })));
     const out = callStatusProjection.output!(state);
-    assert.deepEqual(out.map((n) => n.status), ['dialing', 'ended']);
+    assert.deepEqual(out.map((n) => n.status), ['initiated', 'failed']);
     assert.deepEqual({ reasonCode: out[1]!.reasonCode, sipStatus: out[1]!.sipStatus, direction: out[1]!.direction }, { reasonCode: 'busy', sipStatus: 486, direction: 'outbound' });
     assert.equal(state.calls.size, 0, 'state bounded by live calls');
   });
@@ -74,7 +75,7 @@ describe('call-status projection', () => {
     const out = await fold(callStatusProjection, h, [callId]);
     assert.deepEqual(
       { status: out.at(-1)!.status, reasonCode: out.at(-1)!.reasonCode, result: out.at(-1)!.botOperationResult },
-      { status: 'ended', reasonCode: 'client-disconnected', result: 'success' },
+      { status: 'completed', reasonCode: 'client-disconnected', result: 'success' },
     );
   });
 });

@@ -94,6 +94,14 @@ export class ConfigReader {
     return v as T;
   }
 
+  /** A non-empty list of non-empty strings; `undefined` when absent. */
+  optStringArray(name: string): string[] | undefined {
+    const v = this.obj[name];
+    if (v === undefined || v === null) return undefined;
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' && x.length > 0)) throw invalid(this.key(name), 'must be a non-empty list of non-empty strings');
+    return v as string[];
+  }
+
   /** A string, or explicitly `null` (meaning "none"); `undefined` when absent. */
   optStringOrNull(name: string): string | null | undefined {
     const v = this.obj[name];

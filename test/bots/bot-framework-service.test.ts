@@ -36,7 +36,7 @@ test('the channel service delivers good replies, rejects malformed ones with 400
   try {
     const sink = recordingSink();
     const session = await connector.start(callInfo(), sink);
-    const base = `${await connector.serviceUrl()}/v3/conversations/${session.conversationId}/activities`;
+    const base = `${await connector.serviceUrlFor(session.conversationId)}/v3/conversations/${session.conversationId}/activities`;
 
     const ok = await post(`${base}/${'r'.repeat(300)}`, JSON.stringify({ type: 'message', id: 'a1', text: 'hello' }));
     assert.equal(ok.status, 200);
@@ -48,8 +48,14 @@ test('the channel service delivers good replies, rejects malformed ones with 400
     assert.equal((await post(base, JSON.stringify([1, 2]))).status, 400);
     assert.equal((await post(base, '{not json')).status, 400);
     assert.equal((await post(base, 'x'.repeat(2 * 1024 * 1024))).status, 413, 'bodies over 1 MiB are refused');
-    const stranger = await post(`${await connector.serviceUrl()}/v3/conversations/someone-else/activities`, JSON.stringify({ type: 'event', name: 'hangup' }));
-    assert.equal(stranger.status, 200, 'acknowledged so a bot answering a late notice does not fail');
+    const stranger = await post(`${await connector.serviceUrlFor('someone-else')}/v3/conversations/someone-else/activities`, JSON.stringify({ type: 'event', name: 'hangup' }));
+    assert.equal(stranger.status, 200, 'a conversation not live here, on its own serviceUrl: acknowledged so a bot answering a late notice does not fail');
+    // The attack from the hostile test: a local process posting a hangup for someone else's call.
+    const bare = await post(`${await connector.serviceUrl()}/v3/conversations/${session.conversationId}/activities`, JSON.stringify({ type: 'event', name: 'hangup', channelData: { activityParams: { hangupReason: 'attacker' } } }));
+    assert.equal(bare.status, 401, 'the bare service URL answers nobody');
+    const otherSecret = `${await connector.serviceUrlFor('someone-else')}/v3/conversations/${session.conversationId}/activities`;
+    assert.equal((await post(otherSecret, JSON.stringify({ type: 'event', name: 'hangup' }))).status, 401, 'another conversation\'s secret does not open this one');
+    assert.equal((await post(`${base.replace(/\/c\/[^/]+\//, '/c/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/')}`, JSON.stringify({ type: 'event', name: 'hangup' }))).status, 401, 'a guessed secret');
     assert.equal((await post(base, JSON.stringify({ type: 'event', name: 'hangup', channelData: { activityParams: { hangupReason: 'done' } } }))).status, 200);
 
     assert.deepEqual(sink.received, [
@@ -57,6 +63,7 @@ test('the channel service delivers good replies, rejects malformed ones with 400
       { type: 'event', name: 'hangup', activityParams: { hangupReason: 'done' } },
     ]);
     assert.ok(deps.lines.some((l) => l.level === 'warn' && l.msg === 'bot activity skipped'));
+    for (const l of deps.lines.filter((x) => x.level !== 'debug')) assert.ok(!JSON.stringify(l).includes(session.conversationId), `no conversation id above debug: ${JSON.stringify(l)}`);
 
     // After close the conversation is no longer live: replies are acknowledged and dropped.
     await session.close();

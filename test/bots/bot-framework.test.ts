@@ -15,8 +15,8 @@ test('a real botbuilder bot (CloudAdapter, empty credentials): greeting, the spe
   try {
     const sink = recordingSink();
     const session = await connector.start(callInfo(), sink);
-    const serviceUrl = await connector.serviceUrl();
-    assert.match(serviceUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const serviceUrl = await connector.serviceUrlFor(session.conversationId);
+    assert.match(serviceUrl, /^http:\/\/127\.0\.0\.1:\d+\/c\/[A-Za-z0-9_-]{32}$/, 'a serviceUrl of its own, with the conversation\'s secret');
 
     // What the bot saw at start: a conversationUpdate addressed like a channel does it.
     const update = await bot.waitFor('conversationUpdate');

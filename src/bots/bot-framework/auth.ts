@@ -15,7 +15,7 @@ export interface TokenSource {
   token(): Promise<string>;
 }
 
-export function createClientCredentialsTokenSource(auth: BotFrameworkAuthConfig, clock: Clock, timeoutMs: number): TokenSource {
+export function createClientCredentialsTokenSource(auth: Pick<BotFrameworkAuthConfig, 'appId' | 'appPassword' | 'tenantId' | 'tokenUrl'>, clock: Clock, timeoutMs: number): TokenSource {
   let cached: { token: string; renewAt: number } | undefined;
   let pending: Promise<string> | undefined;
 

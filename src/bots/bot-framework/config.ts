@@ -9,6 +9,21 @@ export interface BotFrameworkAuthConfig {
   tenantId: string;
   /** OAuth2 token endpoint (client-credentials grant); derived from `tenantId` when absent. */
   tokenUrl: string;
+  /** Incoming: the OpenID metadata document whose `jwks_uri` holds the keys bot tokens are signed with. */
+  openIdMetadataUrl: string;
+  /** Incoming: accepted token issuers (v1 and v2 of the botframework.com tenant, and `tenantId`'s when it is a GUID). */
+  tokenIssuers: string[];
+  /** Incoming: the token audience (the scope a bot requests tokens for). */
+  tokenAudience: string;
+}
+
+/** The botframework.com tenant, which issues multi-tenant bots' tokens. */
+const BOTFRAMEWORK_TENANT = 'd6d49420-f39b-4df7-a1dc-d59a935871db';
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function defaultIssuers(tenantId: string): string[] {
+  const tenants = [BOTFRAMEWORK_TENANT, ...(GUID.test(tenantId) && tenantId.toLowerCase() !== BOTFRAMEWORK_TENANT ? [tenantId.toLowerCase()] : [])];
+  return tenants.flatMap((t) => [`https://sts.windows.net/${t}/`, `https://login.microsoftonline.com/${t}/v2.0`]);
 }
 
 export interface BotFrameworkConfig {
@@ -22,8 +37,8 @@ export interface BotFrameworkConfig {
   /** The serviceUrl given to the bot when it differs from `http://serviceHost:port` (proxies, NAT). */
   publicServiceUrl?: string;
   /**
-   * Incoming replies are not yet authenticated (JWT validation of the bot's token is a TODO), so
-   * a non-loopback `serviceHost` must be allowed explicitly.
+   * Without `appId` incoming replies are authenticated only by the per-conversation secret in
+   * their serviceUrl, so a non-loopback `serviceHost` must then be allowed explicitly.
    */
   allowUnauthenticatedRemote: boolean;
   /** `channelId` on every activity sent to the bot. */
@@ -39,7 +54,7 @@ export interface BotFrameworkConfig {
 
 export const BOT_FRAMEWORK_CONFIG_KEYS = [
   'provider', 'botUrl', 'serviceHost', 'servicePort', 'publicServiceUrl', 'allowUnauthenticatedRemote', 'channelId',
-  'botAccountId', 'appId', 'appPassword', 'tenantId', 'tokenUrl', 'timeoutMs', 'maxBodyBytes',
+  'botAccountId', 'appId', 'appPassword', 'tenantId', 'tokenUrl', 'openIdMetadataUrl', 'tokenIssuers', 'tokenAudience', 'timeoutMs', 'maxBodyBytes',
 ] as const;
 
 /** Validates a raw bot entry; throws VoxError CONFIG_INVALID naming `path.key`. */
@@ -49,9 +64,9 @@ export function parseBotFrameworkConfig(raw: unknown, path: string): BotFramewor
   const serviceHost = r.optString('serviceHost') ?? '127.0.0.1';
   const allowUnauthenticatedRemote = r.bool('allowUnauthenticatedRemote', false);
   r.check(
-    isLoopbackHost(serviceHost) || allowUnauthenticatedRemote,
+    isLoopbackHost(serviceHost) || allowUnauthenticatedRemote || r.has('appId'),
     'serviceHost',
-    'must be a loopback address unless allowUnauthenticatedRemote is true (replies from the bot are not authenticated yet)',
+    'must be a loopback address unless appId is set (bot tokens are then validated) or allowUnauthenticatedRemote is true',
   );
   const publicServiceUrl = r.optHttpUrl('publicServiceUrl');
   const appId = r.optString('appId');
@@ -62,6 +77,10 @@ export function parseBotFrameworkConfig(raw: unknown, path: string): BotFramewor
   const tenantId = r.optString('tenantId') ?? 'botframework.com';
   r.check(/^[A-Za-z0-9.-]{1,128}$/.test(tenantId), 'tenantId', 'must be a tenant id or domain');
   const tokenUrl = r.optHttpUrl('tokenUrl') ?? `https://login.microsoftonline.com/${tenantId}/oauth2/v2.0/token`;
+  const openIdMetadataUrl = r.optHttpUrl('openIdMetadataUrl') ?? `https://login.microsoftonline.com/${tenantId}/v2.0/.well-known/openid-configuration`;
+  const tokenIssuers = r.optStringArray('tokenIssuers') ?? defaultIssuers(tenantId);
+  const tokenAudience = r.optString('tokenAudience') ?? 'https://api.botframework.com';
+  for (const k of ['openIdMetadataUrl', 'tokenIssuers', 'tokenAudience']) r.check(!r.has(k) || appId !== undefined, k, 'applies only with appId (bot tokens are validated only then)');
   const channelId = r.optString('channelId') ?? 'voxledger';
   r.check(/^[A-Za-z0-9._-]{1,64}$/.test(channelId), 'channelId', 'must be 1 to 64 letters, digits, dots, dashes or underscores');
   const botAccountId = r.optString('botAccountId') ?? appId ?? 'bot';
@@ -74,7 +93,7 @@ export function parseBotFrameworkConfig(raw: unknown, path: string): BotFramewor
     allowUnauthenticatedRemote,
     channelId,
     botAccountId,
-    ...(appId !== undefined && appPassword !== undefined ? { auth: { appId, appPassword, tenantId, tokenUrl } } : {}),
+    ...(appId !== undefined && appPassword !== undefined ? { auth: { appId, appPassword, tenantId, tokenUrl, openIdMetadataUrl, tokenIssuers, tokenAudience } } : {}),
     timeoutMs: r.int('timeoutMs', DEFAULT_BOT_TIMEOUT_MS, 100, 120_000),
     maxBodyBytes: r.int('maxBodyBytes', DEFAULT_MAX_BODY_BYTES, 1024, 16 * 1024 * 1024),
   };

@@ -5,6 +5,9 @@
  *   recipient and id.
  * - It serves that serviceUrl (its own fastify instance, loopback by default) and takes the bot's
  *   replies on `POST /v3/conversations/:conversationId/activities[/:replyToId]`, answering `{id}`.
+ *   Each conversation's serviceUrl carries its own secret (`<base>/c/<secret>`), and with `appId`
+ *   every request must carry a valid bot token (inbound-auth.ts); anything else gets 401.
+ *   Conversation ids are logged at debug level only.
  * - The end-of-call notice is an `endOfConversation` activity with `text` = reason and
  *   `channelData {reason, reasonCode}`.
  * Replies for a conversation not live on this node (e.g. the bot answering the end-of-call notice
@@ -20,6 +23,7 @@ import { RecentIds, SerialQueue, deliverToSink, requestJson } from '../http-util
 import { endOfConversationBody, normalizeMicrosoftActivity } from './activity.ts';
 import { createClientCredentialsTokenSource, type TokenSource } from './auth.ts';
 import type { BotFrameworkConfig } from './config.ts';
+import { createBotTokenValidator, createConversationSecrets } from './inbound-auth.ts';
 
 export const BOT_FRAMEWORK_PROVIDER = 'bot-framework';
 
@@ -33,13 +37,17 @@ export interface BotFrameworkRef {
 }
 
 export interface BotFrameworkConnector extends BotConnector {
-  /** Starts the channel service if needed; resolves the serviceUrl given to the bot. */
+  /** Starts the channel service if needed; resolves its base URL (bare routes under it answer 401). */
   serviceUrl(): Promise<string>;
+  /** The serviceUrl given to the bot for one conversation (the base plus that conversation's secret). */
+  serviceUrlFor(conversationId: string): Promise<string>;
 }
 
 interface Live {
   sink: BotSink;
   ids: RecentIds;
+  /** For logs above debug level, which name the call, never the conversation id. */
+  callId: string;
 }
 
 export function createBotFrameworkConnector(config: BotFrameworkConfig, deps: ConnectorDeps): BotFrameworkConnector {
@@ -48,15 +56,44 @@ export function createBotFrameworkConnector(config: BotFrameworkConfig, deps: Co
   const sessions = new Set<BotFrameworkSession>();
   const tokens: TokenSource | undefined = config.auth ? createClientCredentialsTokenSource(config.auth, clock, config.timeoutMs) : undefined;
   let listening: Promise<{ app: FastifyInstance; serviceUrl: string }> | undefined;
+  const secrets = createConversationSecrets();
+  const validator = config.auth ? createBotTokenValidator(config.auth, { timeoutMs: config.timeoutMs }) : undefined;
+  /** The serviceUrl given to the bot for one conversation: the service's base plus the conversation's secret. */
+  const conversationUrl = (base: string, conversationId: string) => `${base}/c/${secrets.secretFor(conversationId)}`;
+
+  type Req = { params: unknown; body: unknown; headers: Record<string, string | string[] | undefined> };
+  type Reply = { code(n: number): { send(b: unknown): unknown } };
+
+  /** True when a 401 was sent (the request must stop); false when it may go on. */
+  async function refuseUnauthorized(req: Req, reply: Reply): Promise<boolean> {
+    const { conversationId, secret } = req.params as { conversationId: string; secret?: string };
+    if (secret === undefined || !secrets.verify(conversationId, secret)) {
+      log('warn', 'bot request refused: not the conversation\'s serviceUrl', { provider: BOT_FRAMEWORK_PROVIDER });
+      reply.code(401).send({ error: { code: 'Unauthorized', message: 'unknown serviceUrl' } });
+      return true;
+    }
+    if (validator) {
+      const authorization = req.headers.authorization;
+      try {
+        await validator.validate(typeof authorization === 'string' ? authorization : undefined);
+      } catch (e) {
+        log('warn', 'bot request refused: bad token', { provider: BOT_FRAMEWORK_PROVIDER, reason: (e as Error).message });
+        reply.code(401).send({ error: { code: 'Unauthorized', message: 'invalid bot token' } });
+        return true;
+      }
+    }
+    return false;
+  }
 
   function buildService(): FastifyInstance {
     const app = Fastify({ logger: false, bodyLimit: config.maxBodyBytes, return503OnClosing: true, routerOptions: { maxParamLength: 512 } });
-    const handler = async (req: { params: unknown; body: unknown }, reply: { code(n: number): { send(b: unknown): unknown } }) => {
+    const handler = async (req: Req, reply: Reply) => {
+      if (await refuseUnauthorized(req, reply)) return reply;
       const { conversationId } = req.params as { conversationId: string };
       const id = randomUUID();
       const conv = live.get(conversationId);
       if (!conv) {
-        log('info', 'bot activity for a conversation not live on this node dropped', { provider: BOT_FRAMEWORK_PROVIDER, conversationId: conversationId.slice(0, 200) });
+        log('debug', 'bot activity for a conversation not live on this node dropped', { provider: BOT_FRAMEWORK_PROVIDER, conversationId: conversationId.slice(0, 200) });
         return reply.code(200).send({ id });
       }
       const n = normalizeMicrosoftActivity(req.body, 'channelData');
@@ -65,21 +102,26 @@ export function createBotFrameworkConnector(config: BotFrameworkConfig, deps: Co
           log('debug', 'bot activity ignored', { provider: BOT_FRAMEWORK_PROVIDER, conversationId, reason: n.reason });
           return reply.code(200).send({ id });
         }
-        log('warn', 'bot activity skipped', { provider: BOT_FRAMEWORK_PROVIDER, conversationId, reason: n.reason });
+        log('warn', 'bot activity skipped', { provider: BOT_FRAMEWORK_PROVIDER, callId: conv.callId, reason: n.reason });
         return reply.code(400).send({ error: { code: 'BadArgument', message: n.reason } });
       }
       if (n.activity.id !== undefined && conv.ids.seen(n.activity.id)) {
         log('debug', 'repeated bot activity ignored', { provider: BOT_FRAMEWORK_PROVIDER, conversationId, id: n.activity.id });
         return reply.code(200).send({ id: n.activity.id });
       }
-      deliverToSink(conv.sink, [n.activity], log, { provider: BOT_FRAMEWORK_PROVIDER, conversationId });
+      deliverToSink(conv.sink, [n.activity], log, { provider: BOT_FRAMEWORK_PROVIDER, callId: conv.callId });
       return reply.code(200).send({ id });
     };
-    app.post('/v3/conversations/:conversationId/activities', handler);
-    app.post('/v3/conversations/:conversationId/activities/:replyToId', handler);
+    app.post('/c/:secret/v3/conversations/:conversationId/activities', handler);
+    app.post('/c/:secret/v3/conversations/:conversationId/activities/:replyToId', handler);
     // Updates and deletes of sent activities mean nothing on a phone line: acknowledged, ignored.
-    app.put('/v3/conversations/:conversationId/activities/:activityId', async (_req, reply) => reply.code(200).send({ id: randomUUID() }));
-    app.delete('/v3/conversations/:conversationId/activities/:activityId', async (_req, reply) => reply.code(200).send({}));
+    app.put('/c/:secret/v3/conversations/:conversationId/activities/:activityId', async (req, reply) => ((await refuseUnauthorized(req, reply)) ? reply : reply.code(200).send({ id: randomUUID() })));
+    app.delete('/c/:secret/v3/conversations/:conversationId/activities/:activityId', async (req, reply) => ((await refuseUnauthorized(req, reply)) ? reply : reply.code(200).send({})));
+    // The service's bare routes (no conversation secret) answer nobody.
+    app.all('/v3/*', async (req, reply) => {
+      await refuseUnauthorized(req, reply);
+      return reply;
+    });
     app.setErrorHandler((err: { statusCode?: number; message?: string }, _req, reply) => {
       const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
       log(status === 500 ? 'error' : 'warn', 'channel service request failed', { provider: BOT_FRAMEWORK_PROVIDER, status, message: err.message });
@@ -166,6 +208,10 @@ export function createBotFrameworkConnector(config: BotFrameworkConfig, deps: Co
       return (await ensureListening()).serviceUrl;
     },
 
+    async serviceUrlFor(conversationId: string): Promise<string> {
+      return conversationUrl((await ensureListening()).serviceUrl, conversationId);
+    },
+
     async start(call: BotCallInfo, sink: BotSink): Promise<BotSession> {
       const { serviceUrl } = await ensureListening();
       const r: BotFrameworkRef = {
@@ -176,11 +222,11 @@ export function createBotFrameworkConnector(config: BotFrameworkConfig, deps: Co
         userName: call.caller.slice(0, 200),
       };
       // Registered before the first POST: the bot's greeting arrives while that POST is open.
-      live.set(r.conversationId, { sink, ids: new RecentIds() });
-      const session = new BotFrameworkSession(r, serviceUrl);
+      live.set(r.conversationId, { sink, ids: new RecentIds(), callId: call.callId });
+      const session = new BotFrameworkSession(r, conversationUrl(serviceUrl, r.conversationId));
       sessions.add(session);
       try {
-        const update = envelope(r, serviceUrl, 'conversationUpdate');
+        const update = envelope(r, conversationUrl(serviceUrl, r.conversationId), 'conversationUpdate');
         update.membersAdded = [{ id: r.userId, name: r.userName }, { id: config.botAccountId }];
         update.channelData = { callId: call.callId, caller: call.caller, callee: call.callee, direction: call.direction, sipHeaders: call.sipHeaders };
         await postToBot(update, 'start conversation');
@@ -188,7 +234,8 @@ export function createBotFrameworkConnector(config: BotFrameworkConfig, deps: Co
         await session.close();
         throw e;
       }
-      log('info', 'bot conversation started', { provider: BOT_FRAMEWORK_PROVIDER, botId: call.botId, callId: call.callId, conversationId: r.conversationId });
+      log('info', 'bot conversation started', { provider: BOT_FRAMEWORK_PROVIDER, botId: call.botId, callId: call.callId });
+      log('debug', 'bot conversation id', { provider: BOT_FRAMEWORK_PROVIDER, callId: call.callId, conversationId: r.conversationId });
       return session;
     },
 
@@ -199,7 +246,7 @@ export function createBotFrameworkConnector(config: BotFrameworkConfig, deps: Co
       }
       const { serviceUrl } = await ensureListening();
       const r: BotFrameworkRef = { provider: 'bot-framework', botId: String(botId ?? ''), conversationId, userId, userName: typeof userName === 'string' ? userName : '' };
-      await postToBot({ ...envelope(r, serviceUrl, 'endOfConversation'), ...endOfConversationBody(notice) }, 'end of conversation');
+      await postToBot({ ...envelope(r, conversationUrl(serviceUrl, conversationId), 'endOfConversation'), ...endOfConversationBody(notice) }, 'end of conversation');
       return 'delivered';
     },
 

@@ -10,5 +10,17 @@ export function createSignaling(sip: SipConfig, log: Logger): SignalingAdapter {
     const d = sip.drachtio!;
     return new DrachtioSipAdapter({ host: d.host, port: d.port, secret: d.secret, log: log.fn });
   }
-  return new EmbeddedSipAdapter({ host: sip.host, port: sip.port, transport: sip.transport, ...(sip.publicHost ? { publicHost: sip.publicHost } : {}), ...(sip.t1Ms ? { timers: { t1Ms: sip.t1Ms } } : {}), log: log.fn });
+  const tcp = {
+    ...(sip.maxTcpConnections !== undefined ? { maxConnections: sip.maxTcpConnections } : {}),
+    ...(sip.tcpMessageTimeoutMs !== undefined ? { messageTimeoutMs: sip.tcpMessageTimeoutMs } : {}),
+  };
+  return new EmbeddedSipAdapter({
+    host: sip.host,
+    port: sip.port,
+    transport: sip.transport,
+    ...(sip.publicHost ? { publicHost: sip.publicHost } : {}),
+    ...(sip.t1Ms ? { timers: { t1Ms: sip.t1Ms } } : {}),
+    tcp,
+    log: log.fn,
+  });
 }

@@ -162,3 +162,61 @@ test('outbound over TCP: INVITE on a new connection (;transport=tcp), 2xx ACKed 
     await new Promise<void>((r) => server.close(() => r()));
   }
 });
+
+test('TCP guards: a connection that sends no message, or trickles an incomplete one, is closed after the message timeout; a healthy one stays', async () => {
+  const events = new RecordingEvents();
+  const { adapter, port, logs } = await startAdapter(events, { transport: 'tcp', tcp: { messageTimeoutMs: 400 } });
+  try {
+    const silent = await TcpClient.open(port);
+    const trickler = await TcpClient.open(port);
+    const healthy = await TcpClient.open(port);
+    const t0 = Date.now();
+    healthy.socket.write(options(port, 10));
+    await healthy.waitFor(() => healthy.received.length === 1, 'the healthy 200');
+    // 20 KB of unfinished headers, a few bytes at a time, never the blank line.
+    const partial = `INVITE sip:bot@127.0.0.1 SIP/2.0\r\n${'X-Slow: aaaaaaaaaaaaaaaaaaaa\r\n'.repeat(700)}`;
+    let sent = 0;
+    const drip = setInterval(() => {
+      if (trickler.closed || sent >= partial.length) return;
+      trickler.socket.write(partial.slice(sent, sent + 200));
+      sent += 200;
+    }, 50);
+    try {
+      await trickler.waitFor(() => trickler.closed && silent.closed, 'both bad connections to be closed');
+    } finally {
+      clearInterval(drip);
+    }
+    const took = Date.now() - t0;
+    assert.ok(took >= 350 && took < 2_500, `closed after the timeout (${took} ms)`);
+    assert.ok(sent < partial.length, 'closed while still trickling, not after a complete message');
+    await sleep(300);
+    assert.equal(healthy.closed, false, 'a connection that sent a complete message is not timed out for idling');
+    healthy.socket.write(options(port, 11));
+    await healthy.waitFor(() => healthy.received.length === 2, 'a second 200 on the healthy connection');
+    assert.equal(logs.filter((l) => /^closing TCP connection: (no SIP message|incomplete SIP message) within 400 ms$/.test(l.msg)).length, 2);
+    healthy.socket.destroy();
+  } finally {
+    await adapter.stop();
+  }
+});
+
+test('TCP guards: past the per-node connection cap new connections are refused (logged, counted); a freed slot is usable again', async () => {
+  const events = new RecordingEvents();
+  const { adapter, port, logs } = await startAdapter(events, { transport: 'tcp', tcp: { maxConnections: 3, messageTimeoutMs: 30_000 } });
+  try {
+    const held = await Promise.all([TcpClient.open(port), TcpClient.open(port), TcpClient.open(port)]);
+    await sleep(50);
+    const extra = await TcpClient.open(port);
+    await extra.waitFor(() => extra.closed, 'the connection past the cap to be closed');
+    assert.ok(logs.some((l) => l.msg === 'TCP connection refused: too many connections' && l.fields.max === 3));
+    for (const h of held) assert.equal(h.closed, false);
+    held[0]!.socket.destroy();
+    await sleep(100);
+    const again = await TcpClient.open(port);
+    again.socket.write(options(port, 20));
+    await again.waitFor(() => again.received.length === 1, 'a 200 on the freed slot');
+    for (const c of [...held, again]) c.socket.destroy();
+  } finally {
+    await adapter.stop();
+  }
+});

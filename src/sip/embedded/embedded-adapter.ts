@@ -133,6 +133,7 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
       limits: this.limits,
       log: this.log,
       onMessage: (data, framing, peer) => this.onMessage(data, framing, peer),
+      ...(this.options.tcp ? { tcp: this.options.tcp } : {}),
     });
     await transport.listen();
     this.transport = transport;

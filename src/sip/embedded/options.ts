@@ -47,6 +47,19 @@ export interface EmbeddedSipOptions {
   maxTransactions?: number;
   /** Written as User-Agent / Server. Default 'voxledger'. */
   userAgent?: string;
+  /** Guards of the TCP transport against connections that hold resources without sending SIP. */
+  tcp?: TcpGuardOptions;
+}
+
+export interface TcpGuardOptions {
+  /** Most TCP connections open at once, accepted and opened together; beyond it new ones are refused. Default 1,024. */
+  maxConnections?: number;
+  /**
+   * A message must be complete (header section and body) this long after its first byte, and an
+   * accepted connection must deliver its first message within it; otherwise the connection is
+   * closed. Default 10,000 ms.
+   */
+  messageTimeoutMs?: number;
 }
 
 export interface SipTimers {

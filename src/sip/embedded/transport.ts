@@ -8,7 +8,7 @@ import { createServer, connect, isIPv6, type Server, type Socket } from 'node:ne
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
 import type { SipParseLimits } from '../message/parse.ts';
 import { SipStreamFramer } from '../message/stream-framer.ts';
-import type { SipLogFn, SipTransportChoice } from './options.ts';
+import type { SipLogFn, SipTransportChoice, TcpGuardOptions } from './options.ts';
 
 export type TransportName = 'udp' | 'tcp';
 
@@ -31,7 +31,8 @@ interface Connection {
   ready: Promise<void>;
 }
 
-const MAX_TCP_CONNECTIONS = 1024;
+export const DEFAULT_MAX_TCP_CONNECTIONS = 1024;
+export const DEFAULT_TCP_MESSAGE_TIMEOUT_MS = 10_000;
 const TCP_IDLE_MS = 300_000;
 const TCP_CONNECT_TIMEOUT_MS = 10_000;
 
@@ -55,6 +56,10 @@ export class SipTransport {
   private readonly connections = new Map<number, Connection>();
   private readonly byRemote = new Map<string, number>();
   private closed = false;
+  private readonly maxConnections: number;
+  private readonly messageTimeoutMs: number;
+  /** TCP connections refused at the cap, and closed for an incomplete message in time. */
+  readonly tcpStats = { refused: 0, timedOut: 0 };
 
   constructor(
     private readonly opts: {
@@ -64,8 +69,12 @@ export class SipTransport {
       limits: SipParseLimits;
       log: SipLogFn;
       onMessage: MessageSink;
+      tcp?: TcpGuardOptions;
     },
-  ) {}
+  ) {
+    this.maxConnections = opts.tcp?.maxConnections ?? DEFAULT_MAX_TCP_CONNECTIONS;
+    this.messageTimeoutMs = opts.tcp?.messageTimeoutMs ?? DEFAULT_TCP_MESSAGE_TIMEOUT_MS;
+  }
 
   get port(): number {
     return this.boundPort;
@@ -128,12 +137,13 @@ export class SipTransport {
   private listenTcp(port: number): Promise<Server> {
     return new Promise((resolve, reject) => {
       const server = createServer((socket) => {
-        if (this.closed || this.connections.size >= MAX_TCP_CONNECTIONS) {
-          this.opts.log('warn', 'TCP connection refused: too many connections', { remote: socket.remoteAddress });
+        if (this.closed || this.connections.size >= this.maxConnections) {
+          this.tcpStats.refused++;
+          this.opts.log('warn', 'TCP connection refused: too many connections', { remote: socket.remoteAddress, max: this.maxConnections, refused: this.tcpStats.refused });
           socket.destroy();
           return;
         }
-        this.adopt(socket, Promise.resolve());
+        this.adopt(socket, Promise.resolve(), undefined, true);
       });
       server.once('error', reject);
       server.listen(port, this.opts.host, () => {
@@ -144,7 +154,8 @@ export class SipTransport {
     });
   }
 
-  private adopt(socket: Socket, ready: Promise<void>, remote?: { address: string; port: number }): Connection {
+  /** `accepted`: a connection a peer opened, which must send its first message within the timeout. */
+  private adopt(socket: Socket, ready: Promise<void>, remote?: { address: string; port: number }, accepted = false): Connection {
     const id = this.nextConnectionId++;
     const conn: Connection = {
       id,
@@ -158,17 +169,44 @@ export class SipTransport {
     this.byRemote.set(key, id);
     const framer = new SipStreamFramer(this.opts.limits);
     socket.setTimeout(TCP_IDLE_MS, () => socket.destroy());
+    // The message timer: armed while a message is incomplete (and, on an accepted connection,
+    // until its first message), so a peer trickling headers cannot hold a connection for ever.
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (why: string) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        this.tcpStats.timedOut++;
+        this.opts.log('warn', `closing TCP connection: ${why} within ${this.messageTimeoutMs} ms`, { remote: key, timedOut: this.tcpStats.timedOut });
+        socket.destroy();
+      }, this.messageTimeoutMs);
+      timer.unref();
+    };
+    let awaitingFirst = accepted;
+    if (awaitingFirst) arm('no SIP message');
     socket.on('data', (chunk: Buffer) => {
+      let completed = false;
       for (const out of framer.push(chunk)) {
         if (out.kind === 'ping') socket.write('\r\n');
         else if (out.kind === 'fatal') {
           this.opts.log('warn', 'closing TCP connection: unframeable SIP stream', { reason: out.reason, remote: key });
           socket.destroy();
-        } else this.opts.onMessage(out.data, 'stream', { transport: 'tcp', address: conn.address, port: conn.port, connectionId: id });
+        } else {
+          completed = true;
+          this.opts.onMessage(out.data, 'stream', { transport: 'tcp', address: conn.address, port: conn.port, connectionId: id });
+        }
+      }
+      if (completed) awaitingFirst = false;
+      if (framer.pending) {
+        // A new partial message starts its own clock; the same one keeps the clock it has.
+        if (completed || timer === undefined) arm('incomplete SIP message');
+      } else if (!awaitingFirst) {
+        clearTimeout(timer);
+        timer = undefined;
       }
     });
     socket.on('error', (err) => this.opts.log('debug', 'TCP connection error', { remote: key, err: String(err) }));
     socket.on('close', () => {
+      clearTimeout(timer);
       this.connections.delete(id);
       if (this.byRemote.get(key) === id) this.byRemote.delete(key);
     });
@@ -214,7 +252,7 @@ export class SipTransport {
       conn = id !== undefined ? this.connections.get(id) : undefined;
     }
     if (!conn || conn.socket.destroyed) {
-      if (this.connections.size >= MAX_TCP_CONNECTIONS) throw transportError('too many TCP connections', { dest });
+      if (this.connections.size >= this.maxConnections) throw transportError('too many TCP connections', { dest });
       conn = this.connectTo(dest.address, dest.port);
     }
     await conn.ready;

@@ -51,6 +51,11 @@ export class SipStreamFramer {
     return out;
   }
 
+  /** True while part of a message (not just keep-alive CRLFs) waits for the rest. */
+  get pending(): boolean {
+    return !this.dead && this.buffer.length > 0;
+  }
+
   private die(out: FramerOutput[], reason: string): FramerOutput[] {
     this.dead = true;
     this.buffer = Buffer.alloc(0);

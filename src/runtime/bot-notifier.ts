@@ -13,11 +13,10 @@
 import { ANY, type EventStore, type Subscription } from '../store/port.ts';
 import { notifyStreamId, type DomainEvent } from '../domain/events.ts';
 import type { Clock } from '../domain/clock.ts';
-import { ErrorCodes, type VoxError } from '../domain/errors.ts';
 import type { BotDirectory } from '../bots/directory.ts';
 import type { Logger } from '../log/logger.ts';
 import { fromRecorded, toEventData } from '../store/envelope.ts';
-import { ProjectionRunner } from '../../projections/runner.ts';
+import { DeliveryTracker, readStreamOrEmpty } from './delivery-tracker.ts';
 
 export interface BotNotifierOptions {
   store: EventStore;
@@ -36,28 +35,28 @@ const NAME = 'bot-notifier';
 
 export class BotNotifier {
   private sub: Subscription | undefined;
-  private readonly inFlight = new Map<string, { position: number; done: Promise<void> }>();
-  /** Deliveries that ended without a recorded outcome (closed, or a bug): they pin the checkpoint. */
-  private readonly unsettled = new Map<string, number>();
-  private lastSeen = -1;
   /** Position of the store's head when the subscription started: later CallEnded have no prior attempts. */
   private headAtStart = -1;
   /** What a delivery needs, gathered from the call events the subscription has already seen. */
   private readonly calls = new Map<string, CallFacts>();
   private readonly o: Required<Pick<BotNotifierOptions, 'attempts' | 'backoffMs' | 'maxBackoffMs'>> & BotNotifierOptions;
-  private closed = false;
-  private readonly sleepers = new Set<() => void>();
+  /** In-flight deliveries, the safe checkpoint, retries and sleeps (shared with the call-status webhooks). */
+  private readonly tracker: DeliveryTracker;
 
   constructor(options: BotNotifierOptions) {
     this.o = { attempts: 5, backoffMs: 1_000, maxBackoffMs: 30_000, ...options };
+    this.tracker = new DeliveryTracker({ store: this.o.store, name: NAME, clock: this.o.clock, log: this.o.log, nodeId: this.o.nodeId, backoffMs: this.o.backoffMs, maxBackoffMs: this.o.maxBackoffMs });
+  }
+
+  private get closed(): boolean {
+    return this.tracker.closed;
   }
 
   async start(): Promise<void> {
-    const from = await ProjectionRunner.readCheckpoint(this.o.store, NAME);
-    this.lastSeen = from;
+    const from = await this.tracker.resume();
     this.headAtStart = await this.o.store.headPosition();
     this.sub = this.o.store.subscribeToAll({ ...(from >= 0 ? { after: from } : {}), streamPrefixes: ['call-'] }, (r) => {
-      this.lastSeen = r.position;
+      this.tracker.seen(r.position);
       if (r.type === 'CallOffered' || r.type === 'BotConversationStarted') {
         const callId = String(r.metadata.callId);
         const memo = this.calls.get(callId) ?? {};
@@ -76,49 +75,35 @@ export class BotNotifier {
       }
       const memo = this.calls.get(ended.callId);
       this.calls.delete(ended.callId);
-      const done = this.deliver(ended, r.id, r.position > this.headAtStart ? memo : undefined).then(
-        (settled) => {
-          if (!settled) this.unsettled.set(r.id, r.position);
-        },
-        (err) => {
-          this.unsettled.set(r.id, r.position);
-          this.o.log.error('bot notification failed unrecorded; it is retried after a restart', { callId: ended.callId, err });
-        },
+      this.tracker.track(r.id, r.position, this.deliver(ended, r.id, r.position > this.headAtStart ? memo : undefined), (err) =>
+        this.o.log.error('bot notification failed unrecorded; it is retried after a restart', { callId: ended.callId, err }),
       );
-      this.inFlight.set(r.id, { position: r.position, done });
-      void done.finally(() => this.inFlight.delete(r.id));
     });
     await this.sub.caughtUp;
   }
 
   /** Resolves when every delivery started so far has finished (tests, shutdown). */
-  async drain(): Promise<void> {
-    while (this.inFlight.size) await Promise.all([...this.inFlight.values()].map((x) => x.done));
+  drain(): Promise<void> {
+    return this.tracker.drain();
   }
 
   /** The position up to which every delivery is finished and recorded. */
   safePosition(): number {
-    let p = this.lastSeen;
-    for (const x of this.inFlight.values()) p = Math.min(p, x.position - 1);
-    for (const position of this.unsettled.values()) p = Math.min(p, position - 1);
-    return p;
+    return this.tracker.safePosition();
   }
 
   /** Deliveries that could not be recorded (they are delivered again by the next notifier). */
   unrecorded(): number {
-    return this.unsettled.size;
+    return this.tracker.unrecorded;
+  }
+
+  /** End-of-call notices not yet delivered or given up. */
+  backlog(): number {
+    return this.tracker.inFlightCount;
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    for (const wake of [...this.sleepers]) wake();
-    await this.sub?.close();
-    const position = this.safePosition();
-    if (position >= 0) {
-      await ProjectionRunner.writeCheckpoint(this.o.store, NAME, position, { nodeId: this.o.nodeId, at: this.o.clock.now() }).catch((err) =>
-        this.o.log.warn('notifier checkpoint not written', { err }),
-      );
-    }
+    await this.tracker.close(this.sub);
   }
 
   /**
@@ -134,7 +119,7 @@ export class BotNotifier {
     let facts = fresh;
     let attempts = 0;
     if (!facts?.botId) {
-      const read = await this.persist(log, 'read the call for its notice', () => this.readFacts(callId, deliveryId));
+      const read = await this.tracker.persist(log, 'read the call for its notice', () => this.readFacts(callId, deliveryId));
       if (!read) return false;
       if (read.done) return true;
       facts = read.facts;
@@ -150,7 +135,7 @@ export class BotNotifier {
         { nodeId: this.o.nodeId, causationId: deliveryId },
       );
       let tried = false;
-      return this.persist(log, `record ${outcome} attempt ${attempt}`, async () => {
+      return this.tracker.persist(log, `record ${outcome} attempt ${attempt}`, async () => {
         // After a failed append, look first: a failure can be ambiguous (written, then reported lost).
         if (tried && (await this.attemptRecorded(callId, deliveryId, attempt))) return true;
         tried = true;
@@ -167,7 +152,7 @@ export class BotNotifier {
       } catch (err) {
         log.warn('bot notification attempt failed', { attempt, err });
         if (!(await record(attempt, 'failed', (err as Error)?.message ?? String(err)))) return false;
-        if (attempt < this.o.attempts) await this.sleep(this.backoff(attempt));
+        if (attempt < this.o.attempts) await this.tracker.sleep(this.tracker.backoff(attempt));
         else return true;
         continue;
       }
@@ -177,19 +162,6 @@ export class BotNotifier {
       return true;
     }
     return !this.closed;
-  }
-
-  /** Runs `op` until it succeeds, with backoff; undefined once the notifier is closed. */
-  private async persist<T>(log: Logger, what: string, op: () => Promise<T>): Promise<T | undefined> {
-    for (let n = 1; !this.closed; n++) {
-      try {
-        return await op();
-      } catch (err) {
-        log.error(`notifier could not ${what}; retrying`, { try: n, err });
-        await this.sleep(this.backoff(n));
-      }
-    }
-    return undefined;
   }
 
   private async readFacts(callId: string, deliveryId: string): Promise<{ done: boolean; facts: CallFacts; attempts: number }> {
@@ -207,32 +179,12 @@ export class BotNotifier {
   }
 
   private async priorAttempts(callId: string): Promise<{ deliveryId?: string; attempt: number; outcome: string }[]> {
-    const prior = await this.o.store.readStream(notifyStreamId(callId)).catch((err: VoxError) => {
-      if (err.code === ErrorCodes.STREAM_NOT_FOUND) return [];
-      throw err;
-    });
+    const prior = await readStreamOrEmpty(this.o.store, notifyStreamId(callId));
     return prior.map((p) => p.data as { deliveryId?: string; attempt: number; outcome: string });
   }
 
   private async attemptRecorded(callId: string, deliveryId: string, attempt: number): Promise<boolean> {
     return (await this.priorAttempts(callId)).some((p) => p.deliveryId === deliveryId && p.attempt === attempt);
-  }
-
-  private backoff(n: number): number {
-    return Math.min(this.o.backoffMs * 2 ** (n - 1), this.o.maxBackoffMs);
-  }
-
-  /** Waits on the injected clock; wakes early when the notifier closes. */
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        this.sleepers.delete(wake);
-        timer.cancel();
-        resolve();
-      };
-      this.sleepers.add(wake);
-      const timer = this.o.clock.at(this.o.clock.now() + ms, wake);
-    });
   }
 }
 

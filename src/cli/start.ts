@@ -15,6 +15,8 @@ import type { BotDirectory } from '../bots/directory.ts';
 import { ClusterNode, ResilientStore, assertStoreReachable, botNotifierTask } from '../cluster/index.ts';
 import { Metrics, timedStore } from '../http/metrics.ts';
 import { startOperatorSurface, type OperatorSurface } from '../http/operator-surface.ts';
+import { statusWebhooksTask, webhookSecret } from '../webhooks/webhook-task.ts';
+import type { StatusWebhooks } from '../webhooks/status-webhooks.ts';
 
 export interface RunningNode {
   runtime: CallRuntime;
@@ -24,6 +26,8 @@ export interface RunningNode {
   signaling: SignalingAdapter;
   bots: BotDirectory;
   cluster: ClusterNode | undefined;
+  /** The call-status webhooks, when they run on this node (always alone; on the leader in a cluster). */
+  readonly webhooks: StatusWebhooks | undefined;
   /** The HTTP API, call index and metrics (`http.enabled`). */
   operator: OperatorSurface;
   stop(): Promise<void>;
@@ -55,11 +59,14 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
   let signaling: SignalingAdapter;
   let cluster: ClusterNode | undefined;
   let notifierOf: () => BotNotifier | undefined;
+  const secret = webhookSecret(config.webhooks, log);
+  if (config.http.enabled) secret(); // dial requests may name callbacks: have the secret (file) ready for receivers
+  const webhooks = statusWebhooksTask({ store, clock, log, nodeId: config.nodeId, config: config.webhooks, secret });
   try {
     if (config.cluster) {
       const task = botNotifierTask(notifierOptions);
       const { store: _resilience, ...clusterOptions } = config.cluster;
-      cluster = new ClusterNode({ ...clusterOptions, store, clock, nodeId: config.nodeId, log, leaderTasks: [task] });
+      cluster = new ClusterNode({ ...clusterOptions, store, clock, nodeId: config.nodeId, log, leaderTasks: [task, webhooks] });
       signaling = cluster.fenceSignaling(adapter);
       runtime = new CallRuntime({ ...runtimeOptions, store: cluster.callStore, signaling });
       await cluster.start(runtime);
@@ -72,6 +79,7 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
       const notifier = new BotNotifier(notifierOptions);
       await notifier.start();
       notifierOf = () => notifier;
+      await webhooks.start();
     }
   } catch (err) {
     await bots.close().catch(() => undefined);
@@ -81,11 +89,12 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
   }
   let operator: OperatorSurface;
   try {
-    operator = await startOperatorSurface({ config, store, runtime, signaling, bots, ...(cluster ? { cluster } : {}), metrics, log, clock });
+    operator = await startOperatorSurface({ config, store, runtime, signaling, bots, ...(cluster ? { cluster } : {}), metrics, log, clock, webhookBacklog: () => webhooks.current?.backlog() ?? 0 });
   } catch (err) {
     if (cluster) await cluster.stop().catch(() => undefined);
     else await runtime.stop().catch(() => undefined);
     await notifierOf()?.close().catch(() => undefined);
+    await webhooks.stop();
     await bots.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     holding?.release();
@@ -104,6 +113,9 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
     get notifier() {
       return notifierOf();
     },
+    get webhooks() {
+      return webhooks.current;
+    },
     store,
     signaling,
     bots,
@@ -115,6 +127,7 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
       else {
         await runtime.stop();
         await notifierOf()?.close();
+        await webhooks.stop();
       }
       await bots.close();
       await store.close();

@@ -9,6 +9,7 @@ import type { SessionParams } from '../domain/types.ts';
 import type { LogLevel } from '../log/logger.ts';
 import { parseClusterConfig, type ClusterConfig } from './cluster-config.ts';
 import { parseHttpConfig, type HttpConfig } from '../http/http-config.ts';
+import { parseWebhookConfig, type WebhookConfig } from '../webhooks/webhook-config.ts';
 
 export type StoreConfig = { kind: 'memory' } | { kind: 'sqlite'; path: string; commitThread?: boolean } | { kind: 'esdb'; connectionString: string };
 
@@ -61,6 +62,8 @@ export interface VoxConfig {
   cluster?: ClusterConfig;
   /** The operator API (src/http/). */
   http: HttpConfig;
+  /** Call-status webhooks (src/webhooks/). */
+  webhooks: WebhookConfig;
 }
 
 /** The built-in demo bot: hangs up after 3 s with a reason and two X- headers. */
@@ -93,7 +96,7 @@ export const DEFAULTS = {
   answerDelayMs: 0,
 };
 
-const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'answerDelayMs', 'cluster', 'http', '$schema', 'comment'];
+const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'answerDelayMs', 'cluster', 'http', 'webhooks', '$schema', 'comment'];
 
 function bad(key: string, what: string): VoxError {
   return new VoxError(ErrorCodes.CONFIG_INVALID, `${key} ${what}`, { key });
@@ -216,6 +219,7 @@ export function parseConfig(input: unknown): VoxConfig {
     answerDelayMs: int(root.answerDelayMs, 'answerDelayMs', DEFAULTS.answerDelayMs, 0, 60_000),
     ...(root.cluster !== undefined ? { cluster: parseClusterConfig(root.cluster) } : {}),
     http: parseHttpConfig(root.http),
+    webhooks: parseWebhookConfig(root.webhooks, ids),
   };
 }
 

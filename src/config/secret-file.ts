@@ -18,6 +18,12 @@ export function readOrCreateSecret(file: string): { secret: string; created: boo
   }
   const secret = randomBytes(24).toString('base64url');
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+  try {
+    writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    // Another process made it first: use theirs.
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { secret: readFileSync(file, 'utf8').trim(), created: false };
+    throw err;
+  }
   return { secret, created: true };
 }

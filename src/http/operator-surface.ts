@@ -42,11 +42,12 @@ export async function startOperatorSurface(parts: {
   metrics: Metrics;
   log: Logger;
   clock: Clock;
+  webhookBacklog?: () => number;
 }): Promise<OperatorSurface> {
   const { config, log } = parts;
   const index = new CallIndex(parts.store, { maxEndedCalls: config.http.maxIndexedCalls, notifierAttempts: config.notifier.attempts, metrics: parts.metrics, log });
   index.start().catch((err) => log.error('call index stopped', { err }));
-  parts.metrics.attach({ index: () => index.state });
+  parts.metrics.attach({ index: () => index.state, ...(parts.webhookBacklog ? { webhookBacklog: parts.webhookBacklog } : {}) });
   const projections = new ProjectionRegistry();
   projections.add({ name: 'call-index', description: 'the HTTP call list (in memory, from position 0)', position: () => index.position, checkpoint: async () => undefined, output: () => ({ byState: index.state.byState, endedByReason: index.state.endedByReason, droppedEnded: index.state.droppedEnded }) });
   let http: RunningHttpServer | undefined;
@@ -56,6 +57,7 @@ export async function startOperatorSurface(parts: {
       store: parts.store, runtime: parts.runtime, bots: parts.bots, signaling: parts.signaling,
       ...(parts.cluster ? { cluster: parts.cluster } : {}),
       index, metrics: parts.metrics, log, clock: parts.clock, projections,
+      ...(config.webhooks.allowedHosts ? { allowedCallbackHosts: config.webhooks.allowedHosts } : {}),
     };
     try {
       http = await startHttpServer(ctx);

@@ -16,8 +16,8 @@ export interface HttpNode extends RunningNode {
   close(): Promise<void>;
 }
 
-export async function httpNode(extra: Record<string, unknown> = {}): Promise<HttpNode> {
-  const dir = mkdtempSync(join(tmpdir(), 'voxledger-http-'));
+export async function httpNode(extra: Record<string, unknown> = {}, options: { dir?: string; keepDir?: boolean } = {}): Promise<HttpNode> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'voxledger-http-'));
   const { http: httpExtra, ...rest } = extra as { http?: Record<string, unknown> };
   const config = parseConfig({
     store: { kind: 'sqlite', path: join(dir, 'calls.db') },
@@ -29,6 +29,7 @@ export async function httpNode(extra: Record<string, unknown> = {}): Promise<Htt
       tokens: [{ name: 'ops', token: OPERATOR, role: 'operator' }, { name: 'auditor', token: READER, role: 'read-only' }],
       ...httpExtra,
     },
+    webhooks: { secretFile: join(dir, 'webhook-secret') },
     ...rest,
   });
   const node = await launchNode(config);
@@ -47,7 +48,7 @@ export async function httpNode(extra: Record<string, unknown> = {}): Promise<Htt
     },
     async close() {
       await node.stop();
-      rmSync(dir, { recursive: true, force: true });
+      if (!options.keepDir) rmSync(dir, { recursive: true, force: true });
     },
   });
 }

@@ -18,8 +18,9 @@ import type { Direction, ReasonCode, TerminatedBy } from '../src/domain/types.ts
 import type { EventPosition, Projection } from './projection.ts';
 import { iso } from '../src/domain/clock.ts';
 
-export const STATUS_NAMES = ['initiated', 'ringing', 'answered', 'completed', 'failed'] as const;
-export type CallStatus = (typeof STATUS_NAMES)[number];
+import { STATUS_NAMES, type CallStatus } from '../src/domain/call-statuses.ts';
+
+export { STATUS_NAMES, type CallStatus };
 
 export interface CallStatusNotification {
   /** The source event's id: unique per notification, the webhook's idempotency key. */

@@ -8,8 +8,8 @@ import { checkParams, PARAM_KEYS } from '../domain/bot-params.ts';
 import type { SessionParams } from '../domain/types.ts';
 import type { LogLevel } from '../log/logger.ts';
 import { parseClusterConfig, type ClusterConfig } from './cluster-config.ts';
-import { parseHttpConfig, type HttpConfig } from '../http/http-config.ts';
-import { parseWebhookConfig, type WebhookConfig } from '../webhooks/webhook-config.ts';
+import { parseHttpConfig, type HttpConfig } from './http-config.ts';
+import { parseWebhookConfig, type WebhookConfig } from './webhook-config.ts';
 
 export type StoreConfig = { kind: 'memory' } | { kind: 'sqlite'; path: string; commitThread?: boolean } | { kind: 'esdb'; connectionString: string };
 

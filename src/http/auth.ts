@@ -5,7 +5,7 @@
  * always against every configured token, so timing says nothing about which prefix matched.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { HttpRole, HttpToken } from './http-config.ts';
+import type { HttpRole, HttpToken } from '../config/http-config.ts';
 
 /** What a route needs: `public` (health, readiness, the OpenAPI document, the pages' static shell). */
 export type RouteAccess = 'public' | HttpRole;

@@ -5,7 +5,7 @@ import type { BotDirectory } from '../bots/directory.ts';
 import type { SignalingAdapter } from '../sip/port.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Clock } from '../domain/clock.ts';
-import type { HttpConfig } from './http-config.ts';
+import type { HttpConfig } from '../config/http-config.ts';
 import type { CallIndex } from './call-index.ts';
 import type { Metrics } from './metrics.ts';
 import type { ProjectionRegistry } from './projection-registry.ts';
@@ -13,7 +13,7 @@ import type { ProjectionRegistry } from './projection-registry.ts';
 export interface HttpContext {
   config: HttpConfig;
   store: EventStore;
-  runtime: Pick<CallRuntime, 'placeCall' | 'operatorHangup' | 'actor'>;
+  runtime: Pick<CallRuntime, 'placeCall' | 'actor'>;
   bots: BotDirectory;
   signaling: Pick<SignalingAdapter, 'kind' | 'address'>;
   /** Cluster membership, when the node is in a cluster. */

@@ -13,7 +13,7 @@ import type { BotDirectory } from '../bots/directory.ts';
 import type { SignalingAdapter } from '../sip/port.ts';
 import { CallIndex } from './call-index.ts';
 import type { HttpContext } from './context.ts';
-import type { HttpToken } from './http-config.ts';
+import type { HttpToken } from '../config/http-config.ts';
 import type { Metrics } from './metrics.ts';
 import { ProjectionRegistry } from './projection-registry.ts';
 import { startHttpServer, type RunningHttpServer } from './server.ts';

@@ -236,17 +236,6 @@ export class CallRuntime implements SignalingEvents {
   }
 
   /**
-   * An operator's hangup (HTTP API). True once recorded; false when the call is not live on this
-   * node or its state takes no hangup any more (already ending).
-   */
-  async operatorHangup(callId: string, request: { reason: string; operator: string }): Promise<boolean> {
-    const actor = this.actors.get(callId);
-    if (!actor) return false;
-    const appended = await actor.submit([{ type: 'OperatorHangupRequested', data: request }]);
-    return appended.some((e) => e.type === 'OperatorHangupRequested');
-  }
-
-  /**
    * Rebuilds a call's actor from its stream and performs whatever is due (takeover, restart).
    * An answered call's recorded SIP dialog is adopted first (when the adapter can), so a BYE due
    * now or later goes out on it from this node.

@@ -16,7 +16,7 @@ import { fromRecorded, toEventData } from '../store/envelope.ts';
 import { DeliveryTracker, readStreamOrEmpty } from '../runtime/delivery-tracker.ts';
 import { callStatusProjection, type CallMemo, type CallStatusNotification, type CallStatusState } from '../../projections/call-status.ts';
 import type { EventPosition } from '../../projections/projection.ts';
-import type { WebhookConfig, WebhookTarget } from './webhook-config.ts';
+import type { WebhookConfig, WebhookTarget } from '../config/webhook-config.ts';
 import { signPayload } from './signature.ts';
 import { webhookStreamId } from './webhook-events.ts';
 

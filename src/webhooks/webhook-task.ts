@@ -6,7 +6,7 @@
 import type { LeaderTask } from '../cluster/leader-tasks.ts';
 import { readOrCreateSecret } from '../config/secret-file.ts';
 import type { Logger } from '../log/logger.ts';
-import type { WebhookConfig } from './webhook-config.ts';
+import type { WebhookConfig } from '../config/webhook-config.ts';
 import { StatusWebhooks, type StatusWebhooksOptions } from './status-webhooks.ts';
 
 export function webhookSecret(config: WebhookConfig, log: Logger): () => string {

@@ -116,14 +116,16 @@ export function registerCallRoutes(app: FastifyInstance, ctx: HttpContext): void
     },
   }, async (req, reply) => {
     const { callId } = req.params;
-    if (!ctx.runtime.actor(callId)) {
+    const actor = ctx.runtime.actor(callId);
+    if (!actor) {
       const { events } = await readCallEvents(ctx.store, callId); // 404 when there is no such call
       if (events.some((e) => e.type === 'CallEnded')) throw new VoxError(ErrorCodes.CALL_ALREADY_ENDED, `call ${callId} has ended`, { callId });
       throw new VoxError(ErrorCodes.HTTP_NOT_LIVE_HERE, `call ${callId} is live on another node; send the hangup to its owner`, { callId });
     }
-    const principal = (req as unknown as { principal?: { name: string } }).principal;
-    const accepted = await ctx.runtime.operatorHangup(callId, { reason: req.body.reason, operator: principal?.name ?? 'unknown' });
-    if (!accepted) throw new VoxError(ErrorCodes.CALL_ALREADY_ENDED, `call ${callId} is already ending`, { callId });
+    const principal = req.principal;
+    // Submitted to the call's actor like any input: recorded (and acted on) only if its state takes it.
+    const appended = await actor.submit([{ type: 'OperatorHangupRequested', data: { reason: req.body.reason, operator: principal?.name ?? 'unknown' } }]);
+    if (!appended.some((e) => e.type === 'OperatorHangupRequested')) throw new VoxError(ErrorCodes.CALL_ALREADY_ENDED, `call ${callId} is already ending`, { callId });
     ctx.log.info('operator hangup', { callId, operator: principal?.name });
     return reply.code(202).send({ callId, accepted: true });
   });

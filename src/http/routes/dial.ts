@@ -9,8 +9,8 @@ import { checkParams } from '../../domain/bot-params.ts';
 import { isSafeHeaderValue, isSipToken } from '../../domain/hangup-headers.ts';
 import type { SessionParams, SipHeader } from '../../domain/types.ts';
 import { parseSipUri, uriTransport } from '../../sip/message/uri.ts';
-import { checkCallbackUrl } from '../../webhooks/callback-url.ts';
-import { STATUS_NAMES } from '../../../projections/call-status.ts';
+import { checkCallbackUrl } from '../../domain/callback-url.ts';
+import { STATUS_NAMES } from '../../domain/call-statuses.ts';
 import type { HttpContext } from '../context.ts';
 import { errors, headerSchema } from '../schemas.ts';
 

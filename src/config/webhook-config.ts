@@ -4,8 +4,8 @@
  * when a call's dial request named none (always for inbound calls).
  */
 import { VoxError, ErrorCodes } from '../domain/errors.ts';
-import { STATUS_NAMES } from '../../projections/call-status.ts';
-import { checkCallbackUrl } from './callback-url.ts';
+import { STATUS_NAMES } from '../domain/call-statuses.ts';
+import { checkCallbackUrl } from '../domain/callback-url.ts';
 
 export interface WebhookTarget {
   url: string;

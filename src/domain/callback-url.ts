@@ -10,7 +10,7 @@
  * A URL that breaks the policy is VOX_CALLBACK_URL_INVALID.
  */
 import { isIP } from 'node:net';
-import { VoxError, ErrorCodes } from '../domain/errors.ts';
+import { VoxError, ErrorCodes } from './errors.ts';
 
 function blockedAddress(host: string): string | undefined {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();

@@ -51,6 +51,11 @@ export interface CallContext {
   sttInProgress: boolean;
   /** How many bot inputs were rejected (BotInputRejected). */
   rejectedInputs: number;
+  /**
+   * Ids of the bot activities applied (an input carrying the id was recorded), most recent last,
+   * at most APPLIED_ACTIVITY_IDS: a repeat of one is dropped, on any node that folds the stream.
+   */
+  activityIds: readonly string[];
   /** Session-level params, last write wins in stream order (config first, then the bot). */
   params: SessionParams;
   hangup?: PendingHangup;
@@ -60,6 +65,18 @@ export interface CallContext {
   errorReason?: string;
   ending?: CallEnding;
   endedAt?: number;
+}
+
+/** How many applied activity ids a call remembers (bots repeat recent activities, not old ones). */
+export const APPLIED_ACTIVITY_IDS = 256;
+
+/** Whether the bot activity with this (recorded) id was applied to the call already. */
+export function appliedActivity(context: CallContext, activityId: string): boolean {
+  return context.activityIds.includes(activityId);
+}
+
+function activityIdOf(event: CallEvent): string | undefined {
+  return event.type === 'SessionParamsUpdated' || event.type === 'BotInputRejected' || event.type === 'BotHangupRequested' ? event.data.activityId : undefined;
 }
 
 function offerFacts(event: CallEvent) {
@@ -79,6 +96,14 @@ export const callMachine = setup({
   actions: {
     trackSttStart: assign({ sttInProgress: () => true }),
     countRejection: assign({ rejectedInputs: ({ context }) => context.rejectedInputs + 1 }),
+    noteActivity: assign({
+      activityIds: ({ context, event }) => {
+        const id = activityIdOf(event);
+        if (id === undefined || context.activityIds.includes(id)) return context.activityIds;
+        const ids = [...context.activityIds, id];
+        return ids.length > APPLIED_ACTIVITY_IDS ? ids.slice(ids.length - APPLIED_ACTIVITY_IDS) : ids;
+      },
+    }),
     trackSttFinal: assign({ sttInProgress: () => false }),
     updateParams: assign({
       params: ({ context, event }) => (event.type === 'SessionParamsUpdated' ? mergeParams(context.params, event.data.params) : context.params),
@@ -111,14 +136,14 @@ export const callMachine = setup({
   },
 }).createMachine({
   id: 'call',
-  context: { callId: '', direction: 'inbound', botId: '', from: '', to: '', offeredAt: 0, cancelRequested: false, sttInProgress: false, rejectedInputs: 0, params: {} },
+  context: { callId: '', direction: 'inbound', botId: '', from: '', to: '', offeredAt: 0, cancelRequested: false, sttInProgress: false, rejectedInputs: 0, activityIds: [], params: {} },
   initial: 'idle',
   on: {
     // Facts that may arrive in any live state; `ended` (final) accepts nothing, so CallEnded stays last.
-    SessionParamsUpdated: { actions: 'updateParams' },
+    SessionParamsUpdated: { actions: ['updateParams', 'noteActivity'] },
     SttStarted: { actions: 'trackSttStart' },
     SttFinalReceived: { actions: 'trackSttFinal' },
-    BotInputRejected: { actions: 'countRejection' },
+    BotInputRejected: { actions: ['countRejection', 'noteActivity'] },
   },
   states: {
     idle: {
@@ -169,8 +194,8 @@ export const callMachine = setup({
         BotConversationStarted: { target: 'active' },
         BotStartFailed: { target: 'byeDue', actions: 'errorEnding' },
         BotHangupRequested: [
-          { guard: 'mustWaitForStt', target: 'awaitingSttFinal', actions: 'recordHangup' },
-          { target: 'byeDue', actions: ['recordHangup', assign({ byeTrigger: () => 'immediate' as const })] },
+          { guard: 'mustWaitForStt', target: 'awaitingSttFinal', actions: ['recordHangup', 'noteActivity'] },
+          { target: 'byeDue', actions: ['recordHangup', 'noteActivity', assign({ byeTrigger: () => 'immediate' as const })] },
         ],
         ByeReceived: { target: 'ending', actions: 'clientEnded' },
         CallErrored: { target: 'byeDue', actions: 'errorEnding' },
@@ -180,8 +205,8 @@ export const callMachine = setup({
     active: {
       on: {
         BotHangupRequested: [
-          { guard: 'mustWaitForStt', target: 'awaitingSttFinal', actions: 'recordHangup' },
-          { target: 'byeDue', actions: ['recordHangup', assign({ byeTrigger: () => 'immediate' as const })] },
+          { guard: 'mustWaitForStt', target: 'awaitingSttFinal', actions: ['recordHangup', 'noteActivity'] },
+          { target: 'byeDue', actions: ['recordHangup', 'noteActivity', assign({ byeTrigger: () => 'immediate' as const })] },
         ],
         ByeReceived: { target: 'ending', actions: 'clientEnded' },
         CallErrored: { target: 'byeDue', actions: 'errorEnding' },

@@ -170,24 +170,6 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * Remembers the last `capacity` ids it saw; `seen(id)` is true for a repeat. Bots and channels
- * may repeat an activity (retries, reconnects, polling overlap); each is delivered once.
- */
-export class RecentIds {
-  private readonly set = new Set<string>();
-  constructor(private readonly capacity = 10_000) {}
-  seen(id: string): boolean {
-    if (this.set.has(id)) return true;
-    this.set.add(id);
-    if (this.set.size > this.capacity) {
-      const oldest = this.set.values().next().value;
-      if (oldest !== undefined) this.set.delete(oldest);
-    }
-    return false;
-  }
-}
-
-/**
  * Runs async tasks one at a time in call order (activities to one conversation must not
  * overtake each other; their answers are delivered in order).
  */

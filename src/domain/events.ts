@@ -42,8 +42,8 @@ export interface CallEventDataMap {
   CancelReceived: Record<string, never>;
   BotConversationStarted: { provider: string; conversationId: string; ref: Record<string, unknown> };
   BotStartFailed: { provider: string; code: string; message: string };
-  /** Parameters set by the bot's config (`source: config`), the dial request (`request`) or the bot (`bot`). */
-  SessionParamsUpdated: { params: SessionParams; source: 'config' | 'request' | 'bot' };
+  /** Parameters set by the bot's config (`source: config`), the dial request (`request`) or the bot (`bot`, with the `activityId` it came from). */
+  SessionParamsUpdated: { params: SessionParams; source: 'config' | 'request' | 'bot'; activityId?: string };
   /** The bot asked to end the call. Values are the effective ones at request time. */
   BotHangupRequested: {
     hangupReason?: string;
@@ -56,7 +56,7 @@ export interface CallEventDataMap {
   /** An operator asked over the HTTP API to end the call (reasonCode operator-disconnected, terminatedBy system). */
   OperatorHangupRequested: { reason: string; operator: string };
   /** Something the bot sent was dropped (bad header, out-of-range value, oversize data). */
-  BotInputRejected: { field: string; reason: string; excerpt?: string };
+  BotInputRejected: { field: string; reason: string; excerpt?: string; activityId?: string };
   SttStarted: Record<string, never>;
   SttFinalReceived: { text: string; confidence?: number };
   /** Decision, then effect: the BYE the runtime sends, with headers exactly as they go on the wire. */
@@ -178,10 +178,10 @@ const SCHEMAS: Record<EventType, Check> = {
   CancelReceived: obj,
   BotConversationStarted: shape({ provider: str, conversationId: str, ref: obj }),
   BotStartFailed: shape({ provider: str, code: str, message: str }),
-  SessionParamsUpdated: shape({ params: obj, source: oneOf(['config', 'request', 'bot']) }),
+  SessionParamsUpdated: shape({ params: obj, source: oneOf(['config', 'request', 'bot']), activityId: optStr }),
   OperatorHangupRequested: shape({ reason: str, operator: str }),
   BotHangupRequested: shape({ hangupReason: optStr, hangupSipHeaders: headers, delayMs: nonNegInt, deadline: isoTime, activityId: optStr }),
-  BotInputRejected: shape({ field: str, reason: str, excerpt: optStr }),
+  BotInputRejected: shape({ field: str, reason: str, excerpt: optStr, activityId: optStr }),
   SttStarted: obj,
   SttFinalReceived: shape({ text: str, confidence: optNum }),
   ByeSent: shape({ reasonHeader: (v, p, o) => void (v !== null && str(v, p, o)), headers, trigger: oneOf(['immediate', 'stt-final', 'deadline', 'error']), sttWaitMs: nonNegInt, error: optStr }),

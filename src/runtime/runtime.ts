@@ -15,7 +15,8 @@ import type { BotActivity, BotSession } from '../bots/port.ts';
 import type { BotDirectory } from '../bots/directory.ts';
 import type { Logger } from '../log/logger.ts';
 import { CallActor, type CallActorDeps } from './call-actor.ts';
-import { activityToInputs, type CallInput } from './bot-activity.ts';
+import { activityToInputs, recordedActivityId, type CallInput } from './bot-activity.ts';
+import { appliedActivity } from '../../machines/call-machine.ts';
 import { mergeParams } from '../domain/bot-params.ts';
 import { newEventId } from '../store/event-id.ts';
 import { pickHeaders } from './invite-headers.ts';
@@ -54,7 +55,6 @@ interface CallExtras {
   botSession?: BotSession;
   /** Bot output that arrived before BotConversationStarted was recorded. */
   earlyActivities?: BotActivity[];
-  seenActivityIds?: Set<string>;
   botStarting?: boolean;
   /** Selected INVITE headers, passed to the bot at start. */
   sipHeaders?: Record<string, string>;
@@ -175,21 +175,22 @@ export class CallRuntime implements SignalingEvents {
       (x.earlyActivities ??= []).push(...activities);
       return;
     }
-    const fresh = activities.filter((a) => {
-      if (a.id === undefined) return true;
-      const seen = (x.seenActivityIds ??= new Set());
-      if (seen.has(a.id)) return false;
-      seen.add(a.id);
-      return true;
-    });
-    if (!fresh.length) return;
     // Interpreted in the actor's turn, in arrival order, each activity against the params as
-    // every earlier input (and activity) left them.
+    // every earlier input (and activity) left them. A repeat of an activity already applied
+    // (its id is on a recorded input: the snapshot knows, on any node) or of one earlier in this
+    // delivery is dropped: the runtime is the one owner of activity de-duplication.
     actor
       .submitWith((snapshot, now) => {
         const inputs: CallInput[] = [];
         let session = snapshot.context.params;
-        for (const a of fresh) {
+        const here = new Set<string>();
+        for (const a of activities) {
+          const id = recordedActivityId(a);
+          if (id !== undefined && (here.has(id) || appliedActivity(snapshot.context, id))) {
+            actor.log.debug('repeated bot activity ignored', { activityId: id });
+            continue;
+          }
+          if (id !== undefined) here.add(id);
           const more = activityToInputs(a, session, now);
           for (const i of more) if (i.type === 'SessionParamsUpdated') session = mergeParams(session, i.data.params);
           inputs.push(...more);

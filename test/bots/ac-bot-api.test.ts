@@ -58,7 +58,7 @@ test('start, greeting, the caller\'s words, the spec hangup, and the disconnect 
   }
 });
 
-test('repeated activity ids are ignored; malformed activities are skipped one by one and reported', async () => {
+test('activities reach the runtime in order, repeats too (the runtime drops them: test/runtime/activity-dedup.test.ts); malformed ones are skipped one by one and reported', async () => {
   const bot = await startAcScriptedBot();
   const deps = testDeps(systemClock);
   const connector = createAcBotApiConnector(config(bot.url), deps);
@@ -81,8 +81,10 @@ test('repeated activity ids are ignored; malformed activities are skipped one by
     });
     await session.sendText('hello');
     assert.deepEqual(sink.received.slice(1), [
+      { id: 'greet-1', type: 'message', text: 'Hi again (repeat)' },
       { id: 'ok-1', type: 'message', text: 'first good' },
       { id: 'ok-2', type: 'event', name: 'config', sessionParams: { botOperationResult: 'failure' } },
+      { id: 'ok-1', type: 'message', text: 'repeat of first good' },
     ]);
     const warned = deps.lines.filter((l) => l.level === 'warn' && l.msg === 'bot activity skipped').map((l) => l.fields?.index);
     assert.deepEqual(warned, [0, 2, 3, 4, 5, 7]);

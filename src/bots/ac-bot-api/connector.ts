@@ -11,7 +11,7 @@ import { iso, type TimerHandle } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError, isVoxError } from '../../domain/errors.ts';
 import type { BotActivity, BotCallInfo, BotConnector, BotSession, BotSink, EndNotice } from '../port.ts';
 import type { ConnectorDeps } from '../connector-deps.ts';
-import { RecentIds, SerialQueue, deliverToSink, isRecord, refreshDelayMs, requestJson, resolveBotUrl, safeUrl, type JsonRequest } from '../http-util.ts';
+import { SerialQueue, deliverToSink, isRecord, refreshDelayMs, requestJson, resolveBotUrl, safeUrl, type JsonRequest } from '../http-util.ts';
 import { acDisconnectBody, acMessageActivity, acStartActivity, normalizeAcActivity, type AcOutgoingActivity } from './activity.ts';
 import type { AcBotApiConfig } from './config.ts';
 
@@ -48,7 +48,6 @@ export function createAcBotApiConnector(config: AcBotApiConfig, deps: ConnectorD
   class AcSession implements BotSession {
     readonly ref: Record<string, unknown>;
     private readonly queue = new SerialQueue();
-    private readonly ids = new RecentIds();
     private refreshTimer: TimerHandle | undefined;
     private expiresAt = Infinity;
     private ttlMs = 0;
@@ -84,10 +83,6 @@ export function createAcBotApiConnector(config: AcBotApiConfig, deps: ConnectorD
         const n = normalizeAcActivity(raw);
         if (!n.ok) {
           log(n.ignored ? 'debug' : 'warn', 'bot activity skipped', { provider: AC_BOT_API_PROVIDER, conversation: this.r.conversation, index, reason: n.reason });
-          return;
-        }
-        if (n.activity.id !== undefined && this.ids.seen(n.activity.id)) {
-          log('debug', 'repeated bot activity ignored', { provider: AC_BOT_API_PROVIDER, conversation: this.r.conversation, id: n.activity.id });
           return;
         }
         out.push(n.activity);

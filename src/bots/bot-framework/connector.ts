@@ -19,7 +19,7 @@ import { iso } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
 import type { BotCallInfo, BotConnector, BotSession, BotSink, EndNotice } from '../port.ts';
 import type { ConnectorDeps } from '../connector-deps.ts';
-import { RecentIds, SerialQueue, deliverToSink, requestJson } from '../http-util.ts';
+import { SerialQueue, deliverToSink, requestJson } from '../http-util.ts';
 import { endOfConversationBody, normalizeMicrosoftActivity } from './activity.ts';
 import { createClientCredentialsTokenSource, type TokenSource } from './auth.ts';
 import type { BotFrameworkConfig } from './config.ts';
@@ -45,7 +45,6 @@ export interface BotFrameworkConnector extends BotConnector {
 
 interface Live {
   sink: BotSink;
-  ids: RecentIds;
   /** For logs above debug level, which name the call, never the conversation id. */
   callId: string;
 }
@@ -104,10 +103,6 @@ export function createBotFrameworkConnector(config: BotFrameworkConfig, deps: Co
         }
         log('warn', 'bot activity skipped', { provider: BOT_FRAMEWORK_PROVIDER, callId: conv.callId, reason: n.reason });
         return reply.code(400).send({ error: { code: 'BadArgument', message: n.reason } });
-      }
-      if (n.activity.id !== undefined && conv.ids.seen(n.activity.id)) {
-        log('debug', 'repeated bot activity ignored', { provider: BOT_FRAMEWORK_PROVIDER, conversationId, id: n.activity.id });
-        return reply.code(200).send({ id: n.activity.id });
       }
       deliverToSink(conv.sink, [n.activity], log, { provider: BOT_FRAMEWORK_PROVIDER, callId: conv.callId });
       return reply.code(200).send({ id });
@@ -222,7 +217,7 @@ export function createBotFrameworkConnector(config: BotFrameworkConfig, deps: Co
         userName: call.caller.slice(0, 200),
       };
       // Registered before the first POST: the bot's greeting arrives while that POST is open.
-      live.set(r.conversationId, { sink, ids: new RecentIds(), callId: call.callId });
+      live.set(r.conversationId, { sink, callId: call.callId });
       const session = new BotFrameworkSession(r, conversationUrl(serviceUrl, r.conversationId));
       sessions.add(session);
       try {

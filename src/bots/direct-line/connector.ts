@@ -4,8 +4,9 @@
  * - start: create a conversation (bearer: a secret, or a token fetched per call), open the
  *   WebSocket stream (or poll `GET …/activities?watermark=`), send the opening event;
  * - the caller's words are `message` activities; the bot's replies are normalized in the
- *   provider's dialect; the runtime's own echoed activities (`from.id` = our user id) and repeats
- *   are dropped; malformed activities are skipped one by one and logged;
+ *   provider's dialect; the runtime's own echoed activities (`from.id` = our user id) are
+ *   dropped (repeats by the runtime, which owns de-duplication); malformed activities are
+ *   skipped one by one and logged;
  * - the conversation token is refreshed before it expires (through the clock);
  * - a lost WebSocket falls back to polling from the last watermark; polling retries transient
  *   failures with backoff and tells the sink when the connection is gone for good;
@@ -19,7 +20,7 @@ import type { TimerHandle } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError, toVoxError } from '../../domain/errors.ts';
 import type { BotActivity, BotCallInfo, BotConnector, BotSession, BotSink, EndNotice } from '../port.ts';
 import type { ConnectorDeps } from '../connector-deps.ts';
-import { RENEW_RETRY_MS, RecentIds, SerialQueue, deliverToSink, isRecord, isTransient, refreshDelayMs } from '../http-util.ts';
+import { RENEW_RETRY_MS, SerialQueue, deliverToSink, isRecord, isTransient, refreshDelayMs } from '../http-util.ts';
 import { endOfConversationBody, normalizeMicrosoftActivity, type ParamsLocation } from '../bot-framework/activity.ts';
 import { activitySetFrom, createDirectLineClient, type ActivitySet, type DirectLineConversation } from './client.ts';
 import type { DirectLineConfig, DirectLineTransportConfig } from './config.ts';
@@ -77,7 +78,6 @@ export function createDirectLineFamilyConnector(settings: DirectLineFamilySettin
   class DirectLineSession implements BotSession {
     readonly ref: Record<string, unknown>;
     private readonly queue = new SerialQueue();
-    private readonly ids = new RecentIds();
     private watermark: string | undefined;
     private closed = false;
     private mode: 'websocket' | 'polling' | 'idle' = 'idle';
@@ -147,14 +147,12 @@ export function createDirectLineFamilyConnector(settings: DirectLineFamilySettin
 
     // ---- receiving -------------------------------------------------------------------------
 
-    /** Hands a set of activities to the sink: echoes, repeats and malformed ones dropped. */
+    /** Hands a set of activities to the sink: echoes and malformed ones dropped (repeats: the runtime). */
     deliver(set: ActivitySet): void {
       if (set.watermark !== undefined) this.watermark = set.watermark;
       const out: BotActivity[] = [];
       set.activities.forEach((raw, index) => {
         if (isRecord(raw) && isRecord(raw.from) && raw.from.id === this.r.userId) return; // our own, echoed
-        const id = isRecord(raw) && typeof raw.id === 'string' ? raw.id : undefined;
-        if (id !== undefined && this.ids.seen(id)) return;
         const n = normalizeMicrosoftActivity(raw, settings.dialect);
         if (!n.ok) {
           log(n.ignored ? 'debug' : 'warn', n.ignored ? 'bot activity ignored' : 'bot activity skipped', this.fields({ index, reason: n.reason }));

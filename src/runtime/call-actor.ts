@@ -2,33 +2,34 @@
  * One call, one actor, one stream. The actor folds its stream through the pure call machine.
  * Its mailbox takes everything that arrived as one batch: each input at its arrival time, in
  * arrival order, with the deadlines due in between; the inputs and the decisions they lead to go
- * in ONE append with the expected revision, and only then are the appended events handed to the
- * effect handler — except our BYE, which goes on the wire before ByeSent is recorded (see
- * `sendBye`). Deadlines are read off the snapshot and armed on the injected clock; a rebuilt
- * actor (`rehydrate`) re-derives whatever was pending.
+ * in ONE append with the expected revision, and only then are the effects the appended events
+ * ask for (effects.ts) handed to `perform` — except our BYE, which `perform` puts on the wire
+ * before ByeSent is recorded. Deadlines are read off the snapshot and armed on the injected
+ * clock; a rebuilt actor (`rehydrate`) re-derives whatever was pending.
  */
 import { accepts, decideAll, evolve, fold, initialSnapshot, nextWakeUp, stateOf, type CallSnapshot } from '../../machines/decide.ts';
-import type { CallEvent, CallEventDataMap } from '../domain/events.ts';
+import type { CallEvent } from '../domain/events.ts';
 import { iso, type Clock, type TimerHandle } from '../domain/clock.ts';
 import { callStreamId, NO_STREAM, WrongExpectedRevisionError, type EventStore } from '../store/port.ts';
 import type { Logger } from '../log/logger.ts';
 import type { CallInput } from './bot-activity.ts';
 import { fromRecorded, isCallEvent, toEventData } from '../store/envelope.ts';
+import { byeEffect, effectsOf, type Effect, type EffectOutcome } from './effects.ts';
 
 export interface CallActorDeps {
   store: EventStore;
   clock: Clock;
   nodeId: string;
   log: Logger;
-  /** Performs the effects of events just appended (never throws; failures come back as inputs). */
-  onAppended(actor: CallActor, events: CallEvent[]): void;
   /**
-   * Puts the decided BYE on the wire BEFORE ByeSent is recorded, so the stream agrees with the
+   * Performs one effect; never rejects (failures come back as inputs, or as the outcome). The
+   * decided BYE (SendBye) is performed BEFORE ByeSent is recorded, so the stream agrees with the
    * wire: 'peer-ended' means the caller's BYE got there first (nothing sent; ByeSent is not
    * recorded and the caller's BYE, queued behind, ends the call); `{ error }` means it could not
-   * be sent (recorded on ByeSent, the call still ends). Never throws.
+   * be sent (recorded on ByeSent, the call still ends). The rest are performed after their
+   * events are appended, in stream order (their synchronous part at once).
    */
-  sendBye(actor: CallActor, bye: CallEventDataMap['ByeSent']): Promise<'sent' | 'peer-ended' | { error: string }>;
+  perform(actor: CallActor, effect: Effect): Promise<EffectOutcome>;
 }
 
 /** One submission waiting in the actor's mailbox. */
@@ -198,12 +199,12 @@ export class CallActor {
     decideAt(Math.max(now, last));
     if (byeIndex >= 0) {
       const bye = batch[byeIndex] as Extract<CallEvent, { type: 'ByeSent' }>;
-      const outcome = await this.deps.sendBye(this, bye.data);
+      const outcome = await this.deps.perform(this, byeEffect(bye.data));
       if (outcome === 'peer-ended') {
         // The caller's BYE hit the wire first: decide again, without a BYE of ours.
         this.peerEnded = true;
         return this.process(items, retried);
-      } else if (outcome !== 'sent') {
+      } else if (typeof outcome === 'object') {
         bye.data = { ...bye.data, error: outcome.error.slice(0, 500) };
       }
     }
@@ -233,7 +234,7 @@ export class CallActor {
     this.snap = s;
     this.lastAt = batch[batch.length - 1]!.at;
     this.arm();
-    this.deps.onAppended(this, batch);
+    for (const effect of effectsOf(batch)) void this.deps.perform(this, effect);
     return perItem;
   }
 

@@ -1,25 +1,27 @@
 /**
- * The call runtime: one CallActor per live call, fed by the signaling adapter, the bot
- * connectors and speech; it performs what the actors decided through the ports. The SIP side
- * never waits for a bot: bot start, bot output and end-of-call notices run beside it.
+ * The call runtime: one CallActor per live call (call-registry.ts), fed by the signaling
+ * adapter, the bot connectors (bot-link.ts) and speech; what the actors decide goes out through
+ * the ports by one path (effects.ts, effect-performer.ts). The SIP side never waits for a bot:
+ * bot start, bot output and end-of-call notices run beside it.
  */
 import type { CallEvent } from '../domain/events.ts';
 import type { Clock } from '../domain/clock.ts';
-import { VoxError, ErrorCodes, toVoxError, type ErrorCode } from '../domain/errors.ts';
+import { VoxError, ErrorCodes } from '../domain/errors.ts';
 import { reasonCodeForSipFailure } from '../domain/reason-codes.ts';
 import type { SessionParams, SipHeader } from '../domain/types.ts';
 import type { EventStore } from '../store/port.ts';
 import type { InboundOffer, SignalingAdapter, SignalingEvents } from '../sip/port.ts';
 import type { SipDialogState } from '../domain/sip-dialog.ts';
-import type { BotActivity, BotSession } from '../bots/port.ts';
+import type { BotActivity } from '../bots/port.ts';
 import type { BotDirectory } from '../bots/directory.ts';
 import type { Logger } from '../log/logger.ts';
 import { CallActor, type CallActorDeps } from './call-actor.ts';
-import { activityToInputs, recordedActivityId, type CallInput } from './bot-activity.ts';
-import { appliedActivity } from '../../machines/call-machine.ts';
-import { mergeParams } from '../domain/bot-params.ts';
+import type { CallInput } from './bot-activity.ts';
 import { newEventId } from '../store/event-id.ts';
 import { pickHeaders } from './invite-headers.ts';
+import { CallRegistry, type EndedListener } from './call-registry.ts';
+import { BotLink } from './bot-link.ts';
+import { effectPerformer } from './effect-performer.ts';
 
 export interface RuntimeOptions {
   store: EventStore;
@@ -51,37 +53,22 @@ export interface PlaceCallRequest {
   statusCallback?: { url: string; events?: string[] };
 }
 
-interface CallExtras {
-  botSession?: BotSession;
-  /** Bot output that arrived before BotConversationStarted was recorded. */
-  earlyActivities?: BotActivity[];
-  botStarting?: boolean;
-  /** Selected INVITE headers, passed to the bot at start. */
-  sipHeaders?: Record<string, string>;
-}
-
 export class CallRuntime implements SignalingEvents {
-  private readonly actors = new Map<string, CallActor>();
-  private readonly extras = new Map<string, CallExtras>();
   private readonly opts: RuntimeOptions;
+  private readonly calls = new CallRegistry();
+  private readonly botLink: BotLink;
   private readonly actorDeps: CallActorDeps;
-  private readonly endedListeners = new Set<(callId: string, ended: CallEvent) => void>();
-  private readonly startedListeners = new Set<(callId: string) => void>();
 
   constructor(opts: RuntimeOptions) {
     this.opts = opts;
+    const submit = (actor: CallActor, inputs: CallInput[]) => this.submit(actor, inputs);
+    this.botLink = new BotLink({ bots: opts.bots, actor: (callId) => this.calls.get(callId), submit });
     this.actorDeps = {
       store: opts.store,
       clock: opts.clock,
       nodeId: opts.nodeId,
       log: opts.log,
-      onAppended: (actor, events) => this.perform(actor, events),
-      sendBye: (actor, bye) =>
-        this.opts.signaling.hangup(actor.callId, { reasonHeader: bye.reasonHeader, headers: bye.headers }).catch((err: unknown) => {
-          actor.log.error('BYE could not be sent', { err });
-          const e = toVoxError(err, ErrorCodes.SIP_TRANSPORT);
-          return { error: `${e.code}: ${e.message}` };
-        }),
+      perform: effectPerformer({ signaling: opts.signaling, clock: opts.clock, answerDelayMs: opts.answerDelayMs ?? 0, registry: this.calls, botLink: this.botLink, submit }),
     };
   }
 
@@ -90,37 +77,34 @@ export class CallRuntime implements SignalingEvents {
   }
 
   async stop(): Promise<void> {
-    for (const a of this.actors.values()) a.dispose();
-    await Promise.allSettled([...this.extras.values()].map((x) => x.botSession?.close()));
+    for (const a of this.calls.all()) a.dispose();
+    await this.botLink.closeAll();
     await this.opts.signaling.stop();
   }
 
   /** Live calls on this node. */
   liveCalls(): string[] {
-    return [...this.actors.keys()];
+    return this.calls.ids();
   }
 
   actor(callId: string): CallActor | undefined {
-    return this.actors.get(callId);
+    return this.calls.get(callId);
   }
 
   /** Called with each CallEnded this node appends (tests, metrics). */
-  onCallEnded(listener: (callId: string, ended: CallEvent) => void): () => void {
-    this.endedListeners.add(listener);
-    return () => this.endedListeners.delete(listener);
+  onCallEnded(listener: EndedListener): () => void {
+    return this.calls.onEnded(listener);
   }
 
   /** Called when this node creates or resumes a call's actor (cluster ownership claims). */
   onCallStarted(listener: (callId: string) => void): () => void {
-    this.startedListeners.add(listener);
-    return () => this.startedListeners.delete(listener);
+    return this.calls.onStarted(listener);
   }
 
   /** Drops a call's actor from this node without ending it (another node owns it now). */
   release(callId: string): void {
-    this.actors.get(callId)?.dispose();
-    this.actors.delete(callId);
-    this.extras.delete(callId);
+    this.calls.remove(callId);
+    this.botLink.forget(callId);
   }
 
   // --- inputs from the signaling adapter -------------------------------------------------------
@@ -138,9 +122,7 @@ export class CallRuntime implements SignalingEvents {
       { type: 'CallOffered', data: { direction: 'inbound', from: offer.from, to: offer.to, sipCallId: offer.sipCallId, botId: bot.id, headers } },
     ];
     if (Object.keys(bot.defaults).length) inputs.push({ type: 'SessionParamsUpdated', data: { params: bot.defaults, source: 'config' } });
-    const actor = this.newActor(offer.callId);
-    this.extras.get(offer.callId)!.sipHeaders = headers;
-    this.submit(actor, inputs);
+    this.submit(this.newActor(offer.callId, headers), inputs);
   }
 
   answered(callId: string, info: { sipStatus: number; dialog?: SipDialogState }): void {
@@ -153,7 +135,7 @@ export class CallRuntime implements SignalingEvents {
   }
 
   peerHungUp(callId: string, info: { reasonHeader?: string }): void {
-    this.actors.get(callId)?.notePeerEnded();
+    this.calls.get(callId)?.notePeerEnded();
     this.input(callId, { type: 'ByeReceived', data: info.reasonHeader === undefined ? {} : { reasonHeader: info.reasonHeader } });
   }
 
@@ -168,36 +150,7 @@ export class CallRuntime implements SignalingEvents {
   // --- inputs from bots and speech -------------------------------------------------------------
 
   botActivities(callId: string, activities: BotActivity[]): void {
-    const x = this.extras.get(callId);
-    const actor = this.actors.get(callId);
-    if (!x || !actor) return;
-    if (x.botStarting) {
-      (x.earlyActivities ??= []).push(...activities);
-      return;
-    }
-    // Interpreted in the actor's turn, in arrival order, each activity against the params as
-    // every earlier input (and activity) left them. A repeat of an activity already applied
-    // (its id is on a recorded input: the snapshot knows, on any node) or of one earlier in this
-    // delivery is dropped: the runtime is the one owner of activity de-duplication.
-    actor
-      .submitWith((snapshot, now) => {
-        const inputs: CallInput[] = [];
-        let session = snapshot.context.params;
-        const here = new Set<string>();
-        for (const a of activities) {
-          const id = recordedActivityId(a);
-          if (id !== undefined && (here.has(id) || appliedActivity(snapshot.context, id))) {
-            actor.log.debug('repeated bot activity ignored', { activityId: id });
-            continue;
-          }
-          if (id !== undefined) here.add(id);
-          const more = activityToInputs(a, session, now);
-          for (const i of more) if (i.type === 'SessionParamsUpdated') session = mergeParams(session, i.data.params);
-          inputs.push(...more);
-        }
-        return inputs;
-      })
-      .catch((err) => actor.log.error('bot activities could not be recorded', { err }));
+    this.botLink.activities(callId, activities);
   }
 
   sttStarted(callId: string): void {
@@ -242,17 +195,16 @@ export class CallRuntime implements SignalingEvents {
    * now or later goes out on it from this node.
    */
   async resume(callId: string): Promise<CallActor> {
-    const existing = this.actors.get(callId);
+    const existing = this.calls.get(callId);
     if (existing) return existing;
     const { actor, events } = await CallActor.rehydrateWithHistory(callId, this.actorDeps);
     if (actor.ended) return actor;
-    this.actors.set(callId, actor);
-    this.extras.set(callId, {});
-    for (const l of this.startedListeners) l(callId);
+    this.botLink.open(callId);
+    this.calls.add(actor);
     this.adoptRecordedDialog(actor, events);
     await actor.tick();
     // A node that died between answer and bot start left the call waiting for its bot.
-    if (actor.state === 'connecting') this.startBot(actor);
+    if (actor.state === 'connecting') this.botLink.start(actor);
     return actor;
   }
 
@@ -275,18 +227,17 @@ export class CallRuntime implements SignalingEvents {
     }
   }
 
-  // --- effects ---------------------------------------------------------------------------------
+  // --- the call's actor ------------------------------------------------------------------------
 
-  private newActor(callId: string): CallActor {
+  private newActor(callId: string, sipHeaders?: Record<string, string>): CallActor {
     const actor = new CallActor(callId, this.actorDeps);
-    this.actors.set(callId, actor);
-    this.extras.set(callId, {});
-    for (const l of this.startedListeners) l(callId);
+    this.botLink.open(callId, sipHeaders);
+    this.calls.add(actor);
     return actor;
   }
 
   private input(callId: string, input: CallInput): void {
-    const actor = this.actors.get(callId);
+    const actor = this.calls.get(callId);
     if (!actor) {
       this.opts.log.debug('input for a call not live on this node', { callId, type: input.type });
       return;
@@ -296,102 +247,5 @@ export class CallRuntime implements SignalingEvents {
 
   private submit(actor: CallActor, inputs: CallInput[]): void {
     actor.submit(inputs).catch((err) => actor.log.error('could not record call events', { err, types: inputs.map((i) => i.type) }));
-  }
-
-  /** What the appended events ask of the outside world. Never throws. */
-  private perform(actor: CallActor, events: CallEvent[]): void {
-    const { signaling } = this.opts;
-    const callId = actor.callId;
-    const fail = (code: ErrorCode) => (err: unknown) => {
-      actor.log.error('effect failed', { code, err });
-      const e = toVoxError(err, code);
-      this.submit(actor, [{ type: 'CallErrored', data: { code: e.code, message: e.message } }]);
-    };
-    for (const e of events) {
-      switch (e.type) {
-        case 'CallOffered':
-          if (e.data.direction === 'inbound') {
-            const answer = () => {
-              if (actor.state === 'offered') signaling.answer(callId).catch(fail(ErrorCodes.SIP_TRANSPORT));
-            };
-            const delay = this.opts.answerDelayMs ?? 0;
-            if (delay > 0) this.opts.clock.at(this.opts.clock.now() + delay, answer);
-            else answer();
-          } else
-            signaling
-              .dial({ callId, target: e.data.to, from: e.data.from, headers: Object.entries(e.data.headers ?? {}).map(([name, value]) => ({ name, value })) })
-              .catch(fail(ErrorCodes.SIP_TRANSPORT));
-          break;
-        case 'CallAnswered':
-          this.startBot(actor);
-          break;
-        case 'RingTimeoutReached':
-          signaling.cancel(callId).catch((err) => actor.log.warn('CANCEL failed', { err }));
-          break;
-        case 'SttFinalReceived': {
-          const session = this.extras.get(callId)?.botSession;
-          session?.sendText(e.data.text).catch((err) => actor.log.warn('could not pass the caller\'s words to the bot', { err }));
-          break;
-        }
-        case 'CallEnded':
-          this.finish(actor, e);
-          break;
-        default:
-          break;
-      }
-    }
-  }
-
-  private startBot(actor: CallActor): void {
-    const callId = actor.callId;
-    const x = this.extras.get(callId);
-    const ctx = actor.snapshot.context;
-    const bot = this.opts.bots.get(ctx.botId);
-    if (!x || !bot) {
-      this.submit(actor, [{ type: 'BotStartFailed', data: { provider: 'unknown', code: ErrorCodes.BOT_NOT_CONFIGURED, message: `bot "${ctx.botId}" is not configured` } }]);
-      return;
-    }
-    x.botStarting = true;
-    bot.connector
-      .start(
-        { callId, botId: bot.id, direction: ctx.direction, caller: ctx.from, callee: ctx.to, sipHeaders: x.sipHeaders ?? {} },
-        {
-          activities: (acts) => this.botActivities(callId, acts),
-          failed: (error) => this.input(callId, { type: 'CallErrored', data: error }),
-        },
-      )
-      .then(async (session) => {
-        x.botSession = session;
-        const appended = await actor.submit([{ type: 'BotConversationStarted', data: { provider: bot.provider, conversationId: session.conversationId, ref: session.ref } }]);
-        x.botStarting = false;
-        if (!appended.length) {
-          await session.close();
-          return;
-        }
-        const early = x.earlyActivities ?? [];
-        x.earlyActivities = undefined;
-        if (early.length) this.botActivities(callId, early);
-      })
-      .catch((err: unknown) => {
-        x.botStarting = false;
-        actor.log.warn('bot could not be started', { err, botId: bot.id });
-        const e = toVoxError(err, ErrorCodes.BOT_UNREACHABLE);
-        this.submit(actor, [{ type: 'BotStartFailed', data: { provider: bot.provider, code: e.code, message: e.message } }]);
-      });
-  }
-
-  private finish(actor: CallActor, ended: CallEvent): void {
-    const callId = actor.callId;
-    const x = this.extras.get(callId);
-    this.release(callId);
-    x?.botSession?.close().catch((err) => actor.log.warn('bot session close failed', { err }));
-    const ctx = actor.snapshot.context;
-    const code = ended.type === 'CallEnded' ? ended.data.reasonCode : undefined;
-    if (ctx.answeredAt === undefined && (code === 'error' || code === 'operator-disconnected')) {
-      // Ended before answer (failure, operator): an inbound INVITE still waits for a final response, an outbound one rings on.
-      if (ctx.direction === 'inbound') this.opts.signaling.reject(callId, code === 'error' ? 500 : 480).catch(() => undefined);
-      else if (ended.type === 'CallEnded' && ended.data.sipStatus === undefined) this.opts.signaling.cancel(callId).catch(() => undefined);
-    }
-    for (const l of this.endedListeners) l(callId, ended);
   }
 }

@@ -1,0 +1,135 @@
+/**
+ * The link between a call and its bot: starting the conversation once the call is answered,
+ * the bot's activities into the call's actor (in arrival order, repeats dropped), the caller's
+ * words to the bot, and the session's end. The SIP side never waits for it.
+ */
+import { ErrorCodes, toVoxError } from '../domain/errors.ts';
+import { mergeParams } from '../domain/bot-params.ts';
+import type { BotActivity, BotSession } from '../bots/port.ts';
+import type { BotDirectory } from '../bots/directory.ts';
+import { appliedActivity } from '../../machines/call-machine.ts';
+import type { CallActor } from './call-actor.ts';
+import { activityToInputs, recordedActivityId, type CallInput } from './bot-activity.ts';
+
+interface LinkState {
+  session?: BotSession;
+  /** Bot output that arrived before BotConversationStarted was recorded. */
+  early?: BotActivity[];
+  starting?: boolean;
+  /** Selected INVITE headers, passed to the bot at start. */
+  sipHeaders?: Record<string, string>;
+}
+
+export interface BotLinkDeps {
+  bots: BotDirectory;
+  actor(callId: string): CallActor | undefined;
+  /** Records inputs for a call (errors logged, never thrown). */
+  submit(actor: CallActor, inputs: CallInput[]): void;
+}
+
+export class BotLink {
+  private readonly links = new Map<string, LinkState>();
+  private readonly deps: BotLinkDeps;
+
+  constructor(deps: BotLinkDeps) {
+    this.deps = deps;
+  }
+
+  /** A call on this node that will (or may) talk to its bot. */
+  open(callId: string, sipHeaders?: Record<string, string>): void {
+    this.links.set(callId, sipHeaders ? { sipHeaders } : {});
+  }
+
+  /** Forgets the call's link; returns its bot session, for the caller to close (or not). */
+  forget(callId: string): BotSession | undefined {
+    const x = this.links.get(callId);
+    this.links.delete(callId);
+    return x?.session;
+  }
+
+  /** Closes every bot session (node shutdown). */
+  async closeAll(): Promise<void> {
+    await Promise.allSettled([...this.links.values()].map((x) => x.session?.close()));
+  }
+
+  start(actor: CallActor): void {
+    const callId = actor.callId;
+    const x = this.links.get(callId);
+    const ctx = actor.snapshot.context;
+    const bot = this.deps.bots.get(ctx.botId);
+    if (!x || !bot) {
+      this.deps.submit(actor, [{ type: 'BotStartFailed', data: { provider: 'unknown', code: ErrorCodes.BOT_NOT_CONFIGURED, message: `bot "${ctx.botId}" is not configured` } }]);
+      return;
+    }
+    x.starting = true;
+    bot.connector
+      .start(
+        { callId, botId: bot.id, direction: ctx.direction, caller: ctx.from, callee: ctx.to, sipHeaders: x.sipHeaders ?? {} },
+        {
+          activities: (acts) => this.activities(callId, acts),
+          failed: (error) => {
+            const a = this.deps.actor(callId);
+            if (a) this.deps.submit(a, [{ type: 'CallErrored', data: error }]);
+          },
+        },
+      )
+      .then(async (session) => {
+        x.session = session;
+        const appended = await actor.submit([{ type: 'BotConversationStarted', data: { provider: bot.provider, conversationId: session.conversationId, ref: session.ref } }]);
+        x.starting = false;
+        if (!appended.length) {
+          await session.close();
+          return;
+        }
+        const early = x.early ?? [];
+        x.early = undefined;
+        if (early.length) this.activities(callId, early);
+      })
+      .catch((err: unknown) => {
+        x.starting = false;
+        actor.log.warn('bot could not be started', { err, botId: bot.id });
+        const e = toVoxError(err, ErrorCodes.BOT_UNREACHABLE);
+        this.deps.submit(actor, [{ type: 'BotStartFailed', data: { provider: bot.provider, code: e.code, message: e.message } }]);
+      });
+  }
+
+  /**
+   * The bot's activities, interpreted in the actor's turn, in arrival order, each against the
+   * params as every earlier input (and activity) left them. A repeat of an activity already
+   * applied (its id is on a recorded input: the snapshot knows, on any node) or of one earlier in
+   * this delivery is dropped: the runtime is the one owner of activity de-duplication.
+   */
+  activities(callId: string, activities: BotActivity[]): void {
+    const x = this.links.get(callId);
+    const actor = this.deps.actor(callId);
+    if (!x || !actor) return;
+    if (x.starting) {
+      (x.early ??= []).push(...activities);
+      return;
+    }
+    actor
+      .submitWith((snapshot, now) => {
+        const inputs: CallInput[] = [];
+        let session = snapshot.context.params;
+        const here = new Set<string>();
+        for (const a of activities) {
+          const id = recordedActivityId(a);
+          if (id !== undefined && (here.has(id) || appliedActivity(snapshot.context, id))) {
+            actor.log.debug('repeated bot activity ignored', { activityId: id });
+            continue;
+          }
+          if (id !== undefined) here.add(id);
+          const more = activityToInputs(a, session, now);
+          for (const i of more) if (i.type === 'SessionParamsUpdated') session = mergeParams(session, i.data.params);
+          inputs.push(...more);
+        }
+        return inputs;
+      })
+      .catch((err) => actor.log.error('bot activities could not be recorded', { err }));
+  }
+
+  /** The caller's words, to the bot (when its conversation is up on this node). */
+  passText(actor: CallActor, text: string): void {
+    this.links.get(actor.callId)?.session?.sendText(text).catch((err) => actor.log.warn('could not pass the caller\'s words to the bot', { err }));
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The runtime's one `perform` path: every effect an actor hands over (effects.ts), the BYE
+ * included, goes through the ports from here. Never rejects: a failed effect comes back to the
+ * call as an input (CallErrored), a failed BYE as its outcome.
+ */
+import type { Clock } from '../domain/clock.ts';
+import { ErrorCodes, toVoxError, type ErrorCode } from '../domain/errors.ts';
+import type { SignalingAdapter } from '../sip/port.ts';
+import type { CallActor } from './call-actor.ts';
+import type { CallInput } from './bot-activity.ts';
+import type { BotLink } from './bot-link.ts';
+import type { CallRegistry } from './call-registry.ts';
+import type { Effect, EffectOutcome } from './effects.ts';
+
+export interface EffectPerformerDeps {
+  signaling: SignalingAdapter;
+  clock: Clock;
+  /** Inbound: let the INVITE ring this long before answering (ms). */
+  answerDelayMs: number;
+  registry: CallRegistry;
+  botLink: BotLink;
+  submit(actor: CallActor, inputs: CallInput[]): void;
+}
+
+const DONE: Promise<EffectOutcome> = Promise.resolve('done');
+
+export function effectPerformer(deps: EffectPerformerDeps): (actor: CallActor, effect: Effect) => Promise<EffectOutcome> {
+  const { signaling, clock } = deps;
+  return (actor, effect) => {
+    const callId = actor.callId;
+    const fail = (code: ErrorCode) => (err: unknown) => {
+      actor.log.error('effect failed', { code, err });
+      const e = toVoxError(err, code);
+      deps.submit(actor, [{ type: 'CallErrored', data: { code: e.code, message: e.message } }]);
+    };
+    switch (effect.type) {
+      case 'SendBye':
+        return signaling.hangup(callId, { reasonHeader: effect.reasonHeader, headers: effect.headers }).catch((err: unknown) => {
+          actor.log.error('BYE could not be sent', { err });
+          const e = toVoxError(err, ErrorCodes.SIP_TRANSPORT);
+          return { error: `${e.code}: ${e.message}` };
+        });
+      case 'Answer': {
+        const answer = () => {
+          if (actor.state === 'offered') signaling.answer(callId).catch(fail(ErrorCodes.SIP_TRANSPORT));
+        };
+        if (deps.answerDelayMs > 0) clock.at(clock.now() + deps.answerDelayMs, answer);
+        else answer();
+        return DONE;
+      }
+      case 'Dial':
+        signaling.dial({ callId, target: effect.target, from: effect.from, headers: effect.headers }).catch(fail(ErrorCodes.SIP_TRANSPORT));
+        return DONE;
+      case 'StartBot':
+        deps.botLink.start(actor);
+        return DONE;
+      case 'Cancel':
+        signaling.cancel(callId).catch((err) => actor.log.warn('CANCEL failed', { err }));
+        return DONE;
+      case 'PassToBot':
+        deps.botLink.passText(actor, effect.text);
+        return DONE;
+      case 'Finish': {
+        const { ended } = effect;
+        deps.registry.remove(callId);
+        deps.botLink.forget(callId)?.close().catch((err) => actor.log.warn('bot session close failed', { err }));
+        const ctx = actor.snapshot.context;
+        const code = ended.data.reasonCode;
+        if (ctx.answeredAt === undefined && (code === 'error' || code === 'operator-disconnected')) {
+          // Ended before answer (failure, operator): an inbound INVITE still waits for a final response, an outbound one rings on.
+          if (ctx.direction === 'inbound') signaling.reject(callId, code === 'error' ? 500 : 480).catch(() => undefined);
+          else if (ended.data.sipStatus === undefined) signaling.cancel(callId).catch(() => undefined);
+        }
+        deps.registry.notifyEnded(callId, ended);
+        return DONE;
+      }
+    }
+  };
+}

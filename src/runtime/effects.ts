@@ -1,0 +1,63 @@
+/**
+ * Effects as data: what a call's events ask of the outside world, read off them by pure
+ * functions. The actor hands each one to the runtime's one `perform` path (effect-performer.ts):
+ * the BYE a decided ByeSent asks for BEFORE ByeSent is recorded (so the stream agrees with the
+ * wire), every other effect after its event is appended.
+ */
+import type { CallEvent, CallEventDataMap } from '../domain/events.ts';
+import type { SipHeader } from '../domain/types.ts';
+
+export type Effect =
+  /** Put our BYE on the wire (decided ByeSent, not yet recorded). */
+  | { type: 'SendBye'; reasonHeader: string | null; headers: SipHeader[] }
+  /** Answer an inbound INVITE (CallOffered, inbound). */
+  | { type: 'Answer' }
+  /** Send the INVITE of an outbound call (CallOffered, outbound). */
+  | { type: 'Dial'; target: string; from: string; headers: SipHeader[] }
+  /** Start the call's bot conversation (CallAnswered). */
+  | { type: 'StartBot' }
+  /** CANCEL a ringing outbound INVITE (RingTimeoutReached). */
+  | { type: 'Cancel' }
+  /** Pass the caller's words to the bot (SttFinalReceived). */
+  | { type: 'PassToBot'; text: string }
+  /** The call is over on this node: release it, close the bot session, answer a pending INVITE (CallEnded). */
+  | { type: 'Finish'; ended: Extract<CallEvent, { type: 'CallEnded' }> };
+
+/**
+ * How an effect went. Only the BYE's matters to the actor: 'sent'; 'peer-ended' (the caller's
+ * BYE got there first: nothing sent); `{ error }` (could not be sent; recorded on ByeSent).
+ */
+export type EffectOutcome = 'done' | 'sent' | 'peer-ended' | { error: string };
+
+/** The BYE a decided ByeSent asks for. */
+export function byeEffect(bye: CallEventDataMap['ByeSent']): Effect {
+  return { type: 'SendBye', reasonHeader: bye.reasonHeader, headers: bye.headers };
+}
+
+/** What appended events ask of the outside world, in stream order. ByeSent asks nothing more: its BYE went before it. */
+export function effectsOf(events: readonly CallEvent[]): Effect[] {
+  const out: Effect[] = [];
+  for (const e of events) {
+    switch (e.type) {
+      case 'CallOffered':
+        if (e.data.direction === 'inbound') out.push({ type: 'Answer' });
+        else out.push({ type: 'Dial', target: e.data.to, from: e.data.from, headers: Object.entries(e.data.headers ?? {}).map(([name, value]) => ({ name, value })) });
+        break;
+      case 'CallAnswered':
+        out.push({ type: 'StartBot' });
+        break;
+      case 'RingTimeoutReached':
+        out.push({ type: 'Cancel' });
+        break;
+      case 'SttFinalReceived':
+        out.push({ type: 'PassToBot', text: e.data.text });
+        break;
+      case 'CallEnded':
+        out.push({ type: 'Finish', ended: e });
+        break;
+      default:
+        break;
+    }
+  }
+  return out;
+}

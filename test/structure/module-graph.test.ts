@@ -23,7 +23,7 @@ const MAX_LINES = 400;
 const KNOWN_OVERSIZED: Record<string, number> = {
   'src/cluster/cluster-node.ts': 853,
   'src/sip/drachtio/drachtio-adapter.ts': 605,
-  'src/sip/embedded/embedded-adapter.ts': 555,
+  'src/sip/embedded/embedded-adapter.ts': 556,
   'src/store/esdb-store.ts': 414,
 };
 

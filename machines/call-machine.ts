@@ -49,6 +49,8 @@ export interface CallContext {
   ringTimeoutMs?: number;
   cancelRequested: boolean;
   sttInProgress: boolean;
+  /** The last media negotiation (MediaNegotiated): codec and whether the caller holds the call. */
+  media?: { codec: string; onHold: boolean };
   /** How many bot inputs were rejected (BotInputRejected). */
   rejectedInputs: number;
   /**
@@ -96,6 +98,7 @@ export const callMachine = setup({
   actions: {
     trackSttStart: assign({ sttInProgress: () => true }),
     countRejection: assign({ rejectedInputs: ({ context }) => context.rejectedInputs + 1 }),
+    noteMedia: assign({ media: ({ context, event }) => (event.type === 'MediaNegotiated' ? { codec: event.data.codec, onHold: event.data.onHold } : context.media) }),
     noteActivity: assign({
       activityIds: ({ context, event }) => {
         const id = activityIdOf(event);
@@ -126,11 +129,16 @@ export const callMachine = setup({
       return { ending, hangup, byeTrigger: 'immediate' as const };
     }),
     errorEnding: assign({
-      ending: ({ context, event }): CallEnding => ({
-        reasonCode: 'error',
-        reason: event.type === 'BotStartFailed' || event.type === 'CallErrored' ? event.data.message : (context.errorReason ?? 'error'),
-        terminatedBy: 'system',
-      }),
+      ending: ({ context, event }): CallEnding => {
+        const ending: CallEnding = {
+          reasonCode: 'error',
+          reason: event.type === 'BotStartFailed' || event.type === 'CallErrored' ? event.data.message : (context.errorReason ?? 'error'),
+          terminatedBy: 'system',
+        };
+        // An inbound INVITE refused before answer (488 no codec, 503 no media port): its status.
+        if (event.type === 'CallErrored' && event.data.sipStatus !== undefined) ending.sipStatus = event.data.sipStatus;
+        return ending;
+      },
       byeTrigger: () => 'error' as const,
     }),
   },
@@ -144,6 +152,7 @@ export const callMachine = setup({
     SttStarted: { actions: 'trackSttStart' },
     SttFinalReceived: { actions: 'trackSttFinal' },
     BotInputRejected: { actions: ['countRejection', 'noteActivity'] },
+    MediaNegotiated: { actions: 'noteMedia' },
   },
   states: {
     idle: {

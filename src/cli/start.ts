@@ -7,6 +7,7 @@ import { holdStore } from '../store/store-holders.ts';
 import { createLogger } from '../log/logger.ts';
 import { buildBotDirectory } from '../bots/registry.ts';
 import { createSignaling } from '../sip/create-signaling.ts';
+import { createMediaEngine } from '../media/create-engine.ts';
 import { CallRuntime } from '../runtime/runtime.ts';
 import { BotNotifier } from '../runtime/bot-notifier.ts';
 import type { EventStore } from '../store/port.ts';
@@ -54,7 +55,8 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
   const bots = buildBotDirectory(config.bots, clock, log);
   const adapter = createSignaling(config.sip, log);
   const notifierOptions = { store, bots, clock, log, nodeId: config.nodeId, ...config.notifier };
-  const runtimeOptions = { clock, nodeId: config.nodeId, log, bots, route: makeRouter(config.routes), answerDelayMs: config.answerDelayMs, ringTimeoutMs: config.ringTimeoutMs };
+  const media = createMediaEngine(config.media, { clock, log });
+  const runtimeOptions = { clock, nodeId: config.nodeId, log, bots, route: makeRouter(config.routes), answerDelayMs: config.answerDelayMs, ringTimeoutMs: config.ringTimeoutMs, ...(media ? { media } : {}) };
   let runtime: CallRuntime;
   let signaling: SignalingAdapter;
   let cluster: ClusterNode | undefined;
@@ -104,6 +106,7 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
   log.info('voxledger started', {
     sip: addr ? `${addr.transport}:${addr.host}:${addr.port}` : signaling.kind,
     store: store.kind,
+    media: media ? `${media.kind} ${config.media.address} ${config.media.portRange.min}-${config.media.portRange.max}` : 'none',
     cluster: config.cluster ? { leaseMs: config.cluster.leaseMs } : false,
     bots: bots.list().map((b) => `${b.id}(${b.provider})`),
     routes: config.routes,

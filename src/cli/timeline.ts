@@ -21,6 +21,10 @@ function summary(e: DomainEvent): string {
       return `reason ${JSON.stringify(e.data.hangupReason ?? null)}, ${e.data.hangupSipHeaders.length} header(s), delay ${e.data.delayMs} ms (deadline ${e.data.deadline})`;
     case 'BotInputRejected':
       return `${e.data.field}: ${e.data.reason}${e.data.excerpt ? ` [${e.data.excerpt}]` : ''}`;
+    case 'MediaNegotiated':
+      return `${e.data.engine} ${e.data.codec}/${e.data.payloadType}${e.data.dtmfPayloadType !== undefined ? ` +DTMF/${e.data.dtmfPayloadType}` : ''} ${e.data.local.address}:${e.data.local.port} ⇄ ${e.data.remote.address}:${e.data.remote.port} ${e.data.direction}${e.data.onHold ? ' (on hold)' : ''} (${e.data.trigger})`;
+    case 'CallErrored':
+      return `${e.data.code}: ${e.data.message}${e.data.sipStatus ? ` (SIP ${e.data.sipStatus})` : ''}`;
     case 'SttFinalReceived':
       return JSON.stringify(e.data.text);
     case 'ByeSent':

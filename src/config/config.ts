@@ -10,6 +10,7 @@ import type { LogLevel } from '../log/logger.ts';
 import { parseClusterConfig, type ClusterConfig } from './cluster-config.ts';
 import { parseHttpConfig, type HttpConfig } from './http-config.ts';
 import { parseWebhookConfig, type WebhookConfig } from './webhook-config.ts';
+import { parseMediaConfig, type MediaConfig } from '../media/media-config.ts';
 
 export type StoreConfig = { kind: 'memory' } | { kind: 'sqlite'; path: string; commitThread?: boolean } | { kind: 'esdb'; connectionString: string };
 
@@ -51,6 +52,8 @@ export interface VoxConfig {
   log: { level: LogLevel };
   store: StoreConfig;
   sip: SipConfig;
+  /** The calls' audio (src/media/media-config.ts). */
+  media: MediaConfig;
   routes: RouteConfig[];
   bots: BotConfigEntry[];
   notifier: { attempts: number; backoffMs: number; maxBackoffMs: number };
@@ -96,7 +99,7 @@ export const DEFAULTS = {
   answerDelayMs: 0,
 };
 
-const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'answerDelayMs', 'cluster', 'http', 'webhooks', '$schema', 'comment'];
+const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'media', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'answerDelayMs', 'cluster', 'http', 'webhooks', '$schema', 'comment'];
 
 function bad(key: string, what: string): VoxError {
   return new VoxError(ErrorCodes.CONFIG_INVALID, `${key} ${what}`, { key });
@@ -212,6 +215,7 @@ export function parseConfig(input: unknown): VoxConfig {
     log: { level },
     store,
     sip,
+    media: parseMediaConfig(root.media),
     routes,
     bots,
     notifier,

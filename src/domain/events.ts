@@ -34,6 +34,25 @@ export interface CallEventDataMap {
      */
     dialog?: SipDialogState;
   };
+  /**
+   * The media leg's negotiation settled (src/media/port.ts MediaInfo): on answer (inbound), on
+   * the callee's answer (outbound), and on every re-INVITE/UPDATE that changed it (hold, resume,
+   * a new address). A takeover node and an auditor read the codec and addresses from here.
+   */
+  MediaNegotiated: {
+    engine: string;
+    codec: string;
+    payloadType: number;
+    dtmfPayloadType?: number;
+    local: { address: string; port: number };
+    remote: { address: string; port: number };
+    /** Our direction as written in our SDP. */
+    direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+    /** What led to it: the initial offer/answer or an in-dialog update. */
+    trigger: 'answer' | 'update';
+    /** The caller holds the call (playback and recognition paused). */
+    onHold: boolean;
+  };
   /** Outbound call ended before answer with a final SIP status (0: no response at all). */
   OutboundCallFailed: { sipStatus: number; reasonCode: ReasonCode; reason: string };
   /** Decision: the ring timeout passed; the runtime CANCELs the INVITE. */
@@ -72,7 +91,12 @@ export interface CallEventDataMap {
   /** The peer's BYE (answered 200 OK by the SIP adapter). */
   ByeReceived: { reasonHeader?: string };
   /** Something failed inside the runtime or a port (media, SIP transport). */
-  CallErrored: { code: string; message: string };
+  CallErrored: {
+    code: string;
+    message: string;
+    /** Inbound before answer: the final SIP status the INVITE is refused with (488 no codec, 503 no media port). */
+    sipStatus?: number;
+  };
   /** Decision: the call is over. Always the last event of its stream. */
   CallEnded: {
     reasonCode: ReasonCode;
@@ -125,6 +149,7 @@ export type CallEvent = DomainEvent<CallEventType>;
 export const INPUT_EVENTS: ReadonlySet<CallEventType> = new Set<CallEventType>([
   'CallOffered', 'CallAnswered', 'OutboundCallFailed', 'CancelReceived', 'BotConversationStarted', 'BotStartFailed',
   'SessionParamsUpdated', 'BotHangupRequested', 'OperatorHangupRequested', 'BotInputRejected', 'SttStarted', 'SttFinalReceived', 'ByeReceived', 'CallErrored',
+  'MediaNegotiated',
 ]);
 /** Delivery records, kept beside the call's stream (`notify-`, `status-`), never in it. */
 export const DELIVERY_EVENTS: ReadonlySet<EventType> = new Set<EventType>(['BotNotified', 'StatusWebhookAttempted']);
@@ -186,7 +211,18 @@ const SCHEMAS: Record<EventType, Check> = {
   SttFinalReceived: shape({ text: str, confidence: optNum }),
   ByeSent: shape({ reasonHeader: (v, p, o) => void (v !== null && str(v, p, o)), headers, trigger: oneOf(['immediate', 'stt-final', 'deadline', 'error']), sttWaitMs: nonNegInt, error: optStr }),
   ByeReceived: shape({ reasonHeader: optStr }),
-  CallErrored: shape({ code: str, message: str }),
+  CallErrored: shape({ code: str, message: str, sipStatus: (v, p, o) => void (v !== undefined && int(v, p, o)) }),
+  MediaNegotiated: shape({
+    engine: str,
+    codec: str,
+    payloadType: nonNegInt,
+    dtmfPayloadType: (v, p, o) => void (v !== undefined && nonNegInt(v, p, o)),
+    local: shape({ address: str, port: nonNegInt }),
+    remote: shape({ address: str, port: nonNegInt }),
+    direction: oneOf(['sendrecv', 'sendonly', 'recvonly', 'inactive']),
+    trigger: oneOf(['answer', 'update']),
+    onHold: (v, p, o) => void (typeof v !== 'boolean' && o.push(`${p} must be a boolean`)),
+  }),
   CallEnded: shape({ reasonCode, reason: str, terminatedBy: oneOf(['bot', 'client', 'system']), durationMs: nonNegInt, sipStatus: (v, p, o) => void (v !== undefined && int(v, p, o)) }),
   BotNotified: shape({ reasonCode, reason: str, provider: str, attempt: nonNegInt, outcome: oneOf(['delivered', 'failed', 'skipped']), error: optStr, deliveryId: str }),
   StatusWebhookAttempted: shape({

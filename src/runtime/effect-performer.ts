@@ -11,6 +11,7 @@ import type { CallInput } from './bot-activity.ts';
 import type { BotLink } from './bot-link.ts';
 import type { CallRegistry } from './call-registry.ts';
 import type { Effect, EffectOutcome } from './effects.ts';
+import { refusalStatus, type MediaSignaling } from './media-signaling.ts';
 
 export interface EffectPerformerDeps {
   signaling: SignalingAdapter;
@@ -20,6 +21,8 @@ export interface EffectPerformerDeps {
   registry: CallRegistry;
   botLink: BotLink;
   submit(actor: CallActor, inputs: CallInput[]): void;
+  /** The calls' media legs, when the runtime has a media engine (released on Finish). */
+  media?: MediaSignaling;
 }
 
 const DONE: Promise<EffectOutcome> = Promise.resolve('done');
@@ -31,7 +34,8 @@ export function effectPerformer(deps: EffectPerformerDeps): (actor: CallActor, e
     const fail = (code: ErrorCode) => (err: unknown) => {
       actor.log.error('effect failed', { code, err });
       const e = toVoxError(err, code);
-      deps.submit(actor, [{ type: 'CallErrored', data: { code: e.code, message: e.message } }]);
+      const sipStatus = actor.state === 'offered' ? refusalStatus(e.code) : undefined; // the INVITE's final status: 488, 503
+      deps.submit(actor, [{ type: 'CallErrored', data: { code: e.code, message: e.message, ...(sipStatus ? { sipStatus } : {}) } }]);
     };
     switch (effect.type) {
       case 'SendBye':
@@ -63,12 +67,13 @@ export function effectPerformer(deps: EffectPerformerDeps): (actor: CallActor, e
       case 'Finish': {
         const { ended } = effect;
         deps.registry.remove(callId);
+        void deps.media?.release(callId);
         deps.botLink.forget(callId)?.close().catch((err) => actor.log.warn('bot session close failed', { err }));
         const ctx = actor.snapshot.context;
         const code = ended.data.reasonCode;
         if (ctx.answeredAt === undefined && (code === 'error' || code === 'operator-disconnected')) {
           // Ended before answer (failure, operator): an inbound INVITE still waits for a final response, an outbound one rings on.
-          if (ctx.direction === 'inbound') signaling.reject(callId, code === 'error' ? 500 : 480).catch(() => undefined);
+          if (ctx.direction === 'inbound') signaling.reject(callId, code === 'error' ? (ended.data.sipStatus ?? 500) : 480).catch(() => undefined);
           else if (ended.data.sipStatus === undefined) signaling.cancel(callId).catch(() => undefined);
         }
         deps.registry.notifyEnded(callId, ended);

@@ -22,6 +22,8 @@ import { pickHeaders } from './invite-headers.ts';
 import { CallRegistry, type EndedListener } from './call-registry.ts';
 import { BotLink } from './bot-link.ts';
 import { effectPerformer } from './effect-performer.ts';
+import type { MediaEndpoint, MediaEngine } from '../media/port.ts';
+import { MediaSignaling, type MediaListener } from './media-signaling.ts';
 
 export interface RuntimeOptions {
   store: EventStore;
@@ -38,6 +40,8 @@ export interface RuntimeOptions {
   answerDelayMs?: number;
   /** Outbound: ring timeout when the request names none (ms, default 30,000). */
   ringTimeoutMs?: number;
+  /** Gives every call a media leg (media-signaling.ts); without it, the SIP adapter's placeholder SDP. */
+  media?: MediaEngine;
 }
 
 export interface PlaceCallRequest {
@@ -58,9 +62,14 @@ export class CallRuntime implements SignalingEvents {
   private readonly calls = new CallRegistry();
   private readonly botLink: BotLink;
   private readonly actorDeps: CallActorDeps;
+  /** The SIP adapter, wrapped with the media engine when there is one. */
+  private readonly signaling: SignalingAdapter;
+  private readonly legs: MediaSignaling | undefined;
 
   constructor(opts: RuntimeOptions) {
     this.opts = opts;
+    this.legs = opts.media && new MediaSignaling(opts.signaling, opts.media, (callId, input) => this.input(callId, input), opts.log);
+    this.signaling = this.legs ?? opts.signaling;
     const submit = (actor: CallActor, inputs: CallInput[]) => this.submit(actor, inputs);
     this.botLink = new BotLink({ bots: opts.bots, actor: (callId) => this.calls.get(callId), submit });
     this.actorDeps = {
@@ -68,18 +77,20 @@ export class CallRuntime implements SignalingEvents {
       clock: opts.clock,
       nodeId: opts.nodeId,
       log: opts.log,
-      perform: effectPerformer({ signaling: opts.signaling, clock: opts.clock, answerDelayMs: opts.answerDelayMs ?? 0, registry: this.calls, botLink: this.botLink, submit }),
+      perform: effectPerformer({
+        signaling: this.signaling, clock: opts.clock, answerDelayMs: opts.answerDelayMs ?? 0, registry: this.calls, botLink: this.botLink, submit, ...(this.legs ? { media: this.legs } : {}),
+      }),
     };
   }
 
   async start(): Promise<void> {
-    await this.opts.signaling.start(this);
+    await this.signaling.start(this);
   }
 
   async stop(): Promise<void> {
     for (const a of this.calls.all()) a.dispose();
     await this.botLink.closeAll();
-    await this.opts.signaling.stop();
+    await this.signaling.stop();
   }
 
   /** Live calls on this node. */
@@ -101,8 +112,19 @@ export class CallRuntime implements SignalingEvents {
     return this.calls.onStarted(listener);
   }
 
-  /** Drops a call's actor from this node without ending it (another node owns it now). */
+  /** The call's media leg while this node holds one (speech: onAudio, play, onDtmf; src/media/port.ts). */
+  media(callId: string): MediaEndpoint | undefined {
+    return this.legs?.endpoint(callId);
+  }
+
+  /** Called when a call's media leg opens (with it) and when it is released (undefined). */
+  onMedia(listener: MediaListener): () => void {
+    return this.legs?.onEndpoint(listener) ?? (() => undefined);
+  }
+
+  /** Drops a call's actor from this node without ending it (another node owns it now); frees its media leg. */
   release(callId: string): void {
+    void this.legs?.release(callId);
     this.calls.remove(callId);
     this.botLink.forget(callId);
   }
@@ -114,7 +136,7 @@ export class CallRuntime implements SignalingEvents {
     const bot = botId === undefined ? undefined : this.opts.bots.get(botId);
     if (!bot) {
       this.opts.log.warn('no bot routed for the dialed number; rejecting', { callId: offer.callId, to: offer.to });
-      this.opts.signaling.reject(offer.callId, this.opts.noRouteStatus ?? 404).catch((err) => this.opts.log.error('reject failed', { callId: offer.callId, err }));
+      this.signaling.reject(offer.callId, this.opts.noRouteStatus ?? 404).catch((err) => this.opts.log.error('reject failed', { callId: offer.callId, err }));
       return;
     }
     const headers = pickHeaders(offer.headers);
@@ -214,7 +236,7 @@ export class CallRuntime implements SignalingEvents {
    * its error as before.
    */
   private adoptRecordedDialog(actor: CallActor, events: CallEvent[]): void {
-    const { signaling } = this.opts;
+    const { signaling } = this;
     if (!signaling.adopt) return;
     try {
       const answered = events.find((e) => e.type === 'CallAnswered');

@@ -64,6 +64,15 @@ export interface SignalingEvents {
   peerCancelled(callId: string): void;
   /** The dialog failed (transport error, no ACK for our 200 after Timer H). */
   failed(callId: string, info: { code: string; message: string }): void;
+  /**
+   * Optional (media): an SDP offer inside the dialog (re-INVITE, UPDATE: hold, resume, new
+   * address). Resolves our answer SDP, or undefined when the runtime has no media leg for the call
+   * (the adapter then answers with the SDP it has). Rejects with VoxError VOX_MEDIA_NO_CODEC when
+   * the offer has no usable codec: the adapter answers 488 and the dialog goes on as it was.
+   */
+  sessionOffered?(callId: string, offerSdp: string): Promise<string | undefined>;
+  /** Optional (media): the peer's SDP answer in the ACK, when its INVITE had no offer (we offered in the 200). */
+  sessionAnswered?(callId: string, answerSdp: string): void;
 }
 
 export interface SignalingAdapter {

@@ -45,6 +45,7 @@ const SAMPLE: Record<CallEventType, CallEvent> = {
   ByeSent: ev('ByeSent', { reasonHeader: 'Q.850;cause=16;text="done"', headers: [], trigger: 'immediate', sttWaitMs: 0 }, AT),
   ByeReceived: ev('ByeReceived', { reasonHeader: 'Q.850;cause=16' }, AT),
   CallErrored: ev('CallErrored', { code: 'VOX_MEDIA', message: 'media gone' }, AT),
+  MediaNegotiated: ev('MediaNegotiated', { engine: 'embedded', codec: 'PCMU', payloadType: 0, dtmfPayloadType: 101, local: { address: '127.0.0.1', port: 30000 }, remote: { address: '127.0.0.1', port: 40000 }, direction: 'sendrecv', trigger: 'answer', onHold: false }, AT),
   CallEnded: ev('CallEnded', { reasonCode: 'bot-disconnected', reason: 'done', terminatedBy: 'bot', durationMs: 1_000 }, AT),
 };
 const CALL_EVENT_TYPES = EVENT_TYPES.filter((t): t is CallEventType => !DELIVERY_EVENTS.has(t));
@@ -76,36 +77,36 @@ const STATES = Object.keys(PATHS) as CallState[];
 /**
  * The golden table: for each state, the event types it takes and the state each leads to.
  * Every type not listed is refused (`accepts` false; the runtime never appends it).
- * SessionParamsUpdated, SttStarted, SttFinalReceived and BotInputRejected are taken in every
+ * SessionParamsUpdated, SttStarted, SttFinalReceived, BotInputRejected and MediaNegotiated are taken in every
  * live state (the machine's root handlers); `ended` is final and takes nothing.
  */
 const GOLDEN: Record<CallState, Partial<Record<CallEventType, CallState>>> = {
-  idle: { CallOffered: 'offered', SessionParamsUpdated: 'idle', BotInputRejected: 'idle', SttStarted: 'idle', SttFinalReceived: 'idle' },
+  idle: { CallOffered: 'offered', SessionParamsUpdated: 'idle', BotInputRejected: 'idle', MediaNegotiated: 'idle', SttStarted: 'idle', SttFinalReceived: 'idle' },
   offered: {
     CallAnswered: 'connecting', CancelReceived: 'ending', CallErrored: 'ending', OperatorHangupRequested: 'ending',
-    SessionParamsUpdated: 'offered', BotInputRejected: 'offered', SttStarted: 'offered', SttFinalReceived: 'offered',
+    SessionParamsUpdated: 'offered', BotInputRejected: 'offered', MediaNegotiated: 'offered', SttStarted: 'offered', SttFinalReceived: 'offered',
   },
   dialing: {
     CallAnswered: 'connecting', RingTimeoutReached: 'dialing', OutboundCallFailed: 'ending', CallErrored: 'ending', OperatorHangupRequested: 'ending',
-    SessionParamsUpdated: 'dialing', BotInputRejected: 'dialing', SttStarted: 'dialing', SttFinalReceived: 'dialing',
+    SessionParamsUpdated: 'dialing', BotInputRejected: 'dialing', MediaNegotiated: 'dialing', SttStarted: 'dialing', SttFinalReceived: 'dialing',
   },
   connecting: {
     BotConversationStarted: 'active', BotStartFailed: 'byeDue', BotHangupRequested: 'byeDue', ByeReceived: 'ending', CallErrored: 'byeDue', OperatorHangupRequested: 'byeDue',
-    SessionParamsUpdated: 'connecting', BotInputRejected: 'connecting', SttStarted: 'connecting', SttFinalReceived: 'connecting',
+    SessionParamsUpdated: 'connecting', BotInputRejected: 'connecting', MediaNegotiated: 'connecting', SttStarted: 'connecting', SttFinalReceived: 'connecting',
   },
   active: {
     BotHangupRequested: 'byeDue', ByeReceived: 'ending', CallErrored: 'byeDue', OperatorHangupRequested: 'byeDue',
-    SessionParamsUpdated: 'active', BotInputRejected: 'active', SttStarted: 'active', SttFinalReceived: 'active',
+    SessionParamsUpdated: 'active', BotInputRejected: 'active', MediaNegotiated: 'active', SttStarted: 'active', SttFinalReceived: 'active',
   },
   awaitingSttFinal: {
     SttFinalReceived: 'byeDue', ByeSent: 'ending', ByeReceived: 'ending', CallErrored: 'byeDue', OperatorHangupRequested: 'byeDue',
-    SessionParamsUpdated: 'awaitingSttFinal', BotInputRejected: 'awaitingSttFinal', SttStarted: 'awaitingSttFinal',
+    SessionParamsUpdated: 'awaitingSttFinal', BotInputRejected: 'awaitingSttFinal', MediaNegotiated: 'awaitingSttFinal', SttStarted: 'awaitingSttFinal',
   },
   byeDue: {
     ByeSent: 'ending', ByeReceived: 'ending',
-    SessionParamsUpdated: 'byeDue', BotInputRejected: 'byeDue', SttStarted: 'byeDue', SttFinalReceived: 'byeDue',
+    SessionParamsUpdated: 'byeDue', BotInputRejected: 'byeDue', MediaNegotiated: 'byeDue', SttStarted: 'byeDue', SttFinalReceived: 'byeDue',
   },
-  ending: { CallEnded: 'ended', SessionParamsUpdated: 'ending', BotInputRejected: 'ending', SttStarted: 'ending', SttFinalReceived: 'ending' },
+  ending: { CallEnded: 'ended', SessionParamsUpdated: 'ending', BotInputRejected: 'ending', MediaNegotiated: 'ending', SttStarted: 'ending', SttFinalReceived: 'ending' },
   ended: {},
 };
 

@@ -10,18 +10,17 @@
  *   (also when the peer's BYE and ours cross and drachtio-server no longer knows the dialog);
  * - the BYE carries `Reason` and the headers that pass `wireSafeHeaders` once more.
  *
- * It does not implement the port's optional `adopt` (nor report `answered.dialog`): the dialog
- * state lives in drachtio-server, and taking over a dialog that another application connection
- * set up is not built (nor tested) here.
+ * No optional `adopt` (nor `answered.dialog`): dialog state lives in drachtio-server, and taking
+ * over another connection's dialog is not built here. Re-INVITE offers: modify.ts.
  *
- * Connection loss: every call in progress gets `failed` (VOX_SIP_TRANSPORT) at once, since
- * drachtio-server's dialogs are bound to the lost connection; drachtio-srf reconnects by itself
- * (backoff capped by `reconnectMaxDelayMs`) and new calls work again after it has.
+ * Connection loss: every call in progress gets `failed` (VOX_SIP_TRANSPORT) at once, since drachtio-server's dialogs
+ * are bound to the lost connection; drachtio-srf reconnects by itself (backoff capped by `reconnectMaxDelayMs`).
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
 import type { DialRequest, HangupOutcome, HangupRequest, SignalingAdapter, SignalingEvents } from '../port.ts';
 import { buildInboundOffer } from './inbound-offer.ts';
+import { answerModify } from './modify.ts';
 import { Srf, isSipError, releaseConnection, type SrfDialog, type SrfInstance, type SrfRequest, type SrfResponse } from './srf-api.ts';
 import { byeHeaders, inviteHeaders, sanitizeHeaderValue } from './wire-headers.ts';
 
@@ -504,6 +503,7 @@ export class DrachtioSipAdapter implements SignalingAdapter {
   private attachDialog(call: CallRecord, dialog: SrfDialog): void {
     call.dialog = dialog;
     call.state = 'answered';
+    if (this.events?.sessionOffered) dialog.on('modify', answerModify(this.events, call.callId, dialog, this.log));
     dialog.on('destroy', (bye: SrfRequest | undefined) => {
       if (call.peerHungUp) return;
       if (bye?.source === 'application') {

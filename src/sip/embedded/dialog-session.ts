@@ -4,7 +4,9 @@
  *   its ACK; without ACK after 64*T1 (Timer H) the runtime gets `failed` (VOX_SIP_TIMEOUT) and
  *   the dialog is ended with a BYE (§13.3.1.4);
  * - a BYE from the peer is always answered 200 OK and reported once with its Reason;
- * - re-INVITE and UPDATE get 200 with the same SDP (a session refresh), INFO and OPTIONS 200,
+ * - re-INVITE and UPDATE with an SDP offer are answered by the runtime's media leg
+ *   (SignalingEvents.sessionOffered: hold, resume, a new address; 488 when it has no usable
+ *   codec), or with the same SDP when there is none (a session refresh); INFO and OPTIONS 200,
  *   methods we know but do not serve 405, unknown ones 501;
  * - `hangup` sends at most one BYE, never after the peer's BYE, not before the ACK of our
  *   initial 2xx (§15), with the Reason and headers exactly as given once `wireSafeHeaders`
@@ -128,8 +130,14 @@ export class DialogSession {
   /** An ACK for a 2xx (its own transaction, matched to the dialog). */
   onAck(req: SipRequest): void {
     const sdp = sdpBody(req);
-    if (sdp !== undefined) this.remoteSdp = sdp;
-    if (!this.pendingAck || req.core.cseq.seq !== this.pendingAck.cseq) return;
+    if (!this.pendingAck || req.core.cseq.seq !== this.pendingAck.cseq) {
+      if (sdp !== undefined) this.remoteSdp = sdp;
+      return;
+    }
+    if (sdp !== undefined) {
+      this.remoteSdp = sdp;
+      this.ctx.emit('sessionAnswered', this.callId, sdp); // our 2xx carried the offer (delayed offer)
+    }
     const initial = this.pendingAck.initial;
     this.clearPendingAck();
     this.ctx.log('debug', 'ACK received', this.fields({ cseq: req.core.cseq.seq }));
@@ -168,9 +176,13 @@ export class DialogSession {
         }
         this.refreshTarget(req);
         const offer = sdpBody(req);
-        if (offer !== undefined) this.remoteSdp = offer;
-        this.ctx.log('info', 're-INVITE answered with the same SDP', this.fields());
-        void this.send2xx(invite, { sdp: this.localSdp, initial: false });
+        if (offer === undefined) {
+          this.ctx.log('info', 're-INVITE without SDP answered with ours', this.fields());
+          void this.send2xx(invite, { sdp: this.localSdp, initial: false });
+          return;
+        }
+        this.remoteSdp = offer;
+        this.answerOffer(offer, (sdp) => void this.send2xx(invite, { sdp, initial: false }), (status, warning) => void invite.respond(status, warning));
         return;
       }
       case 'UPDATE': {
@@ -179,8 +191,11 @@ export class DialogSession {
         const headers: HeaderList = [['Contact', this.ctx.contact(this.dialog.transport)], ['Allow', this.ctx.allow]];
         if (offer !== undefined && this.localSdp !== undefined) {
           this.remoteSdp = offer;
-          headers.push(['Content-Type', 'application/sdp']);
-          void tx.respond(200, { headers, body: this.localSdp });
+          this.answerOffer(
+            offer,
+            (sdp) => void tx.respond(200, { headers: [...headers, ['Content-Type', 'application/sdp']], ...(sdp !== undefined ? { body: sdp } : {}) }),
+            (status, warning) => void tx.respond(status, warning),
+          );
         } else void tx.respond(200, { headers });
         return;
       }
@@ -193,6 +208,25 @@ export class DialogSession {
       default: // PRACK: we never send reliable provisionals (RFC 3262 §3).
         void tx.respond(481);
     }
+  }
+
+  /**
+   * Our answer to an in-dialog offer: the runtime's media leg answers it (hold, resume, a new
+   * address); without one, the SDP we have. No usable codec: 488 and the session stays as it was.
+   */
+  private answerOffer(offer: string, ok: (sdp: string | undefined) => void, refuse: (status: number, opts: { headers: HeaderList }) => void): void {
+    this.ctx.sessionOffered(this.callId, offer).then(
+      (answer) => {
+        if (answer !== undefined) this.localSdp = answer;
+        this.ctx.log('info', answer !== undefined ? 'SDP offer in the dialog answered by the media leg' : 'SDP offer in the dialog answered with the same SDP', this.fields());
+        ok(this.localSdp);
+      },
+      (err: unknown) => {
+        const noCodec = (err as VoxError)?.code === ErrorCodes.MEDIA_NO_CODEC;
+        this.ctx.log('warn', noCodec ? 'SDP offer in the dialog has no usable codec; answered 488' : 'media leg could not answer an SDP offer; answered 500', this.fields({ err: String(err) }));
+        refuse(noCodec ? 488 : 500, { headers: noCodec ? [['Warning', '304 voxledger "Media type not available"']] : [['Retry-After', '1']] });
+      },
+    );
   }
 
   private refreshTarget(req: SipRequest): void {

@@ -1,9 +1,8 @@
 /**
- * The embedded signaling adapter: a SIP user agent over UDP and/or TCP in this process
- * (RFC 3261 with RFC 6026's INVITE transaction fix). It parses and routes every message:
- * requests to server transactions and dialogs, responses to client transactions, and answers
- * what a UA must answer on its own (OPTIONS, CANCEL, BYE on unknown dialogs, malformed
- * requests). The runtime sees only the SignalingAdapter port.
+ * The embedded signaling adapter: a SIP user agent over UDP and/or TCP in this process (RFC 3261 with
+ * RFC 6026's INVITE transaction fix). It parses and routes every message: requests to server transactions
+ * and dialogs, responses to client transactions, and answers what a UA must answer on its own (OPTIONS,
+ * CANCEL, BYE on unknown dialogs, malformed requests). The runtime sees only the SignalingAdapter port.
  *
  * Hostile input never crashes it: malformed messages get 400 (or 416/505/513) when a response
  * is possible (request line and Via parse), a structured log line otherwise; every handler runs
@@ -22,7 +21,7 @@ import { DEFAULT_SIP_LIMITS, parseSipMessage, type PartialRequest, type SipParse
 import { formatHost, parseSipUri } from '../message/uri.ts';
 import { AdoptedCall } from './adopted-call.ts';
 import type { StackContext } from './context.ts';
-import type { EmitFn } from './leg-context.ts';
+import { askSessionOffered, type EmitFn } from './leg-context.ts';
 import { dialogKey, hostPort, type LocalEndpoint } from './dialog.ts';
 import { adoptedSdp, dialogFromState } from './dialog-state.ts';
 import { KNOWN_UNSERVED_METHODS, type DialogSession } from './dialog-session.ts';
@@ -255,7 +254,7 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
       const events = this.events;
       if (!events || !this.running) return;
       try {
-        (events[name] as (...a: unknown[]) => void).apply(events, args);
+        (events[name] as ((...a: unknown[]) => void) | undefined)?.apply(events, args);
       } catch (err) {
         this.log('error', `runtime handler for ${name} threw`, { callId: args[0], err: String(err) });
       }
@@ -267,6 +266,7 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
       userAgent: this.options.userAgent ?? 'voxledger',
       placeholderRtpPort: this.options.placeholderRtpPort ?? 9,
       emit,
+      sessionOffered: askSessionOffered(() => (this.running ? this.events : undefined)),
       allow: ALLOW,
       contact: (t: TransportName) => `<sip:${hostPort(local)}${t === 'tcp' ? ';transport=tcp' : ''}>`,
       createClientNonInvite: (method, branch, data, dest, tu) => {

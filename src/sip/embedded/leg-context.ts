@@ -11,7 +11,7 @@ import type { ClientInviteTransaction, ClientNonInviteTransaction, ClientTransac
 import type { TransactionEnv } from './transactions/env.ts';
 import type { Peer, TransportName } from './transport.ts';
 
-export type EmitFn = <K extends keyof SignalingEvents>(name: K, ...args: Parameters<SignalingEvents[K]>) => void;
+export type EmitFn = <K extends keyof SignalingEvents>(name: K, ...args: Parameters<NonNullable<SignalingEvents[K]>>) => void;
 
 export interface LegContext {
   env: TransactionEnv;
@@ -21,10 +21,25 @@ export interface LegContext {
   placeholderRtpPort: number;
   /** Delivers an event to the runtime; a throwing handler is logged, never propagated. */
   emit: EmitFn;
+  /** Asks the runtime for our answer to an in-dialog SDP offer (SignalingEvents.sessionOffered); undefined: keep ours. */
+  sessionOffered(callId: string, offerSdp: string): Promise<string | undefined>;
   /** Our Contact header value for a transport. */
   contact(transport: TransportName): string;
   /** Methods we accept, for Allow. */
   allow: string;
   createClientNonInvite(method: string, branch: string, data: Buffer, dest: Peer, tu: ClientTransactionUser): ClientNonInviteTransaction;
   createClientInvite(branch: string, data: Buffer, dest: Peer, tu: ClientTransactionUser, buildAck: (res: SipResponse) => Buffer): ClientInviteTransaction;
+}
+
+/** LegContext.sessionOffered over the runtime's events (undefined: no media leg, keep our SDP). */
+export function askSessionOffered(events: () => SignalingEvents | undefined): LegContext['sessionOffered'] {
+  return (callId, offerSdp) => {
+    const e = events();
+    if (!e?.sessionOffered) return Promise.resolve(undefined);
+    try {
+      return e.sessionOffered(callId, offerSdp);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
 }

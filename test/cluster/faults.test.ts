@@ -4,7 +4,8 @@ import { SimulatedClock } from '../../src/domain/clock.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { MemoryEventStore } from '../../src/store/memory-store.ts';
 import type { EventStore } from '../../src/store/port.ts';
-import { ClusterNode, type ClusterRuntime } from '../../src/cluster/cluster-node.ts';
+import { ClusterNode } from '../../src/cluster/cluster-node.ts';
+import type { ClusterRuntime } from '../../src/cluster/node-context.ts';
 import { clusterEventData } from '../../src/cluster/cluster-events.ts';
 import { makeCluster } from './support/cluster-harness.ts';
 

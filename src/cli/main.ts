@@ -27,6 +27,7 @@ import { notifyStreamId } from '../domain/events.ts';
 import { verifyCall } from '../audit/verify.ts';
 import { formatTimeline } from './timeline.ts';
 import { simulate } from './simulate.ts';
+import { listCalls } from './calls-command.ts';
 import { rebuild, loadProjection } from '../../projections/runner.ts';
 import { cdrProjection, cdrToCsvRow, CDR_COLUMNS } from '../../projections/cdr.ts';
 import { iso } from '../domain/clock.ts';
@@ -37,7 +38,7 @@ import { prepareBots } from '../bots/registry.ts';
 const USAGE = `usage: voxledger <command> [options]
   start                               run the runtime from the config
   simulate --calls N [--seed S] [--store FILE]  drive N synthetic calls into the configured store (or a SQLite FILE)
-  calls [--limit N]                   list call ids in the store
+  calls [--limit N] [--json]          the last N calls: state, start, caller, callee, bot, reasonCode
   replay <callId> [--verify] [--json] print a call's timeline; --verify re-runs its inputs
   replay --verify --all               verify every call in the store
   cdr [--format jsonl|csv] [--out F]  export CDRs
@@ -155,14 +156,8 @@ async function cmdSimulate(store: EventStore, config: VoxConfig, v: Record<strin
   return 0;
 }
 
-async function cmdCalls(store: EventStore, v: Record<string, unknown>, io: { out: Out }): Promise<number> {
-  const limit = positiveInt(v.limit as string | undefined, 'limit', 50);
-  const ids: string[] = [];
-  for await (const page of readAllPages(store, ['call-'])) {
-    for (const e of page) if (e.revision === 0) ids.push(e.streamId.slice('call-'.length));
-  }
-  for (const id of ids.slice(-limit)) io.out.write(id + '\n');
-  return 0;
+async function cmdCalls(store: EventStore, v: Record<string, unknown>, io: { out: Out; err: Out }): Promise<number> {
+  return listCalls(store, positiveInt(v.limit as string | undefined, 'limit', 50), v.json === true, io);
 }
 
 /** `replay --verify --all`: every call in the store, one line per call with a difference. */

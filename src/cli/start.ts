@@ -89,6 +89,13 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
     holding?.release();
     throw err;
   }
+  // One info line per call this node ends: what an operator greps for first.
+  runtime.onCallEnded((callId, ended) => {
+    if (ended.type === 'CallEnded') {
+      const d = ended.data;
+      log.info('call ended', { callId, reasonCode: d.reasonCode, terminatedBy: d.terminatedBy, durationMs: d.durationMs, ...(d.sipStatus !== undefined ? { sipStatus: d.sipStatus } : {}) });
+    }
+  });
   let operator: OperatorSurface;
   try {
     operator = await startOperatorSurface({ config, store, runtime, signaling, bots, ...(cluster ? { cluster } : {}), metrics, log, clock, webhookBacklog: () => webhooks.current?.backlog() ?? 0 });

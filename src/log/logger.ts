@@ -1,11 +1,13 @@
 /**
- * Structured logs: one JSON object per line on stderr (or a sink), with level, time, message and
- * fields such as callId. `child` binds fields (e.g. the call id) for everything a call logs.
+ * Structured logs through pino: one JSON object per line on stderr (or a sink), with `level`
+ * (debug, info, warn, error), `time` (ISO, from the injected clock), the bound fields (`nodeId`,
+ * `callId` for anything about a call) and `msg`. `child` binds fields for everything a call logs.
+ * Error values are logged as `{message, code}`, never with their stack unless asked.
  */
+import pino, { type DestinationStream, type Logger as PinoLogger } from 'pino';
 import { iso } from '../domain/clock.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
-const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
@@ -17,31 +19,46 @@ export interface Logger {
   fn: (level: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => void;
 }
 
-export function createLogger(options: { level?: LogLevel; sink?: (line: string) => void; bindings?: Record<string, unknown>; now?: () => number } = {}): Logger {
-  const level = options.level ?? 'info';
-  const sink = options.sink ?? ((line: string) => process.stderr.write(line + '\n'));
-  const bindings = options.bindings ?? {};
-  const now = options.now ?? Date.now;
+function clean(fields: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(fields)) {
+    if (v instanceof Error) (out ??= { ...fields })[k] = { message: v.message, code: (v as { code?: unknown }).code };
+  }
+  return out ?? fields;
+}
+
+function wrap(p: PinoLogger): Logger {
   const write = (l: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {
-    if (RANK[l] < RANK[level]) return;
-    const rec: Record<string, unknown> = { level: l, time: iso(now()), msg, ...bindings };
-    if (fields) for (const [k, v] of Object.entries(fields)) rec[k] = v instanceof Error ? { message: v.message, code: (v as { code?: unknown }).code } : v;
-    let line: string;
-    try {
-      line = JSON.stringify(rec);
-    } catch {
-      line = JSON.stringify({ level: l, time: rec.time, msg, ...bindings, note: 'fields not serializable' });
-    }
-    sink(line);
+    if (!p.isLevelEnabled(l)) return;
+    if (fields) p[l](clean(fields), msg);
+    else p[l](msg);
   };
   return {
     debug: (m, f) => write('debug', m, f),
     info: (m, f) => write('info', m, f),
     warn: (m, f) => write('warn', m, f),
     error: (m, f) => write('error', m, f),
-    child: (fields) => createLogger({ level, sink, now, bindings: { ...bindings, ...fields } }),
+    child: (fields) => wrap(p.child(fields)),
     fn: write,
   };
+}
+
+export function createLogger(options: { level?: LogLevel; sink?: (line: string) => void; bindings?: Record<string, unknown>; now?: () => number } = {}): Logger {
+  const now = options.now ?? Date.now;
+  const sink = options.sink;
+  const destination: DestinationStream = sink ? { write: (s: string) => sink(s.endsWith('\n') ? s.slice(0, -1) : s) } : pino.destination({ fd: 2, sync: true });
+  const root = pino(
+    {
+      level: options.level ?? 'info',
+      base: null,
+      messageKey: 'msg',
+      timestamp: () => `,"time":"${iso(now())}"`,
+      formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: (e: unknown) => e },
+    },
+    destination,
+  );
+  return wrap(options.bindings ? root.child(options.bindings) : root);
 }
 
 export const silentLogger: Logger = createLogger({ level: 'silent' });

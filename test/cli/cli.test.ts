@@ -30,8 +30,26 @@ describe('voxledger CLI on a sqlite store filled by simulate', () => {
 
     c = capture();
     assert.equal(await main(['calls', '--limit', '1000', '--config', cfg], c.io), 0);
-    const ids = c.out().trim().split('\n');
+    const lines0 = c.out().trim().split('\n');
+    assert.match(lines0[0]!, /^callId\s+started\s+state\s+caller\s+callee\s+bot\s+reasonCode$/);
+    assert.equal(lines0.at(-1), '(300 calls)');
+    const ids = lines0.slice(1, -1).map((l) => l.split(/\s+/)[0]!);
     assert.equal(ids.length, 300);
+    for (const l of lines0.slice(1, -1)) assert.match(l, /^\S+\s+\d{4}-\d\d-\d\dT\S+Z\s+(ended)\s+\S+\s+\S+\s+\S+\s+(bot-disconnected|client-disconnected|error|busy|declined|no-answer)$/);
+
+    c = capture();
+    assert.equal(await main(['calls', '--config', cfg], c.io), 0);
+    const cut = c.out().trim().split('\n');
+    assert.equal(cut.length, 52, 'header, 50 calls, the note');
+    assert.equal(cut.at(-1), '(the last 50 of 300 calls; --limit 300 lists them all)');
+    assert.deepEqual(cut.slice(1, -1).map((l) => l.split(/\s+/)[0]), ids.slice(-50), 'the newest 50, oldest first');
+
+    c = capture();
+    assert.equal(await main(['calls', '--limit', '2', '--json', '--config', cfg], c.io), 0);
+    const js = c.out().trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(js.map((r) => r.callId), ids.slice(-2));
+    assert.deepEqual(Object.keys(js[0]), ['callId', 'started', 'state', 'caller', 'callee', 'bot', 'reasonCode']);
+    assert.match(c.err(), /the last 2 of 300 calls/);
 
     c = capture();
     assert.equal(await main(['replay', ids[0]!, '--verify', '--config', cfg], c.io), 0, c.out());

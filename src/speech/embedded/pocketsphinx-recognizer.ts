@@ -58,6 +58,11 @@ export class PocketsphinxRecognizer implements Recognizer {
     return stream;
   }
 
+  /** Process ids of the streams open now (operators, tests). */
+  get pids(): number[] {
+    return [...this.streams].flatMap((s) => (s.pid === undefined ? [] : [s.pid]));
+  }
+
   /** Streams open now (bench, tests). */
   get activeCount(): number {
     return this.streams.size;

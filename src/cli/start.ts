@@ -98,7 +98,9 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
   });
   let operator: OperatorSurface;
   try {
-    operator = await startOperatorSurface({ config, store, runtime, signaling, bots, ...(cluster ? { cluster } : {}), metrics, log, clock, webhookBacklog: () => webhooks.current?.backlog() ?? 0 });
+    operator = await startOperatorSurface({ config, store, runtime, signaling, bots, ...(cluster ? { cluster } : {}), metrics, log, clock, webhookBacklog: () => webhooks.current?.backlog() ?? 0,
+      deliverers: { 'bot-notifier': () => notifierOf()?.safePosition(), 'status-webhooks': () => webhooks.current?.safePosition() },
+    });
   } catch (err) {
     if (cluster) await cluster.stop().catch(() => undefined);
     else await runtime.stop().catch(() => undefined);

@@ -67,6 +67,8 @@ export interface VoxConfig {
   http: HttpConfig;
   /** Call-status webhooks (src/webhooks/). */
   webhooks: WebhookConfig;
+  /** Projection modules (paths from the working directory) the node runs live and serves over HTTP. */
+  projections: string[];
 }
 
 /** The built-in demo bot: hangs up after 3 s with a reason and two X- headers. */
@@ -99,7 +101,7 @@ export const DEFAULTS = {
   answerDelayMs: 0,
 };
 
-const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'media', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'answerDelayMs', 'cluster', 'http', 'webhooks', '$schema', 'comment'];
+const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'media', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'answerDelayMs', 'cluster', 'http', 'webhooks', 'projections', '$schema', 'comment'];
 
 function bad(key: string, what: string): VoxError {
   return new VoxError(ErrorCodes.CONFIG_INVALID, `${key} ${what}`, { key });
@@ -224,7 +226,14 @@ export function parseConfig(input: unknown): VoxConfig {
     ...(root.cluster !== undefined ? { cluster: parseClusterConfig(root.cluster) } : {}),
     http: parseHttpConfig(root.http),
     webhooks: parseWebhookConfig(root.webhooks, ids),
+    projections: parseProjectionModules(root.projections),
   };
+}
+
+function parseProjectionModules(v: unknown): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw bad('projections', 'must be a list of projection module paths');
+  return v.map((m, i) => str(m, `projections[${i}]`));
 }
 
 /** Routes a dialed user part to a bot id: exact match first, then `*`. */

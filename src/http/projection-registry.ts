@@ -1,8 +1,10 @@
 /** Live projections the node runs, by name, for the analytics routes. */
 export interface RegisteredProjection {
   name: string;
+  /** The stream prefixes it folds (its lag counts only their events). */
+  streams: string[];
   /** Where it stands in the global log (-1: nothing folded yet). */
-  position(): number;
+  position(): number | Promise<number>;
   /** Its stored checkpoint, when it keeps one. */
   checkpoint(): Promise<number | undefined>;
   /** Its output (or state) as JSON-able data. */

@@ -52,6 +52,8 @@ export interface CallEventDataMap {
     trigger: 'answer' | 'update';
     /** The caller holds the call (playback and recognition paused). */
     onHold: boolean;
+    /** Media anchored on rtpengine: the session a takeover node re-attaches to (MediaInfo.anchor). */
+    anchor?: { engine: 'rtpengine'; control: string; sessionId: string; peerTag: string; ourTag: string; offerer: 'peer' | 'us'; peerSdp: string };
   };
   /** Outbound call ended before answer with a final SIP status (0: no response at all). */
   OutboundCallFailed: { sipStatus: number; reasonCode: ReasonCode; reason: string };
@@ -189,6 +191,7 @@ const shape = (fields: Record<string, Check>): Check => {
     for (const [k, c] of entries) under(`${p}.`, c, (v as Record<string, unknown>)[k], k, o);
   };
 };
+const mediaAnchor = shape({ engine: oneOf(['rtpengine']), control: str, sessionId: str, peerTag: str, ourTag: str, offerer: oneOf(['peer', 'us']), peerSdp: str });
 const reasonCode = oneOf(REASON_CODES);
 
 const SCHEMAS: Record<EventType, Check> = {
@@ -222,6 +225,7 @@ const SCHEMAS: Record<EventType, Check> = {
     direction: oneOf(['sendrecv', 'sendonly', 'recvonly', 'inactive']),
     trigger: oneOf(['answer', 'update']),
     onHold: (v, p, o) => void (typeof v !== 'boolean' && o.push(`${p} must be a boolean`)),
+    anchor: (v, p, o) => void (v !== undefined && mediaAnchor(v, p, o)),
   }),
   CallEnded: shape({ reasonCode, reason: str, terminatedBy: oneOf(['bot', 'client', 'system']), durationMs: nonNegInt, sipStatus: (v, p, o) => void (v !== undefined && int(v, p, o)) }),
   BotNotified: shape({ reasonCode, reason: str, provider: str, attempt: nonNegInt, outcome: oneOf(['delivered', 'failed', 'skipped']), error: optStr, deliveryId: str }),

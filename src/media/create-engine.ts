@@ -6,6 +6,7 @@ import { EmbeddedMediaEngine } from './embedded/index.ts';
 import type { MediaConfig } from './media-config.ts';
 import type { MediaEngine } from './port.ts';
 import { parseRtpengineConfig, RtpengineMediaEngine } from './rtpengine/index.ts';
+import { MediasoupMediaEngine, parseMediasoupConfig } from './mediasoup/index.ts';
 
 export function createMediaEngine(config: MediaConfig, deps: { clock: Clock; log: Logger }): MediaEngine | undefined {
   const embedded = () =>
@@ -25,7 +26,9 @@ export function createMediaEngine(config: MediaConfig, deps: { clock: Clock; log
       return embedded();
     case 'rtpengine':
       return new RtpengineMediaEngine({ config: config.rtpengine ?? parseRtpengineConfig(undefined), inner: embedded(), codecs: config.codecs, log: deps.log });
+    case 'mediasoup':
+      return new MediasoupMediaEngine({ config: config.mediasoup ?? parseMediasoupConfig(undefined), inner: embedded(), codecs: config.codecs, log: deps.log });
     default:
-      throw new VoxError(ErrorCodes.CONFIG_INVALID, `media.engine ${config.engine} cannot run from the config yet (see README, Media)`, { key: 'media.engine' });
+      throw new VoxError(ErrorCodes.CONFIG_INVALID, `media.engine ${String(config.engine)} is not an engine`, { key: 'media.engine' });
   }
 }

@@ -11,6 +11,7 @@ import type { AudioCodec } from './port.ts';
 import { SUPPORTED_CODECS } from './sdp/index.ts';
 import { badKey, intKey, section, strKey } from './config-checks.ts';
 import { parseRtpengineConfig, type RtpengineConfig } from './rtpengine/rtpengine-config.ts';
+import { parseMediasoupConfig, type MediasoupConfig } from './mediasoup/mediasoup-config.ts';
 
 export type MediaEngineKind = 'embedded' | 'rtpengine' | 'mediasoup' | 'none';
 
@@ -27,7 +28,7 @@ export interface MediaConfig {
   rateLimitPps: number;
   /** The engines' own sections, read by their readers. */
   rtpengine?: RtpengineConfig;
-  mediasoup?: unknown;
+  mediasoup?: MediasoupConfig;
 }
 
 export const MEDIA_DEFAULTS: MediaConfig = { engine: 'embedded', address: '127.0.0.1', portRange: { min: 20000, max: 29999 }, codecs: ['PCMU', 'PCMA'], rateLimitPps: 250 };
@@ -69,7 +70,7 @@ export function parseMediaConfig(input: unknown): MediaConfig {
   const pub = ipKey(o, 'publicAddress');
   if (pub !== undefined) out.publicAddress = pub;
   if (o.rtpengine !== undefined || engine === 'rtpengine') out.rtpengine = parseRtpengineConfig(o.rtpengine);
-  if (o.mediasoup !== undefined) out.mediasoup = o.mediasoup;
+  if (o.mediasoup !== undefined || engine === 'mediasoup') out.mediasoup = parseMediasoupConfig(o.mediasoup);
   if ((out.address === '0.0.0.0' || out.address === '::') && !out.publicAddress) throw badKey('media.publicAddress', `is needed when media.address is a wildcard (${out.address}): it is what the SDP tells the peer`);
   return out;
 }

@@ -39,6 +39,7 @@ function negotiated(endpoint: MediaEndpoint, trigger: 'answer' | 'update'): Call
     data: {
       engine: i.engine, codec: i.codec, payloadType: i.payloadType, ...(i.dtmfPayloadType !== undefined ? { dtmfPayloadType: i.dtmfPayloadType } : {}),
       local: { ...i.local }, remote: { ...i.remote }, direction: i.direction, trigger, onHold: endpoint.onHold,
+      ...(i.anchor ? { anchor: { ...i.anchor } } : {}),
     },
   };
 }

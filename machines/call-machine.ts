@@ -6,8 +6,11 @@
  *
  *   idle ─CallOffered─▶ offered (inbound) ──CallAnswered──▶ connecting ─BotConversationStarted─▶ active
  *                     ▶ dialing (outbound) ─CallAnswered──▶ connecting
- *   active ─BotHangupRequested─▶ awaitingSttFinal (delay > 0 and STT in progress) | byeDue
- *   awaitingSttFinal ─SttFinalReceived─▶ byeDue;  deadline passed ─ByeSent─▶ ending
+ *   active ─BotHangupRequested─▶ awaitingSttFinal (delay > 0 and STT in progress)
+ *                             | awaitingPlayback (a prompt is playing and the request has a playbackDeadline) | byeDue
+ *   awaitingSttFinal ─SttFinalReceived / SttFailed─▶ awaitingPlayback (a prompt still plays) | byeDue;  deadline passed ─ByeSent─▶ ending
+ *   awaitingPlayback ─PlaybackFinished (the last one)─▶ awaitingSttFinal (caller speaking, STT deadline ahead) | byeDue;
+ *                    playbackDeadline passed ─ByeSent─▶ ending
  *   byeDue ─ByeSent─▶ ending ─CallEnded─▶ ended (final)
  *   ByeReceived (the peer's BYE) from any answered state ─▶ ending (client-disconnected)
  *   OperatorHangupRequested: before answer ─▶ ending; answered (before any BYE) ─▶ byeDue (operator-disconnected)
@@ -16,7 +19,7 @@
  * so a node that rebuilds the actor from its stream honours them (XState's `after` timers are
  * not persisted: statelyai/xstate#5331).
  */
-import { assign, setup } from 'xstate';
+import { assign, not, setup } from 'xstate';
 import type { CallEvent } from '../src/domain/events.ts';
 import type { Direction, ReasonCode, SessionParams, SipHeader, TerminatedBy } from '../src/domain/types.ts';
 import { mergeParams } from '../src/domain/bot-params.ts';
@@ -28,6 +31,8 @@ export interface PendingHangup {
   delayMs: number;
   requestedAt: number;
   deadline: number;
+  /** Latest time a playing prompt may hold the BYE (absent: never held for playback). */
+  playbackDeadline?: number;
 }
 
 export interface CallEnding {
@@ -49,6 +54,10 @@ export interface CallContext {
   ringTimeoutMs?: number;
   cancelRequested: boolean;
   sttInProgress: boolean;
+  /** Prompts queued or playing to the caller (PlaybackStarted without its PlaybackFinished), oldest first. */
+  playbacks: readonly string[];
+  /** How many DTMF digits the caller pressed (DtmfReceived). */
+  dtmfDigits: number;
   /** The last media negotiation (MediaNegotiated): codec and whether the caller holds the call. */
   media?: { codec: string; onHold: boolean };
   /** How many bot inputs were rejected (BotInputRejected). */
@@ -61,7 +70,7 @@ export interface CallContext {
   /** Session-level params, last write wins in stream order (config first, then the bot). */
   params: SessionParams;
   hangup?: PendingHangup;
-  byeTrigger?: 'immediate' | 'stt-final' | 'deadline' | 'error';
+  byeTrigger?: 'immediate' | 'stt-final' | 'stt-failed' | 'playback-finished' | 'deadline' | 'error';
   /** Set when the BYE went out (ms). */
   byeSentAt?: number;
   errorReason?: string;
@@ -78,7 +87,9 @@ export function appliedActivity(context: CallContext, activityId: string): boole
 }
 
 function activityIdOf(event: CallEvent): string | undefined {
-  return event.type === 'SessionParamsUpdated' || event.type === 'BotInputRejected' || event.type === 'BotHangupRequested' ? event.data.activityId : undefined;
+  return event.type === 'SessionParamsUpdated' || event.type === 'BotInputRejected' || event.type === 'BotHangupRequested' || event.type === 'PlaybackStarted'
+    ? event.data.activityId
+    : undefined;
 }
 
 function offerFacts(event: CallEvent) {
@@ -94,6 +105,15 @@ export const callMachine = setup({
   guards: {
     inbound: ({ event }) => event.type === 'CallOffered' && event.data.direction === 'inbound',
     mustWaitForStt: ({ context, event }) => event.type === 'BotHangupRequested' && event.data.delayMs > 0 && context.sttInProgress,
+    /** A prompt plays and the hangup allows a goodbye to finish (its playbackDeadline is ahead). */
+    mustWaitForPlayback: ({ context, event }) =>
+      event.type === 'BotHangupRequested' && context.playbacks.length > 0 && event.data.playbackDeadline !== undefined && Date.parse(event.data.playbackDeadline) > event.at,
+    /** After the STT wait: a prompt still plays and the pending hangup's playbackDeadline is ahead. */
+    playbackPending: ({ context, event }) => context.playbacks.length > 0 && context.hangup?.playbackDeadline !== undefined && context.hangup.playbackDeadline > event.at,
+    /** This PlaybackFinished ends the last prompt playing. */
+    lastPlaybackEnds: ({ context, event }) => event.type === 'PlaybackFinished' && context.playbacks.every((id) => id === event.data.playbackId),
+    /** After the playback wait: the caller is speaking and the STT deadline is ahead. */
+    sttPending: ({ context, event }) => context.sttInProgress && context.hangup !== undefined && context.hangup.delayMs > 0 && context.hangup.deadline > event.at,
   },
   actions: {
     trackSttStart: assign({ sttInProgress: () => true }),
@@ -108,6 +128,13 @@ export const callMachine = setup({
       },
     }),
     trackSttFinal: assign({ sttInProgress: () => false }),
+    trackPlaybackStart: assign({
+      playbacks: ({ context, event }) =>
+        event.type === 'PlaybackStarted' && !context.playbacks.includes(event.data.playbackId) ? [...context.playbacks, event.data.playbackId] : context.playbacks,
+    }),
+    trackPlaybackEnd: assign({
+      playbacks: ({ context, event }) => (event.type === 'PlaybackFinished' ? context.playbacks.filter((id) => id !== event.data.playbackId) : context.playbacks),
+    }),
     updateParams: assign({
       params: ({ context, event }) => (event.type === 'SessionParamsUpdated' ? mergeParams(context.params, event.data.params) : context.params),
     }),
@@ -115,7 +142,9 @@ export const callMachine = setup({
       hangup: ({ event }) => {
         if (event.type !== 'BotHangupRequested') return undefined;
         const d = event.data;
-        return { reason: d.hangupReason, headers: d.hangupSipHeaders, delayMs: d.delayMs, requestedAt: event.at, deadline: Date.parse(d.deadline) };
+        const h: PendingHangup = { reason: d.hangupReason, headers: d.hangupSipHeaders, delayMs: d.delayMs, requestedAt: event.at, deadline: Date.parse(d.deadline) };
+        if (d.playbackDeadline !== undefined) h.playbackDeadline = Date.parse(d.playbackDeadline);
+        return h;
       },
     }),
     recordBye: assign({ byeSentAt: ({ event }) => event.at }),
@@ -144,13 +173,17 @@ export const callMachine = setup({
   },
 }).createMachine({
   id: 'call',
-  context: { callId: '', direction: 'inbound', botId: '', from: '', to: '', offeredAt: 0, cancelRequested: false, sttInProgress: false, rejectedInputs: 0, activityIds: [], params: {} },
+  context: { callId: '', direction: 'inbound', botId: '', from: '', to: '', offeredAt: 0, cancelRequested: false, sttInProgress: false, playbacks: [], dtmfDigits: 0, rejectedInputs: 0, activityIds: [], params: {} },
   initial: 'idle',
   on: {
     // Facts that may arrive in any live state; `ended` (final) accepts nothing, so CallEnded stays last.
     SessionParamsUpdated: { actions: ['updateParams', 'noteActivity'] },
     SttStarted: { actions: 'trackSttStart' },
     SttFinalReceived: { actions: 'trackSttFinal' },
+    SttFailed: { actions: 'trackSttFinal' },
+    PlaybackStarted: { actions: ['trackPlaybackStart', 'noteActivity'] },
+    PlaybackFinished: { actions: 'trackPlaybackEnd' },
+    DtmfReceived: { actions: assign({ dtmfDigits: ({ context }) => context.dtmfDigits + 1 }) },
     BotInputRejected: { actions: ['countRejection', 'noteActivity'] },
     MediaNegotiated: { actions: 'noteMedia' },
   },
@@ -204,6 +237,7 @@ export const callMachine = setup({
         BotStartFailed: { target: 'byeDue', actions: 'errorEnding' },
         BotHangupRequested: [
           { guard: 'mustWaitForStt', target: 'awaitingSttFinal', actions: ['recordHangup', 'noteActivity'] },
+          { guard: 'mustWaitForPlayback', target: 'awaitingPlayback', actions: ['recordHangup', 'noteActivity'] },
           { target: 'byeDue', actions: ['recordHangup', 'noteActivity', assign({ byeTrigger: () => 'immediate' as const })] },
         ],
         ByeReceived: { target: 'ending', actions: 'clientEnded' },
@@ -215,6 +249,7 @@ export const callMachine = setup({
       on: {
         BotHangupRequested: [
           { guard: 'mustWaitForStt', target: 'awaitingSttFinal', actions: ['recordHangup', 'noteActivity'] },
+          { guard: 'mustWaitForPlayback', target: 'awaitingPlayback', actions: ['recordHangup', 'noteActivity'] },
           { target: 'byeDue', actions: ['recordHangup', 'noteActivity', assign({ byeTrigger: () => 'immediate' as const })] },
         ],
         ByeReceived: { target: 'ending', actions: 'clientEnded' },
@@ -224,8 +259,30 @@ export const callMachine = setup({
     },
     awaitingSttFinal: {
       on: {
-        SttFinalReceived: { target: 'byeDue', actions: ['trackSttFinal', assign({ byeTrigger: () => 'stt-final' as const })] },
+        SttFinalReceived: [
+          { guard: 'playbackPending', target: 'awaitingPlayback', actions: 'trackSttFinal' },
+          { target: 'byeDue', actions: ['trackSttFinal', assign({ byeTrigger: () => 'stt-final' as const })] },
+        ],
+        SttFailed: [
+          { guard: 'playbackPending', target: 'awaitingPlayback', actions: 'trackSttFinal' },
+          { target: 'byeDue', actions: ['trackSttFinal', assign({ byeTrigger: () => 'stt-failed' as const })] },
+        ],
         // The deadline passed: `decide` emits ByeSent with trigger 'deadline'.
+        ByeSent: { target: 'ending', actions: ['recordBye', assign({ byeTrigger: () => 'deadline' as const })] },
+        ByeReceived: { target: 'ending', actions: 'clientEnded' },
+        CallErrored: { target: 'byeDue', actions: 'errorEnding' },
+        OperatorHangupRequested: { target: 'byeDue', actions: 'operatorEnding' },
+      },
+    },
+    // A goodbye prompt plays: the BYE waits for its end, at most until the hangup's playbackDeadline.
+    awaitingPlayback: {
+      on: {
+        PlaybackFinished: [
+          { guard: not('lastPlaybackEnds'), actions: 'trackPlaybackEnd' },
+          { guard: 'sttPending', target: 'awaitingSttFinal', actions: 'trackPlaybackEnd' },
+          { target: 'byeDue', actions: ['trackPlaybackEnd', assign({ byeTrigger: () => 'playback-finished' as const })] },
+        ],
+        // The playback deadline passed: `decide` emits ByeSent with trigger 'deadline'.
         ByeSent: { target: 'ending', actions: ['recordBye', assign({ byeTrigger: () => 'deadline' as const })] },
         ByeReceived: { target: 'ending', actions: 'clientEnded' },
         CallErrored: { target: 'byeDue', actions: 'errorEnding' },

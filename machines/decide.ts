@@ -5,7 +5,7 @@
  *   never appended: that is how CallEnded stays last and duplicates stay out);
  * - `decide` reads what must happen now: the decisions (RingTimeoutReached, ByeSent, CallEnded)
  *   are level-triggered, so a rebuilt actor re-derives whatever its predecessor left pending;
- * - `nextWakeUp` is the time `decide` must be asked again (ring timeout, STT deadline).
+ * - `nextWakeUp` is the time `decide` must be asked again (ring timeout, STT deadline, goodbye playback deadline).
  * Nothing here reads a clock: `now` is always passed in.
  */
 import { createActor, initialTransition, type AnyActorScope, type SnapshotFrom } from 'xstate';
@@ -15,7 +15,7 @@ import { buildReasonHeader } from '../src/domain/hangup-headers.ts';
 import { BOT_SIDE_REASON } from '../src/domain/reason-codes.ts';
 
 export type CallSnapshot = SnapshotFrom<typeof callMachine>;
-export type CallState = 'idle' | 'offered' | 'dialing' | 'connecting' | 'active' | 'awaitingSttFinal' | 'byeDue' | 'ending' | 'ended';
+export type CallState = 'idle' | 'offered' | 'dialing' | 'connecting' | 'active' | 'awaitingSttFinal' | 'awaitingPlayback' | 'byeDue' | 'ending' | 'ended';
 
 export type Decision =
   | { type: 'RingTimeoutReached'; data: CallEventDataMap['RingTimeoutReached'] }
@@ -92,6 +92,8 @@ export function decide(snapshot: CallSnapshot, now: number): Decision | undefine
       return undefined;
     case 'awaitingSttFinal':
       return ctx.hangup && now >= ctx.hangup.deadline ? byeFor(ctx, 'deadline', now) : undefined;
+    case 'awaitingPlayback':
+      return ctx.hangup?.playbackDeadline !== undefined && now >= ctx.hangup.playbackDeadline ? byeFor(ctx, 'deadline', now) : undefined;
     case 'byeDue':
       return byeFor(ctx, ctx.byeTrigger ?? 'immediate', now);
     case 'ending': {
@@ -145,6 +147,8 @@ export function nextWakeUp(snapshot: CallSnapshot): number | undefined {
       return ctx.cancelRequested ? undefined : ctx.ringDeadline;
     case 'awaitingSttFinal':
       return ctx.hangup?.deadline;
+    case 'awaitingPlayback':
+      return ctx.hangup?.playbackDeadline;
     default:
       return undefined;
   }

@@ -73,18 +73,33 @@ export interface CallEventDataMap {
     /** Absolute time (ISO) after which the BYE goes out even without an STT final. */
     deadline: string;
     activityId?: string;
+    /**
+     * Calls that speak: the latest time (ISO) a prompt still playing (a goodbye) may hold the BYE
+     * (request time + speech goodbyeMaxMs). Absent: the BYE never waits for playback.
+     */
+    playbackDeadline?: string;
   };
   /** An operator asked over the HTTP API to end the call (reasonCode operator-disconnected, terminatedBy system). */
   OperatorHangupRequested: { reason: string; operator: string };
   /** Something the bot sent was dropped (bad header, out-of-range value, oversize data). */
   BotInputRejected: { field: string; reason: string; excerpt?: string; activityId?: string };
   SttStarted: Record<string, never>;
+  /** The recognizer's final for an utterance (`text` empty when it heard no words). */
   SttFinalReceived: { text: string; confidence?: number };
+  /** The recognizer failed (process died or hung, credentials refused, timeout): the call goes on without recognition; an STT wait ends now. */
+  SttFailed: { code: string; message: string };
+  /** A bot message was queued for the caller (synthesis, then playback), as `text` after sanitizing. */
+  PlaybackStarted: { playbackId: string; text: string; activityId?: string };
+  /** That prompt was played to the end, cancelled (barge-in, leg gone) or failed (synthesizer error). */
+  PlaybackFinished: { playbackId: string; outcome: 'played' | 'cancelled' | 'failed'; error?: string };
+  /** The caller pressed a key (RFC 4733 telephone-event), passed to the bot. */
+  DtmfReceived: { digit: string; durationMs: number };
   /** Decision, then effect: the BYE the runtime sends, with headers exactly as they go on the wire. */
   ByeSent: {
     reasonHeader: string | null;
     headers: SipHeader[];
-    trigger: 'immediate' | 'stt-final' | 'deadline' | 'error';
+    /** stt-failed: the recognizer failed during the STT wait; playback-finished: the goodbye prompt ended. */
+    trigger: 'immediate' | 'stt-final' | 'stt-failed' | 'playback-finished' | 'deadline' | 'error';
     /** How long the BYE waited for the STT final (0 when it did not wait). */
     sttWaitMs: number;
     /** Set when the BYE could not be put on the wire (the call ends all the same). */
@@ -151,7 +166,7 @@ export type CallEvent = DomainEvent<CallEventType>;
 export const INPUT_EVENTS: ReadonlySet<CallEventType> = new Set<CallEventType>([
   'CallOffered', 'CallAnswered', 'OutboundCallFailed', 'CancelReceived', 'BotConversationStarted', 'BotStartFailed',
   'SessionParamsUpdated', 'BotHangupRequested', 'OperatorHangupRequested', 'BotInputRejected', 'SttStarted', 'SttFinalReceived', 'ByeReceived', 'CallErrored',
-  'MediaNegotiated',
+  'MediaNegotiated', 'SttFailed', 'PlaybackStarted', 'PlaybackFinished', 'DtmfReceived',
 ]);
 /** Delivery records, kept beside the call's stream (`notify-`, `status-`), never in it. */
 export const DELIVERY_EVENTS: ReadonlySet<EventType> = new Set<EventType>(['BotNotified', 'StatusWebhookAttempted']);
@@ -208,11 +223,18 @@ const SCHEMAS: Record<EventType, Check> = {
   BotStartFailed: shape({ provider: str, code: str, message: str }),
   SessionParamsUpdated: shape({ params: obj, source: oneOf(['config', 'request', 'bot']), activityId: optStr }),
   OperatorHangupRequested: shape({ reason: str, operator: str }),
-  BotHangupRequested: shape({ hangupReason: optStr, hangupSipHeaders: headers, delayMs: nonNegInt, deadline: isoTime, activityId: optStr }),
+  BotHangupRequested: shape({
+    hangupReason: optStr, hangupSipHeaders: headers, delayMs: nonNegInt, deadline: isoTime, activityId: optStr,
+    playbackDeadline: (v, p, o) => void (v !== undefined && isoTime(v, p, o)),
+  }),
   BotInputRejected: shape({ field: str, reason: str, excerpt: optStr, activityId: optStr }),
   SttStarted: obj,
   SttFinalReceived: shape({ text: str, confidence: optNum }),
-  ByeSent: shape({ reasonHeader: (v, p, o) => void (v !== null && str(v, p, o)), headers, trigger: oneOf(['immediate', 'stt-final', 'deadline', 'error']), sttWaitMs: nonNegInt, error: optStr }),
+  SttFailed: shape({ code: str, message: str }),
+  PlaybackStarted: shape({ playbackId: str, text: str, activityId: optStr }),
+  PlaybackFinished: shape({ playbackId: str, outcome: oneOf(['played', 'cancelled', 'failed']), error: optStr }),
+  DtmfReceived: shape({ digit: (v, p, o) => void (!(typeof v === 'string' && /^[0-9*#A-D]$/.test(v)) && o.push(`${p} must be one of 0-9 * # A-D`)), durationMs: nonNegInt }),
+  ByeSent: shape({ reasonHeader: (v, p, o) => void (v !== null && str(v, p, o)), headers, trigger: oneOf(['immediate', 'stt-final', 'stt-failed', 'playback-finished', 'deadline', 'error']), sttWaitMs: nonNegInt, error: optStr }),
   ByeReceived: shape({ reasonHeader: optStr }),
   CallErrored: shape({ code: str, message: str, sipStatus: (v, p, o) => void (v !== undefined && int(v, p, o)) }),
   MediaNegotiated: shape({

@@ -45,6 +45,10 @@ const SAMPLE: Record<CallEventType, CallEvent> = {
   ByeSent: ev('ByeSent', { reasonHeader: 'Q.850;cause=16;text="done"', headers: [], trigger: 'immediate', sttWaitMs: 0 }, AT),
   ByeReceived: ev('ByeReceived', { reasonHeader: 'Q.850;cause=16' }, AT),
   CallErrored: ev('CallErrored', { code: 'VOX_MEDIA', message: 'media gone' }, AT),
+  SttFailed: ev('SttFailed', { code: 'VOX_SPEECH_ENGINE', message: 'ps-stream exited (SIGKILL)' }, AT),
+  PlaybackStarted: ev('PlaybackStarted', { playbackId: 'p-new', text: 'Goodbye.' }, AT),
+  PlaybackFinished: ev('PlaybackFinished', { playbackId: 'p-1', outcome: 'played' }, AT),
+  DtmfReceived: ev('DtmfReceived', { digit: '5', durationMs: 100 }, AT),
   MediaNegotiated: ev('MediaNegotiated', { engine: 'embedded', codec: 'PCMU', payloadType: 0, dtmfPayloadType: 101, local: { address: '127.0.0.1', port: 30000 }, remote: { address: '127.0.0.1', port: 40000 }, direction: 'sendrecv', trigger: 'answer', onHold: false }, AT),
   CallEnded: ev('CallEnded', { reasonCode: 'bot-disconnected', reason: 'done', terminatedBy: 'bot', durationMs: 1_000 }, AT),
 };
@@ -60,6 +64,10 @@ const PATHS: Record<CallState, CallEvent[]> = {
   awaitingSttFinal: [
     offerIn(), ev('CallAnswered', { sipStatus: 200 }, T0 + 10), ev('BotConversationStarted', { provider: 'scripted', conversationId: 'c-1', ref: {} }, T0 + 20),
     ev('SttStarted', {}, T0 + 30), hangup(T0 + 40, 2_000, 'done'),
+  ],
+  awaitingPlayback: [
+    offerIn(), ev('CallAnswered', { sipStatus: 200 }, T0 + 10), ev('BotConversationStarted', { provider: 'scripted', conversationId: 'c-1', ref: {} }, T0 + 20),
+    ev('PlaybackStarted', { playbackId: 'p-1', text: 'Goodbye.' }, T0 + 30), { ...hangup(T0 + 40, 0, 'done'), data: { ...hangup(T0 + 40, 0, 'done').data, playbackDeadline: iso(T0 + 40 + 8_000) } } as CallEvent,
   ],
   byeDue: [offerIn(), ev('CallAnswered', { sipStatus: 200 }, T0 + 10), ev('BotConversationStarted', { provider: 'scripted', conversationId: 'c-1', ref: {} }, T0 + 20), hangup(T0 + 40, 0, 'done')],
   ending: [
@@ -78,35 +86,43 @@ const STATES = Object.keys(PATHS) as CallState[];
  * The golden table: for each state, the event types it takes and the state each leads to.
  * Every type not listed is refused (`accepts` false; the runtime never appends it).
  * SessionParamsUpdated, SttStarted, SttFinalReceived, BotInputRejected and MediaNegotiated are taken in every
- * live state (the machine's root handlers); `ended` is final and takes nothing.
+ * live state (the machine's root handlers), and so are the speech facts SttFailed, PlaybackStarted,
+ * PlaybackFinished and DtmfReceived; `ended` is final and takes nothing.
  */
+const speech = (s: CallState): Partial<Record<CallEventType, CallState>> => ({ SttFailed: s, PlaybackStarted: s, PlaybackFinished: s, DtmfReceived: s });
 const GOLDEN: Record<CallState, Partial<Record<CallEventType, CallState>>> = {
-  idle: { CallOffered: 'offered', SessionParamsUpdated: 'idle', BotInputRejected: 'idle', MediaNegotiated: 'idle', SttStarted: 'idle', SttFinalReceived: 'idle' },
+  idle: { CallOffered: 'offered', SessionParamsUpdated: 'idle', BotInputRejected: 'idle', MediaNegotiated: 'idle', ...speech('idle'), SttStarted: 'idle', SttFinalReceived: 'idle' },
   offered: {
     CallAnswered: 'connecting', CancelReceived: 'ending', CallErrored: 'ending', OperatorHangupRequested: 'ending',
-    SessionParamsUpdated: 'offered', BotInputRejected: 'offered', MediaNegotiated: 'offered', SttStarted: 'offered', SttFinalReceived: 'offered',
+    SessionParamsUpdated: 'offered', BotInputRejected: 'offered', MediaNegotiated: 'offered', ...speech('offered'), SttStarted: 'offered', SttFinalReceived: 'offered',
   },
   dialing: {
     CallAnswered: 'connecting', RingTimeoutReached: 'dialing', OutboundCallFailed: 'ending', CallErrored: 'ending', OperatorHangupRequested: 'ending',
-    SessionParamsUpdated: 'dialing', BotInputRejected: 'dialing', MediaNegotiated: 'dialing', SttStarted: 'dialing', SttFinalReceived: 'dialing',
+    SessionParamsUpdated: 'dialing', BotInputRejected: 'dialing', MediaNegotiated: 'dialing', ...speech('dialing'), SttStarted: 'dialing', SttFinalReceived: 'dialing',
   },
   connecting: {
     BotConversationStarted: 'active', BotStartFailed: 'byeDue', BotHangupRequested: 'byeDue', ByeReceived: 'ending', CallErrored: 'byeDue', OperatorHangupRequested: 'byeDue',
-    SessionParamsUpdated: 'connecting', BotInputRejected: 'connecting', MediaNegotiated: 'connecting', SttStarted: 'connecting', SttFinalReceived: 'connecting',
+    SessionParamsUpdated: 'connecting', BotInputRejected: 'connecting', MediaNegotiated: 'connecting', ...speech('connecting'), SttStarted: 'connecting', SttFinalReceived: 'connecting',
   },
   active: {
     BotHangupRequested: 'byeDue', ByeReceived: 'ending', CallErrored: 'byeDue', OperatorHangupRequested: 'byeDue',
-    SessionParamsUpdated: 'active', BotInputRejected: 'active', MediaNegotiated: 'active', SttStarted: 'active', SttFinalReceived: 'active',
+    SessionParamsUpdated: 'active', BotInputRejected: 'active', MediaNegotiated: 'active', ...speech('active'), SttStarted: 'active', SttFinalReceived: 'active',
   },
   awaitingSttFinal: {
     SttFinalReceived: 'byeDue', ByeSent: 'ending', ByeReceived: 'ending', CallErrored: 'byeDue', OperatorHangupRequested: 'byeDue',
     SessionParamsUpdated: 'awaitingSttFinal', BotInputRejected: 'awaitingSttFinal', MediaNegotiated: 'awaitingSttFinal', SttStarted: 'awaitingSttFinal',
+    ...speech('awaitingSttFinal'), SttFailed: 'byeDue',
+  },
+  awaitingPlayback: {
+    PlaybackFinished: 'byeDue', ByeSent: 'ending', ByeReceived: 'ending', CallErrored: 'byeDue', OperatorHangupRequested: 'byeDue',
+    SessionParamsUpdated: 'awaitingPlayback', BotInputRejected: 'awaitingPlayback', MediaNegotiated: 'awaitingPlayback', SttStarted: 'awaitingPlayback',
+    SttFinalReceived: 'awaitingPlayback', SttFailed: 'awaitingPlayback', PlaybackStarted: 'awaitingPlayback', DtmfReceived: 'awaitingPlayback',
   },
   byeDue: {
     ByeSent: 'ending', ByeReceived: 'ending',
-    SessionParamsUpdated: 'byeDue', BotInputRejected: 'byeDue', MediaNegotiated: 'byeDue', SttStarted: 'byeDue', SttFinalReceived: 'byeDue',
+    SessionParamsUpdated: 'byeDue', BotInputRejected: 'byeDue', MediaNegotiated: 'byeDue', ...speech('byeDue'), SttStarted: 'byeDue', SttFinalReceived: 'byeDue',
   },
-  ending: { CallEnded: 'ended', SessionParamsUpdated: 'ending', BotInputRejected: 'ending', MediaNegotiated: 'ending', SttStarted: 'ending', SttFinalReceived: 'ending' },
+  ending: { CallEnded: 'ended', SessionParamsUpdated: 'ending', BotInputRejected: 'ending', MediaNegotiated: 'ending', ...speech('ending'), SttStarted: 'ending', SttFinalReceived: 'ending' },
   ended: {},
 };
 

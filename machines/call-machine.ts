@@ -14,6 +14,8 @@
  *   byeDue ─ByeSent─▶ ending ─CallEnded─▶ ended (final)
  *   ByeReceived (the peer's BYE) from any answered state ─▶ ending (client-disconnected)
  *   OperatorHangupRequested: before answer ─▶ ending; answered (before any BYE) ─▶ byeDue (operator-disconnected)
+ *   active ─TransferRequested / ReferSent / TransferProgressed / TransferFailed─▶ active (machines/transfer.ts);
+ *          the final 2xx NOTIFY ─▶ byeDue (trigger transferred) ─ByeSent─▶ ending (transferred)
  *
  * Deadlines (ring timeout, STT wait) are absolute times in the context, taken from the events,
  * so a node that rebuilds the actor from its stream honours them (XState's `after` timers are
@@ -24,6 +26,7 @@ import type { CallEvent } from '../src/domain/events.ts';
 import type { Direction, ReasonCode, SessionParams, SipHeader, TerminatedBy } from '../src/domain/types.ts';
 import { mergeParams } from '../src/domain/bot-params.ts';
 import { CLIENT_SIDE_REASON } from '../src/domain/reason-codes.ts';
+import { isTransferAwaiting, isTransferSuccess, transferFromRequest, transferOnProgress, transferRefusal, transferredReason, type TransferState } from './transfer.ts';
 
 export interface PendingHangup {
   reason?: string;
@@ -70,7 +73,9 @@ export interface CallContext {
   /** Session-level params, last write wins in stream order (config first, then the bot). */
   params: SessionParams;
   hangup?: PendingHangup;
-  byeTrigger?: 'immediate' | 'stt-final' | 'stt-failed' | 'playback-finished' | 'deadline' | 'error';
+  byeTrigger?: 'immediate' | 'stt-final' | 'stt-failed' | 'playback-finished' | 'deadline' | 'error' | 'transferred';
+  /** The bot's transfer, the last one requested (machines/transfer.ts). */
+  transfer?: TransferState;
   /** Set when the BYE went out (ms). */
   byeSentAt?: number;
   errorReason?: string;
@@ -87,7 +92,7 @@ export function appliedActivity(context: CallContext, activityId: string): boole
 }
 
 function activityIdOf(event: CallEvent): string | undefined {
-  return event.type === 'SessionParamsUpdated' || event.type === 'BotInputRejected' || event.type === 'BotHangupRequested' || event.type === 'PlaybackStarted'
+  return event.type === 'SessionParamsUpdated' || event.type === 'BotInputRejected' || event.type === 'BotHangupRequested' || event.type === 'PlaybackStarted' || event.type === 'TransferRequested'
     ? event.data.activityId
     : undefined;
 }
@@ -114,6 +119,11 @@ export const callMachine = setup({
     lastPlaybackEnds: ({ context, event }) => event.type === 'PlaybackFinished' && context.playbacks.every((id) => id === event.data.playbackId),
     /** After the playback wait: the caller is speaking and the STT deadline is ahead. */
     sttPending: ({ context, event }) => context.sttInProgress && context.hangup !== undefined && context.hangup.delayMs > 0 && context.hangup.deadline > event.at,
+    transferAllowed: ({ context }) => transferRefusal('active', context.transfer) === undefined,
+    referDue: ({ context }) => context.transfer?.phase === 'requested',
+    transferAwaiting: ({ context }) => isTransferAwaiting(context.transfer),
+    transferSucceeds: ({ context, event }) => isTransferSuccess(context.transfer, event),
+    transferFailing: ({ context }) => context.transfer?.phase === 'failing' || isTransferAwaiting(context.transfer),
   },
   actions: {
     trackSttStart: assign({ sttInProgress: () => true }),
@@ -149,13 +159,28 @@ export const callMachine = setup({
     }),
     recordBye: assign({ byeSentAt: ({ event }) => event.at }),
     recordEnd: assign({ endedAt: ({ event }) => event.at }),
-    clientEnded: assign({ ending: (): CallEnding => ({ reasonCode: 'client-disconnected', reason: CLIENT_SIDE_REASON, terminatedBy: 'client' }) }),
     /** The operator's hangup: a BYE now with the operator's reason (before answer: no BYE, the call just ends). */
     operatorEnding: assign(({ event }) => {
       if (event.type !== 'OperatorHangupRequested') return {};
       const ending: CallEnding = { reasonCode: 'operator-disconnected', reason: event.data.reason, terminatedBy: 'system' };
       const hangup: PendingHangup = { reason: event.data.reason, headers: [], delayMs: 0, requestedAt: event.at, deadline: event.at };
       return { ending, hangup, byeTrigger: 'immediate' as const };
+    }),
+    // After the final 2xx NOTIFY the call is transferred, whoever's BYE comes first.
+    clientEnded: assign({
+      ending: ({ context }): CallEnding =>
+        context.transfer?.phase === 'succeeded' && context.ending ? context.ending : { reasonCode: 'client-disconnected', reason: CLIENT_SIDE_REASON, terminatedBy: 'client' },
+    }),
+    recordTransfer: assign({ transfer: ({ event }) => transferFromRequest(event) }),
+    recordRefer: assign({ transfer: ({ context }) => (context.transfer ? { ...context.transfer, phase: 'referred' as const } : undefined) }),
+    recordTransferProgress: assign({ transfer: ({ context, event }) => transferOnProgress(context.transfer, event) }),
+    recordTransferFailed: assign({
+      transfer: ({ context, event }) =>
+        context.transfer && event.type === 'TransferFailed' ? { ...context.transfer, phase: 'failed' as const, sipStatus: event.data.sipStatus, failure: event.data } : context.transfer,
+    }),
+    transferEnding: assign({
+      ending: ({ context }): CallEnding => ({ reasonCode: 'transferred', reason: transferredReason(context.transfer), terminatedBy: 'bot' }),
+      byeTrigger: () => 'transferred' as const,
     }),
     errorEnding: assign({
       ending: ({ context, event }): CallEnding => {
@@ -255,6 +280,13 @@ export const callMachine = setup({
         ByeReceived: { target: 'ending', actions: 'clientEnded' },
         CallErrored: { target: 'byeDue', actions: 'errorEnding' },
         OperatorHangupRequested: { target: 'byeDue', actions: 'operatorEnding' },
+        TransferRequested: { guard: 'transferAllowed', actions: ['recordTransfer', 'noteActivity'] },
+        ReferSent: { guard: 'referDue', actions: 'recordRefer' },
+        TransferProgressed: [
+          { guard: 'transferSucceeds', target: 'byeDue', actions: ['recordTransferProgress', 'transferEnding'] },
+          { guard: 'transferAwaiting', actions: 'recordTransferProgress' },
+        ],
+        TransferFailed: { guard: 'transferFailing', actions: 'recordTransferFailed' },
       },
     },
     awaitingSttFinal: {

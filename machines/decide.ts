@@ -13,6 +13,8 @@ import { callMachine, type CallContext } from './call-machine.ts';
 import type { CallEvent, CallEventDataMap } from '../src/domain/events.ts';
 import { buildReasonHeader } from '../src/domain/hangup-headers.ts';
 import { BOT_SIDE_REASON } from '../src/domain/reason-codes.ts';
+import { TRANSFER_BYE_CAUSE } from '../src/domain/transfer.ts';
+import { decideTransfer, transferWakeUp, transferredReason, type TransferDecision } from './transfer.ts';
 
 export type CallSnapshot = SnapshotFrom<typeof callMachine>;
 export type CallState = 'idle' | 'offered' | 'dialing' | 'connecting' | 'active' | 'awaitingSttFinal' | 'awaitingPlayback' | 'byeDue' | 'ending' | 'ended';
@@ -20,7 +22,8 @@ export type CallState = 'idle' | 'offered' | 'dialing' | 'connecting' | 'active'
 export type Decision =
   | { type: 'RingTimeoutReached'; data: CallEventDataMap['RingTimeoutReached'] }
   | { type: 'ByeSent'; data: CallEventDataMap['ByeSent'] }
-  | { type: 'CallEnded'; data: CallEventDataMap['CallEnded'] };
+  | { type: 'CallEnded'; data: CallEventDataMap['CallEnded'] }
+  | TransferDecision;
 
 /** Q.850 cause 41 (temporary failure) for BYEs the runtime sends because something failed. */
 export const ERROR_Q850_CAUSE = 41;
@@ -66,6 +69,9 @@ export function fold(events: Iterable<CallEvent>): CallSnapshot {
 }
 
 function byeFor(ctx: CallContext, trigger: CallEventDataMap['ByeSent']['trigger'], now: number): Decision {
+  if (trigger === 'transferred') {
+    return { type: 'ByeSent', data: { reasonHeader: buildReasonHeader(transferredReason(ctx.transfer), TRANSFER_BYE_CAUSE), headers: [], trigger, sttWaitMs: 0 } };
+  }
   if (trigger === 'error') {
     return { type: 'ByeSent', data: { reasonHeader: buildReasonHeader(ctx.ending?.reason, ERROR_Q850_CAUSE), headers: [], trigger, sttWaitMs: 0 } };
   }
@@ -94,6 +100,8 @@ export function decide(snapshot: CallSnapshot, now: number): Decision | undefine
       return ctx.hangup && now >= ctx.hangup.deadline ? byeFor(ctx, 'deadline', now) : undefined;
     case 'awaitingPlayback':
       return ctx.hangup?.playbackDeadline !== undefined && now >= ctx.hangup.playbackDeadline ? byeFor(ctx, 'deadline', now) : undefined;
+    case 'active':
+      return decideTransfer(ctx.transfer, now);
     case 'byeDue':
       return byeFor(ctx, ctx.byeTrigger ?? 'immediate', now);
     case 'ending': {
@@ -131,7 +139,8 @@ export function decideAll(snapshot: CallSnapshot, now: number, callId: string, o
   const decisions: Decision[] = [];
   let s = snapshot;
   for (let d = decide(s, now); d; d = decide(s, now)) {
-    if (d.type === 'ByeSent' && opts.peerEnded) break;
+    // Nothing of ours goes on a dialog the peer ended: neither a BYE nor a REFER.
+    if ((d.type === 'ByeSent' || d.type === 'ReferSent') && opts.peerEnded) break;
     decisions.push(d);
     s = evolve(s, { ...d, callId, at: now } as CallEvent);
     if (decisions.length > MAX_DECISIONS_PER_ROUND) throw new Error(`decider loop in state ${stateOf(s)}`);
@@ -149,6 +158,8 @@ export function nextWakeUp(snapshot: CallSnapshot): number | undefined {
       return ctx.hangup?.deadline;
     case 'awaitingPlayback':
       return ctx.hangup?.playbackDeadline;
+    case 'active':
+      return transferWakeUp(ctx.transfer);
     default:
       return undefined;
   }

@@ -39,6 +39,8 @@ export interface CallStatusNotification {
   sipStatus?: number;
   botOperationResult?: string;
   botOperationData?: unknown;
+  /** On `completed` with reasonCode `transferred`: where the call went. */
+  transferTarget?: string;
 }
 
 export interface CallMemo {
@@ -51,6 +53,8 @@ export interface CallMemo {
   botOperationData?: unknown;
   /** From the dial request (CallOffered.statusCallback). */
   statusCallback?: { url: string; events?: string[] };
+  /** The bot's last transfer target. */
+  transferTarget?: string;
 }
 
 export interface CallStatusState {
@@ -85,6 +89,9 @@ export const callStatusProjection: Projection<CallStatusState, CallStatusNotific
         m.answered = true;
         state.emitted.push({ notification: notification(e, at, 'answered', m), memo: m });
         break;
+      case 'TransferRequested':
+        m.transferTarget = e.data.target;
+        break;
       case 'SessionParamsUpdated':
         if (e.data.params.botOperationResult !== undefined) m.botOperationResult = e.data.params.botOperationResult;
         if (e.data.params.botOperationData !== undefined) m.botOperationData = e.data.params.botOperationData;
@@ -93,6 +100,7 @@ export const callStatusProjection: Projection<CallStatusState, CallStatusNotific
         const d = e.data;
         const extra: Partial<CallStatusNotification> = { reasonCode: d.reasonCode, reason: d.reason, terminatedBy: d.terminatedBy, durationMs: d.durationMs };
         if (d.sipStatus !== undefined) extra.sipStatus = d.sipStatus;
+        if (d.reasonCode === 'transferred' && m.transferTarget !== undefined) extra.transferTarget = m.transferTarget;
         state.emitted.push({ notification: notification(e, at, m.answered ? 'completed' : 'failed', m, extra), memo: m });
         state.calls.delete(e.callId); // bounded by live calls
         break;

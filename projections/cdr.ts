@@ -41,6 +41,14 @@ export interface Cdr {
   /** Outcome of the end-of-call notice to the bot (from `notify-` streams). */
   botNotified?: 'delivered' | 'failed' | 'skipped';
   botNotifyAttempts?: number;
+  /** The bot's last transfer: its target (sip:/tel: URI as put in Refer-To). */
+  transferTarget?: string;
+  /** `requested` (no outcome yet when the call ended), `transferred`, `failed`. */
+  transferOutcome?: 'requested' | 'transferred' | 'failed';
+  /** The last transfer's final SIP status (REFER refusal or NOTIFY sipfrag; 0: none, e.g. timeout). */
+  transferSipStatus?: number;
+  /** Transfers the bot asked for and the call took (TransferRequested). */
+  transferAttempts?: number;
 }
 
 
@@ -65,6 +73,20 @@ export function applyToCdr(cdr: Cdr, e: DomainEvent): void {
       break;
     case 'BotInputRejected':
       cdr.rejectedBotInputs++;
+      break;
+    case 'TransferRequested':
+      cdr.transferTarget = e.data.target;
+      cdr.transferOutcome = 'requested';
+      cdr.transferAttempts = (cdr.transferAttempts ?? 0) + 1;
+      delete cdr.transferSipStatus;
+      break;
+    case 'TransferProgressed':
+      if (e.data.sipStatus >= 200 || e.data.sipStatus === 0) cdr.transferSipStatus = e.data.sipStatus;
+      if (e.data.source === 'notify' && e.data.sipStatus >= 200 && e.data.sipStatus < 300) cdr.transferOutcome = 'transferred';
+      break;
+    case 'TransferFailed':
+      cdr.transferOutcome = 'failed';
+      cdr.transferSipStatus = e.data.sipStatus;
       break;
     case 'ByeSent':
       cdr.hangupSipHeaders = e.data.headers;
@@ -103,6 +125,7 @@ export const CDR_COLUMNS: Array<keyof Cdr> = [
   'callId', 'direction', 'from', 'to', 'botId', 'sipCallId', 'offeredAt', 'answeredAt', 'endedAt', 'durationMs', 'reasonCode', 'reason',
   'terminatedBy', 'hangupReason', 'hangupSipHeaders', 'byeReasonHeader', 'peerReasonHeader', 'botOperationResult', 'botOperationData',
   'sipStatus', 'sttWaitMs', 'rejectedBotInputs', 'botNotified', 'botNotifyAttempts',
+  'transferTarget', 'transferOutcome', 'transferSipStatus', 'transferAttempts',
 ];
 
 /** RFC 4180 CSV: objects as JSON, quotes doubled, every field quoted when needed. */

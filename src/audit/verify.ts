@@ -18,9 +18,9 @@ export interface Difference {
   decided?: { type: string; data: unknown };
 }
 
-/** A ByeSent's `error` is what the wire did, not what the machine decided. */
+/** A ByeSent's or ReferSent's `error` is what the wire did, not what the machine decided. */
 function withoutOutcome(e: CallEvent): unknown {
-  if (e.type !== 'ByeSent' || e.data.error === undefined) return e.data;
+  if ((e.type !== 'ByeSent' && e.type !== 'ReferSent') || e.data.error === undefined) return e.data;
   const { error: _error, ...decided } = e.data;
   return decided;
 }

@@ -47,6 +47,12 @@ export interface BotSession {
   readonly conversationId: string;
   /** A final speech-to-text result (the caller's words). */
   sendText(text: string): Promise<void>;
+  /**
+   * An event for the bot in its dialect, e.g. `transferStatus` `{status: 'failed', reasonCode,
+   * reason}` after a failed transfer: an event activity with `value` (AudioCodes, Microsoft
+   * dialects), an event input with parameters (Dialogflow). Rejects on failure.
+   */
+  sendEvent(name: string, value: Record<string, unknown>): Promise<void>;
   /** Stops refresh timers and sockets. Does not notify the bot (see `notifyEnded`). */
   close(): Promise<void>;
 }

@@ -16,7 +16,7 @@ import type { Logger } from '../log/logger.ts';
 export const SCENARIOS = [
   'bot-hangup', 'bot-hangup-stt-final', 'bot-hangup-stt-deadline', 'caller-hangup', 'caller-cancel',
   'outbound-busy', 'outbound-declined', 'outbound-no-answer', 'outbound-ring-timeout', 'outbound-error', 'outbound-answered',
-  'bot-start-failure', 'hostile-hangup',
+  'bot-start-failure', 'hostile-hangup', 'bot-transfer', 'bot-transfer-refused',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -53,6 +53,18 @@ class PlannedBot implements BotConnector {
       this.clock.at(t0 + Math.floor(plan.talkMs / 2), () => sink.activities([{ id: `${call.callId}-1`, type: 'event', name: 'config', sessionParams: { botOperationResult: plan.result, botOperationData: { step: 'midway' } } }])),
     ];
     const botEnds = !['caller-hangup', 'caller-cancel'].includes(plan.scenario);
+    const hangupAt = (at: number, id: string, reason: string) =>
+      this.clock.at(at, () => sink.activities([{ id, type: 'event', name: 'hangup', activityParams: { hangupReason: reason } }]));
+    if (plan.scenario.startsWith('bot-transfer')) {
+      // A transfer to a human; when it is refused, the bot says goodbye and hangs up 2 s later.
+      timers.push(
+        this.clock.at(t0 + plan.talkMs, () =>
+          sink.activities([{ id: `${call.callId}-2`, type: 'event', name: 'transfer', activityParams: { transferTarget: 'sip:agents@pbx.sim', transferSipHeaders: [{ name: 'X-Outcome', value: plan.result }], handoverReason: 'caller asked for a human' } }]),
+        ),
+      );
+      const sendEvent = async () => void timers.push(hangupAt(this.clock.now() + 2000, `${call.callId}-3`, 'transfer failed'));
+      return { ref: { callId: call.callId }, conversationId: `sim-${call.callId}`, sendText: async () => undefined, sendEvent, close: async () => timers.forEach((t) => t.cancel()) };
+    }
     if (botEnds) {
       timers.push(
         this.clock.at(t0 + plan.talkMs, () => {
@@ -70,7 +82,7 @@ class PlannedBot implements BotConnector {
         }),
       );
     }
-    return { ref: { callId: call.callId }, conversationId: `sim-${call.callId}`, sendText: async () => undefined, close: async () => timers.forEach((t) => t.cancel()) };
+    return { ref: { callId: call.callId }, conversationId: `sim-${call.callId}`, sendText: async () => undefined, sendEvent: async () => undefined, close: async () => timers.forEach((t) => t.cancel()) };
   }
   async notifyEnded(_ref: Record<string, unknown>, notice: EndNotice): Promise<'delivered'> {
     this.notices.push(notice);
@@ -124,6 +136,19 @@ export async function simulate(options: { store: EventStore; calls: number; seed
   };
   const settle = async () => {
     for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  };
+  // The far end of a transfer: 202, NOTIFY 100, then NOTIFY 200 a few seconds later; or 603.
+  sip.onRefer = (callId) => {
+    const p = bot.plans.get(callId);
+    if (p?.scenario === 'bot-transfer-refused') {
+      clock.at(clock.now() + 50, () => sip.peer.referResponse(callId, 603, 'Decline'));
+      return;
+    }
+    clock.at(clock.now() + 50, () => {
+      sip.peer.referResponse(callId, 202, 'Accepted');
+      sip.peer.notify(callId, 100, 'Trying');
+    });
+    clock.at(clock.now() + 1000 + Math.floor(rand() * 4000), () => sip.peer.notify(callId, 200, 'OK'));
   };
   sip.onDial = (req) => {
     clock.at(clock.now() + 1000 + Math.floor(rand() * 5000), () => {

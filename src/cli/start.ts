@@ -56,7 +56,7 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
   const adapter = createSignaling(config.sip, log);
   const notifierOptions = { store, bots, clock, log, nodeId: config.nodeId, ...config.notifier };
   const media = createMediaEngine(config.media, { clock, log });
-  const runtimeOptions = { clock, nodeId: config.nodeId, log, bots, route: makeRouter(config.routes), answerDelayMs: config.answerDelayMs, ringTimeoutMs: config.ringTimeoutMs, ...(media ? { media } : {}) };
+  const runtimeOptions = { clock, nodeId: config.nodeId, log, bots, route: makeRouter(config.routes), answerDelayMs: config.answerDelayMs, ringTimeoutMs: config.ringTimeoutMs, transferTimeoutMs: config.transferTimeoutMs, ...(media ? { media } : {}) };
   let runtime: CallRuntime;
   let signaling: SignalingAdapter;
   let cluster: ClusterNode | undefined;

@@ -29,6 +29,14 @@ function summary(e: DomainEvent): string {
       return JSON.stringify(e.data.text);
     case 'ByeSent':
       return `Reason: ${e.data.reasonHeader ?? '(none)'}${e.data.headers.map((h) => `; ${h.name}: ${h.value}`).join('')} (${e.data.trigger}${e.data.sttWaitMs ? `, waited ${e.data.sttWaitMs} ms for STT` : ''})`;
+    case 'TransferRequested':
+      return `to ${e.data.target}${e.data.referredBy ? ` (Referred-By ${e.data.referredBy})` : ''}, ${e.data.headers.length} header(s), deadline ${e.data.deadline}`;
+    case 'ReferSent':
+      return `Refer-To: <${e.data.target}>${e.data.headers.map((h) => `; ${h.name}: ${h.value}`).join('')}${e.data.error ? ` (not sent: ${e.data.error})` : ''}`;
+    case 'TransferProgressed':
+      return `${e.data.source} SIP ${e.data.sipStatus}${e.data.reason ? ` ${e.data.reason}` : ''}`;
+    case 'TransferFailed':
+      return `${e.data.cause}: SIP ${e.data.sipStatus} → ${e.data.reasonCode} (${e.data.reason})`;
     case 'ByeReceived':
       return e.data.reasonHeader ? `Reason: ${e.data.reasonHeader}` : '';
     case 'CallEnded':

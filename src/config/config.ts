@@ -59,6 +59,8 @@ export interface VoxConfig {
   notifier: { attempts: number; backoffMs: number; maxBackoffMs: number };
   /** Outbound: default ring timeout, ms. */
   ringTimeoutMs: number;
+  /** A bot's transfer with no final outcome (REFER answer and final NOTIFY) by then fails (ms). */
+  transferTimeoutMs: number;
   /** Inbound: how long to let the INVITE ring before answering, ms (0: at once). */
   answerDelayMs: number;
   /** Cluster mode (several nodes, one store) when the config has a `cluster` section. */
@@ -98,10 +100,11 @@ export const DEFAULTS = {
   sip: { adapter: 'embedded', host: '127.0.0.1', port: 5060, transport: 'udp' } as SipConfig,
   notifier: { attempts: 5, backoffMs: 1000, maxBackoffMs: 30000 },
   ringTimeoutMs: 30000,
+  transferTimeoutMs: 60000,
   answerDelayMs: 0,
 };
 
-const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'media', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'answerDelayMs', 'cluster', 'http', 'webhooks', 'projections', '$schema', 'comment'];
+const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'media', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'transferTimeoutMs', 'answerDelayMs', 'cluster', 'http', 'webhooks', 'projections', '$schema', 'comment'];
 
 function bad(key: string, what: string): VoxError {
   return new VoxError(ErrorCodes.CONFIG_INVALID, `${key} ${what}`, { key });
@@ -222,6 +225,7 @@ export function parseConfig(input: unknown): VoxConfig {
     bots,
     notifier,
     ringTimeoutMs: int(root.ringTimeoutMs, 'ringTimeoutMs', DEFAULTS.ringTimeoutMs, 1000, 600_000),
+    transferTimeoutMs: int(root.transferTimeoutMs, 'transferTimeoutMs', DEFAULTS.transferTimeoutMs, 1000, 600_000),
     answerDelayMs: int(root.answerDelayMs, 'answerDelayMs', DEFAULTS.answerDelayMs, 0, 60_000),
     ...(root.cluster !== undefined ? { cluster: parseClusterConfig(root.cluster) } : {}),
     http: parseHttpConfig(root.http),

@@ -94,12 +94,43 @@ export interface CallEventDataMap {
   PlaybackFinished: { playbackId: string; outcome: 'played' | 'cancelled' | 'failed'; error?: string };
   /** The caller pressed a key (RFC 4733 telephone-event), passed to the bot. */
   DtmfReceived: { digit: string; durationMs: number };
+  /**
+   * The bot asked to transfer the call (blind transfer by SIP REFER). `target` is the checked
+   * sip:/sips:/tel: URI, `headers` the accepted transferSipHeaders, `deadline` (absolute ISO
+   * time) when a transfer with no final outcome counts as failed.
+   */
+  TransferRequested: {
+    target: string;
+    headers: SipHeader[];
+    referredBy?: string;
+    handoverReason?: string;
+    timeoutMs: number;
+    deadline: string;
+    activityId?: string;
+  };
+  /**
+   * Decision, then effect: the REFER, recorded once it is on the wire (like ByeSent): Refer-To
+   * `<target>`, Referred-By `<referredBy>` when given, `headers` as put on the REFER. `error`
+   * only when it could not be sent (the failure then follows as TransferProgressed sipStatus 0).
+   */
+  ReferSent: { target: string; referredBy?: string; headers: SipHeader[]; error?: string };
+  /**
+   * What the SIP side said about the transfer: `refer-response` is the final response to our
+   * REFER (202 accepted; >= 300 refused; 0: no response, or it could not be sent), `notify` the
+   * status line of a NOTIFY's message/sipfrag body (1xx progress, 2xx transferred, >= 300 failed).
+   */
+  TransferProgressed: { source: 'refer-response' | 'notify'; sipStatus: number; reason?: string };
+  /**
+   * Decision: the transfer failed (REFER refused or unanswered, a NOTIFY with a failure, or the
+   * deadline passed); the bot is told (`transferStatus` in its dialect) and the call goes on.
+   */
+  TransferFailed: { sipStatus: number; reasonCode: ReasonCode; reason: string; cause: 'refer-failed' | 'notify-failure' | 'timeout' };
   /** Decision, then effect: the BYE the runtime sends, with headers exactly as they go on the wire. */
   ByeSent: {
     reasonHeader: string | null;
     headers: SipHeader[];
     /** stt-failed: the recognizer failed during the STT wait; playback-finished: the goodbye prompt ended. */
-    trigger: 'immediate' | 'stt-final' | 'stt-failed' | 'playback-finished' | 'deadline' | 'error';
+    trigger: 'immediate' | 'stt-final' | 'stt-failed' | 'playback-finished' | 'deadline' | 'error' | 'transferred';
     /** How long the BYE waited for the STT final (0 when it did not wait). */
     sttWaitMs: number;
     /** Set when the BYE could not be put on the wire (the call ends all the same). */
@@ -167,10 +198,11 @@ export const INPUT_EVENTS: ReadonlySet<CallEventType> = new Set<CallEventType>([
   'CallOffered', 'CallAnswered', 'OutboundCallFailed', 'CancelReceived', 'BotConversationStarted', 'BotStartFailed',
   'SessionParamsUpdated', 'BotHangupRequested', 'OperatorHangupRequested', 'BotInputRejected', 'SttStarted', 'SttFinalReceived', 'ByeReceived', 'CallErrored',
   'MediaNegotiated', 'SttFailed', 'PlaybackStarted', 'PlaybackFinished', 'DtmfReceived',
+  'TransferRequested', 'TransferProgressed',
 ]);
 /** Delivery records, kept beside the call's stream (`notify-`, `status-`), never in it. */
 export const DELIVERY_EVENTS: ReadonlySet<EventType> = new Set<EventType>(['BotNotified', 'StatusWebhookAttempted']);
-export const DECISION_EVENTS: ReadonlySet<CallEventType> = new Set<CallEventType>(['RingTimeoutReached', 'ByeSent', 'CallEnded']);
+export const DECISION_EVENTS: ReadonlySet<CallEventType> = new Set<CallEventType>(['RingTimeoutReached', 'ByeSent', 'CallEnded', 'ReferSent', 'TransferFailed']);
 
 // ---------------------------------------------------------------------------------------------
 // Validation at the boundary. Small hand-written checks: each returns a list of problems.
@@ -230,11 +262,15 @@ const SCHEMAS: Record<EventType, Check> = {
   BotInputRejected: shape({ field: str, reason: str, excerpt: optStr, activityId: optStr }),
   SttStarted: obj,
   SttFinalReceived: shape({ text: str, confidence: optNum }),
+  TransferRequested: shape({ target: str, headers, referredBy: optStr, handoverReason: optStr, timeoutMs: nonNegInt, deadline: isoTime, activityId: optStr }),
+  ReferSent: shape({ target: str, referredBy: optStr, headers, error: optStr }),
+  TransferProgressed: shape({ source: oneOf(['refer-response', 'notify']), sipStatus: nonNegInt, reason: optStr }),
+  TransferFailed: shape({ sipStatus: nonNegInt, reasonCode, reason: str, cause: oneOf(['refer-failed', 'notify-failure', 'timeout']) }),
   SttFailed: shape({ code: str, message: str }),
   PlaybackStarted: shape({ playbackId: str, text: str, activityId: optStr }),
   PlaybackFinished: shape({ playbackId: str, outcome: oneOf(['played', 'cancelled', 'failed']), error: optStr }),
   DtmfReceived: shape({ digit: (v, p, o) => void (!(typeof v === 'string' && /^[0-9*#A-D]$/.test(v)) && o.push(`${p} must be one of 0-9 * # A-D`)), durationMs: nonNegInt }),
-  ByeSent: shape({ reasonHeader: (v, p, o) => void (v !== null && str(v, p, o)), headers, trigger: oneOf(['immediate', 'stt-final', 'stt-failed', 'playback-finished', 'deadline', 'error']), sttWaitMs: nonNegInt, error: optStr }),
+  ByeSent: shape({ reasonHeader: (v, p, o) => void (v !== null && str(v, p, o)), headers, trigger: oneOf(['immediate', 'stt-final', 'stt-failed', 'playback-finished', 'deadline', 'error', 'transferred']), sttWaitMs: nonNegInt, error: optStr }),
   ByeReceived: shape({ reasonHeader: optStr }),
   CallErrored: shape({ code: str, message: str, sipStatus: (v, p, o) => void (v !== undefined && int(v, p, o)) }),
   MediaNegotiated: shape({

@@ -9,7 +9,7 @@ import type { BotActivity, BotSession } from '../bots/port.ts';
 import type { BotDirectory } from '../bots/directory.ts';
 import { appliedActivity } from '../../machines/call-machine.ts';
 import type { CallActor } from './call-actor.ts';
-import { activityToInputs, recordedActivityId, type CallInput } from './bot-activity.ts';
+import { activityToInputs, recordedActivityId, TransferGate, type CallInput } from './bot-activity.ts';
 
 interface LinkState {
   session?: BotSession;
@@ -25,6 +25,8 @@ export interface BotLinkDeps {
   actor(callId: string): CallActor | undefined;
   /** Records inputs for a call (errors logged, never thrown). */
   submit(actor: CallActor, inputs: CallInput[]): void;
+  /** A bot's transfer with no final outcome by then fails (ms; default in src/domain/transfer.ts). */
+  transferTimeoutMs?: number;
 }
 
 export class BotLink {
@@ -112,6 +114,7 @@ export class BotLink {
         const inputs: CallInput[] = [];
         let session = snapshot.context.params;
         const here = new Set<string>();
+        const gate = new TransferGate({ state: String(snapshot.value), ...(snapshot.context.transfer ? { transfer: snapshot.context.transfer } : {}) }, this.deps.transferTimeoutMs);
         for (const a of activities) {
           const id = recordedActivityId(a);
           if (id !== undefined && (here.has(id) || appliedActivity(snapshot.context, id))) {
@@ -119,13 +122,19 @@ export class BotLink {
             continue;
           }
           if (id !== undefined) here.add(id);
-          const more = activityToInputs(a, session, now);
+          const more = activityToInputs(a, session, now, gate.context());
+          gate.saw(more);
           for (const i of more) if (i.type === 'SessionParamsUpdated') session = mergeParams(session, i.data.params);
           inputs.push(...more);
         }
         return inputs;
       })
       .catch((err) => actor.log.error('bot activities could not be recorded', { err }));
+  }
+
+  /** The call's bot session on this node, if its conversation is up here. */
+  session(callId: string): BotSession | undefined {
+    return this.links.get(callId)?.session;
   }
 
   /** The caller's words, to the bot (when its conversation is up on this node). */

@@ -3,8 +3,8 @@
  * Its mailbox takes everything that arrived as one batch: each input at its arrival time, in
  * arrival order, with the deadlines due in between; the inputs and the decisions they lead to go
  * in ONE append with the expected revision, and only then are the effects the appended events
- * ask for (effects.ts) handed to `perform` — except our BYE, which `perform` puts on the wire
- * before ByeSent is recorded. Deadlines are read off the snapshot and armed on the injected
+ * ask for (effects.ts) handed to `perform` — except our BYE and REFER, which `perform` puts on
+ * the wire before ByeSent / ReferSent is recorded. Deadlines are read off the snapshot and armed on the injected
  * clock; a rebuilt actor (`rehydrate`) re-derives whatever was pending.
  */
 import { accepts, decideAll, evolve, fold, initialSnapshot, nextWakeUp, stateOf, type CallSnapshot } from '../../machines/decide.ts';
@@ -14,7 +14,7 @@ import { callStreamId, NO_STREAM, WrongExpectedRevisionError, type EventStore } 
 import type { Logger } from '../log/logger.ts';
 import type { CallInput } from './bot-activity.ts';
 import { fromRecorded, isCallEvent, toEventData } from '../store/envelope.ts';
-import { byeEffect, effectsOf, type Effect, type EffectOutcome } from './effects.ts';
+import { byeEffect, effectsOf, referEffect, type Effect, type EffectOutcome } from './effects.ts';
 
 export interface CallActorDeps {
   store: EventStore;
@@ -23,7 +23,7 @@ export interface CallActorDeps {
   log: Logger;
   /**
    * Performs one effect; never rejects (failures come back as inputs, or as the outcome). The
-   * decided BYE (SendBye) is performed BEFORE ByeSent is recorded, so the stream agrees with the
+   * decided BYE (SendBye) and REFER (SendRefer) are performed BEFORE ByeSent / ReferSent are recorded, so the stream agrees with the
    * wire: 'peer-ended' means the caller's BYE got there first (nothing sent; ByeSent is not
    * recorded and the caller's BYE, queued behind, ends the call); `{ error }` means it could not
    * be sent (recorded on ByeSent, the call still ends). The rest are performed after their
@@ -165,13 +165,14 @@ export class CallActor {
     let s = this.snap;
     let last = this.lastAt;
     const batch: CallEvent[] = [];
-    let byeIndex = -1;
+    // Decisions that go on the wire before they are recorded (BYE, REFER), in order.
+    const wireFirst: number[] = [];
     // The one decision loop the auditor re-runs (machines/decide.ts), with what the actor knows.
     const decideAt = (t: number, into?: CallEvent[]) => {
       const r = decideAll(s, t, this.callId, { peerEnded: this.peerEnded });
       for (const d of r.decisions) {
         const ev = { ...d, callId: this.callId, at: t } as CallEvent;
-        if (ev.type === 'ByeSent') byeIndex = batch.length;
+        if (ev.type === 'ByeSent' || ev.type === 'ReferSent') wireFirst.push(batch.length);
         batch.push(ev);
         into?.push(ev);
       }
@@ -185,6 +186,7 @@ export class CallActor {
         const ev = { ...input, callId: this.callId, at: t } as CallEvent;
         // The STT deadline is measured from when the request is recorded.
         if (ev.type === 'BotHangupRequested') ev.data = { ...ev.data, deadline: iso(t + ev.data.delayMs) };
+        else if (ev.type === 'TransferRequested') ev.data = { ...ev.data, deadline: iso(t + ev.data.timeoutMs) };
         if (!accepts(s, ev)) {
           this.log.debug('input not taken in this state', { type: ev.type, state: stateOf(s) });
           continue;
@@ -197,15 +199,15 @@ export class CallActor {
       last = t;
     });
     decideAt(Math.max(now, last));
-    if (byeIndex >= 0) {
-      const bye = batch[byeIndex] as Extract<CallEvent, { type: 'ByeSent' }>;
-      const outcome = await this.deps.perform(this, byeEffect(bye.data));
+    for (const index of wireFirst) {
+      const ev = batch[index] as Extract<CallEvent, { type: 'ByeSent' | 'ReferSent' }>;
+      const outcome = await this.deps.perform(this, ev.type === 'ByeSent' ? byeEffect(ev.data) : referEffect(ev.data));
       if (outcome === 'peer-ended') {
-        // The caller's BYE hit the wire first: decide again, without a BYE of ours.
+        // The caller's BYE hit the wire first: decide again, without a BYE or REFER of ours.
         this.peerEnded = true;
         return this.process(items, retried);
       } else if (typeof outcome === 'object') {
-        bye.data = { ...bye.data, error: outcome.error.slice(0, 500) };
+        ev.data = { ...ev.data, error: outcome.error.slice(0, 500) } as typeof ev.data;
       }
     }
     if (batch.length === 0) {

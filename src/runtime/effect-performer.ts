@@ -12,6 +12,7 @@ import type { BotLink } from './bot-link.ts';
 import type { CallRegistry } from './call-registry.ts';
 import type { Effect, EffectOutcome } from './effects.ts';
 import { refusalStatus, type MediaSignaling } from './media-signaling.ts';
+import { sendRefer, tellBotTransferFailed } from './transfer-effects.ts';
 
 export interface EffectPerformerDeps {
   signaling: SignalingAdapter;
@@ -44,6 +45,14 @@ export function effectPerformer(deps: EffectPerformerDeps): (actor: CallActor, e
           const e = toVoxError(err, ErrorCodes.SIP_TRANSPORT);
           return { error: `${e.code}: ${e.message}` };
         });
+      case 'SendRefer':
+        return sendRefer(signaling, callId, effect.refer, actor.log);
+      case 'ReferNotSent':
+        deps.submit(actor, [{ type: 'TransferProgressed', data: { source: 'refer-response', sipStatus: 0, reason: effect.error.slice(0, 200) } }]);
+        return DONE;
+      case 'TellBotTransferFailed':
+        tellBotTransferFailed(deps.botLink.session(callId), effect.failure, actor.log);
+        return DONE;
       case 'Answer': {
         const answer = () => {
           if (actor.state === 'offered') signaling.answer(callId).catch(fail(ErrorCodes.SIP_TRANSPORT));

@@ -10,6 +10,12 @@ import type { SipHeader } from '../domain/types.ts';
 export type Effect =
   /** Put our BYE on the wire (decided ByeSent, not yet recorded). */
   | { type: 'SendBye'; reasonHeader: string | null; headers: SipHeader[] }
+  /** Put our REFER on the wire (decided ReferSent, not yet recorded). */
+  | { type: 'SendRefer'; refer: CallEventDataMap['ReferSent'] }
+  /** The REFER could not be sent (ReferSent with its error): record the failure as TransferProgressed sipStatus 0. */
+  | { type: 'ReferNotSent'; error: string }
+  /** Tell the bot its transfer failed (TransferFailed): `transferStatus` in its dialect. */
+  | { type: 'TellBotTransferFailed'; failure: CallEventDataMap['TransferFailed'] }
   /** Answer an inbound INVITE (CallOffered, inbound). */
   | { type: 'Answer' }
   /** Send the INVITE of an outbound call (CallOffered, outbound). */
@@ -34,7 +40,12 @@ export function byeEffect(bye: CallEventDataMap['ByeSent']): Effect {
   return { type: 'SendBye', reasonHeader: bye.reasonHeader, headers: bye.headers };
 }
 
-/** What appended events ask of the outside world, in stream order. ByeSent asks nothing more: its BYE went before it. */
+/** The REFER a decided ReferSent asks for. */
+export function referEffect(refer: CallEventDataMap['ReferSent']): Effect {
+  return { type: 'SendRefer', refer };
+}
+
+/** What appended events ask of the outside world, in stream order. ByeSent and ReferSent ask nothing more: their request went before them. */
 export function effectsOf(events: readonly CallEvent[]): Effect[] {
   const out: Effect[] = [];
   for (const e of events) {
@@ -51,6 +62,12 @@ export function effectsOf(events: readonly CallEvent[]): Effect[] {
         break;
       case 'SttFinalReceived':
         out.push({ type: 'PassToBot', text: e.data.text });
+        break;
+      case 'ReferSent':
+        if (e.data.error !== undefined) out.push({ type: 'ReferNotSent', error: e.data.error });
+        break;
+      case 'TransferFailed':
+        out.push({ type: 'TellBotTransferFailed', failure: e.data });
         break;
       case 'CallEnded':
         out.push({ type: 'Finish', ended: e });

@@ -19,7 +19,7 @@ import { ErrorCodes, VoxError } from '../domain/errors.ts';
 import type { SipDialogState } from '../domain/sip-dialog.ts';
 import type { Logger } from '../log/logger.ts';
 import type { MediaEndpoint, MediaEngine } from '../media/port.ts';
-import type { DialRequest, HangupOutcome, HangupRequest, SignalingAdapter, SignalingEvents } from '../sip/port.ts';
+import type { DialRequest, HangupOutcome, HangupRequest, ReferRequest, SignalingAdapter, SignalingEvents } from '../sip/port.ts';
 import type { CallInput } from './bot-activity.ts';
 
 export type MediaListener = (callId: string, endpoint: MediaEndpoint | undefined) => void;
@@ -47,6 +47,7 @@ function negotiated(endpoint: MediaEndpoint, trigger: 'answer' | 'update'): Call
 export class MediaSignaling implements SignalingAdapter {
   readonly kind: string;
   adopt?: (callId: string, dialog: SipDialogState) => void;
+  refer?: (callId: string, request: ReferRequest) => Promise<HangupOutcome>;
   private readonly endpoints = new Map<string, MediaEndpoint>();
   private readonly offers = new Map<string, string | undefined>();
   /** Calls whose endpoint is being opened, and those of them released meanwhile. */
@@ -62,6 +63,7 @@ export class MediaSignaling implements SignalingAdapter {
   ) {
     this.kind = inner.kind;
     if (inner.adopt) this.adopt = (callId, dialog) => inner.adopt!(callId, dialog);
+    if (inner.refer) this.refer = (callId, request) => inner.refer!(callId, request);
   }
 
   endpoint(callId: string): MediaEndpoint | undefined {
@@ -99,6 +101,7 @@ export class MediaSignaling implements SignalingAdapter {
       peerHungUp: (callId, info) => events.peerHungUp(callId, info),
       peerCancelled: (callId) => events.peerCancelled(callId),
       failed: (callId, info) => events.failed(callId, info),
+      transferProgress: (callId, report) => events.transferProgress?.(callId, report),
       sessionOffered: (callId, sdp) => this.sessionOffered(callId, sdp),
       sessionAnswered: (callId, sdp) => {
         const ep = this.endpoints.get(callId);

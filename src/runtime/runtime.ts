@@ -10,7 +10,7 @@ import { VoxError, ErrorCodes } from '../domain/errors.ts';
 import { reasonCodeForSipFailure } from '../domain/reason-codes.ts';
 import type { SessionParams, SipHeader } from '../domain/types.ts';
 import type { EventStore } from '../store/port.ts';
-import type { InboundOffer, SignalingAdapter, SignalingEvents } from '../sip/port.ts';
+import type { InboundOffer, SignalingAdapter, SignalingEvents, TransferReport } from '../sip/port.ts';
 import type { SipDialogState } from '../domain/sip-dialog.ts';
 import type { BotActivity } from '../bots/port.ts';
 import type { BotDirectory } from '../bots/directory.ts';
@@ -22,6 +22,7 @@ import { pickHeaders } from './invite-headers.ts';
 import { CallRegistry, type EndedListener } from './call-registry.ts';
 import { BotLink } from './bot-link.ts';
 import { effectPerformer } from './effect-performer.ts';
+import { transferProgressInput } from './transfer-effects.ts';
 import type { MediaEndpoint, MediaEngine } from '../media/port.ts';
 import { MediaSignaling, type MediaListener } from './media-signaling.ts';
 
@@ -42,6 +43,8 @@ export interface RuntimeOptions {
   ringTimeoutMs?: number;
   /** Gives every call a media leg (media-signaling.ts); without it, the SIP adapter's placeholder SDP. */
   media?: MediaEngine;
+  /** A bot's transfer without a final outcome by then fails (ms, default 60,000). */
+  transferTimeoutMs?: number;
 }
 
 export interface PlaceCallRequest {
@@ -71,7 +74,7 @@ export class CallRuntime implements SignalingEvents {
     this.legs = opts.media && new MediaSignaling(opts.signaling, opts.media, (callId, input) => this.input(callId, input), opts.log);
     this.signaling = this.legs ?? opts.signaling;
     const submit = (actor: CallActor, inputs: CallInput[]) => this.submit(actor, inputs);
-    this.botLink = new BotLink({ bots: opts.bots, actor: (callId) => this.calls.get(callId), submit });
+    this.botLink = new BotLink({ bots: opts.bots, actor: (callId) => this.calls.get(callId), submit, ...(opts.transferTimeoutMs !== undefined ? { transferTimeoutMs: opts.transferTimeoutMs } : {}) });
     this.actorDeps = {
       store: opts.store,
       clock: opts.clock,
@@ -173,6 +176,11 @@ export class CallRuntime implements SignalingEvents {
 
   botActivities(callId: string, activities: BotActivity[]): void {
     this.botLink.activities(callId, activities);
+  }
+
+  /** The SIP side's word on a transfer: the REFER's response, a NOTIFY's sipfrag status. */
+  transferProgress(callId: string, report: TransferReport): void {
+    this.input(callId, transferProgressInput(report));
   }
 
   sttStarted(callId: string): void {

@@ -48,6 +48,27 @@ export interface HangupRequest {
   headers: SipHeader[];
 }
 
+/**
+ * A blind transfer (RFC 3515): REFER on the call's dialog with `Refer-To: <target>`,
+ * `Referred-By: <referredBy>` when given, and `headers` as extra headers on the REFER (checked
+ * again by `wireSafeTransferHeaders`). The REFER creates an implicit subscription (`Event: refer`):
+ * the adapter answers each NOTIFY 200 and reports its message/sipfrag status.
+ */
+export interface ReferRequest {
+  target: string;
+  referredBy?: string;
+  headers: SipHeader[];
+}
+
+/** What the SIP side says about a transfer (see `SignalingEvents.transferProgress`). */
+export interface TransferReport {
+  /** `refer-response`: the final response to the REFER (0: none before Timer F); `notify`: a NOTIFY's sipfrag status. */
+  source: 'refer-response' | 'notify';
+  sipStatus: number;
+  /** The reason phrase, made safe. */
+  reason?: string;
+}
+
 /** What the adapter tells the runtime. Handlers must not throw; adapters guard them anyway. */
 export interface SignalingEvents {
   offered(offer: InboundOffer): void;
@@ -73,6 +94,12 @@ export interface SignalingEvents {
   sessionOffered?(callId: string, offerSdp: string): Promise<string | undefined>;
   /** Optional (media): the peer's SDP answer in the ACK, when its INVITE had no offer (we offered in the 200). */
   sessionAnswered?(callId: string, answerSdp: string): void;
+  /**
+   * A transfer this adapter started with `refer`: the REFER's final response, then the status of
+   * each NOTIFY (Event: refer, message/sipfrag) until the subscription ends. Garbage NOTIFY bodies
+   * are answered and not reported.
+   */
+  transferProgress?(callId: string, report: TransferReport): void;
 }
 
 export interface SignalingAdapter {
@@ -86,6 +113,13 @@ export interface SignalingAdapter {
   dial(request: DialRequest): Promise<void>;
   /** Cancels an outbound INVITE that is still ringing (the 487 then arrives as dialFailed). */
   cancel(callId: string): Promise<void>;
+  /**
+   * Optional: sends a REFER on the call's dialog (see `ReferRequest`). Resolves once the REFER is
+   * on the wire (`sent`), or at once with `peer-ended` when the peer's BYE got there first
+   * (nothing sent). Throws VoxError VOX_SIP_NO_DIALOG when there is no confirmed dialog (never
+   * answered, or ended by our BYE), VOX_SIP_HEADER_REJECTED for a target that is no URI.
+   */
+  refer?(callId: string, request: ReferRequest): Promise<HangupOutcome>;
   /**
    * Optional: takes over a confirmed dialog another adapter (usually another node's, now dead)
    * recorded in `answered`, under the runtime's `callId`, so that `hangup(callId, …)` sends the

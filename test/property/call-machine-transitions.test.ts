@@ -51,6 +51,11 @@ const SAMPLE: Record<CallEventType, CallEvent> = {
   DtmfReceived: ev('DtmfReceived', { digit: '5', durationMs: 100 }, AT),
   MediaNegotiated: ev('MediaNegotiated', { engine: 'embedded', codec: 'PCMU', payloadType: 0, dtmfPayloadType: 101, local: { address: '127.0.0.1', port: 30000 }, remote: { address: '127.0.0.1', port: 40000 }, direction: 'sendrecv', trigger: 'answer', onHold: false }, AT),
   CallEnded: ev('CallEnded', { reasonCode: 'bot-disconnected', reason: 'done', terminatedBy: 'bot', durationMs: 1_000 }, AT),
+  TransferRequested: ev('TransferRequested', { target: 'sip:agent@pbx', headers: [], timeoutMs: 60_000, deadline: iso(AT + 60_000) }, AT),
+  // With no transfer under way these are refused everywhere (test/runtime/transfer-machine.test.ts covers the transfer's own states).
+  ReferSent: ev('ReferSent', { target: 'sip:agent@pbx', headers: [] }, AT),
+  TransferProgressed: ev('TransferProgressed', { source: 'notify', sipStatus: 200 }, AT),
+  TransferFailed: ev('TransferFailed', { sipStatus: 603, reasonCode: 'declined', reason: 'Decline', cause: 'refer-failed' }, AT),
 };
 const CALL_EVENT_TYPES = EVENT_TYPES.filter((t): t is CallEventType => !DELIVERY_EVENTS.has(t));
 
@@ -105,7 +110,7 @@ const GOLDEN: Record<CallState, Partial<Record<CallEventType, CallState>>> = {
     SessionParamsUpdated: 'connecting', BotInputRejected: 'connecting', MediaNegotiated: 'connecting', ...speech('connecting'), SttStarted: 'connecting', SttFinalReceived: 'connecting',
   },
   active: {
-    BotHangupRequested: 'byeDue', ByeReceived: 'ending', CallErrored: 'byeDue', OperatorHangupRequested: 'byeDue',
+    BotHangupRequested: 'byeDue', ByeReceived: 'ending', CallErrored: 'byeDue', OperatorHangupRequested: 'byeDue', TransferRequested: 'active',
     SessionParamsUpdated: 'active', BotInputRejected: 'active', MediaNegotiated: 'active', ...speech('active'), SttStarted: 'active', SttFinalReceived: 'active',
   },
   awaitingSttFinal: {

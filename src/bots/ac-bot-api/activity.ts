@@ -15,6 +15,7 @@ export interface AcOutgoingActivity {
   name?: string;
   text?: string;
   parameters?: Record<string, unknown>;
+  value?: Record<string, unknown>;
 }
 
 export const MAX_ACTIVITY_ID_CHARS = 256;
@@ -40,6 +41,11 @@ export function acStartActivity(call: BotCallInfo, id: string, timestamp: string
 /** The caller's words (a final speech-to-text result). */
 export function acMessageActivity(text: string, id: string, timestamp: string): AcOutgoingActivity {
   return { id, timestamp, type: 'message', text };
+}
+
+/** An event for the bot, its fields in `value` (e.g. `transferStatus` after a failed transfer). */
+export function acEventActivity(name: string, value: Record<string, unknown>, id: string, timestamp: string): AcOutgoingActivity {
+  return { id, timestamp, type: 'event', name, value };
 }
 
 /** The body POSTed to `disconnectURL` when the call ended (spec: call disconnect notification). */

@@ -12,7 +12,7 @@ import { ErrorCodes, VoxError, isVoxError } from '../../domain/errors.ts';
 import type { BotActivity, BotCallInfo, BotConnector, BotSession, BotSink, EndNotice } from '../port.ts';
 import type { ConnectorDeps } from '../connector-deps.ts';
 import { SerialQueue, deliverToSink, isRecord, refreshDelayMs, requestJson, resolveBotUrl, safeUrl, type JsonRequest } from '../http-util.ts';
-import { acDisconnectBody, acMessageActivity, acStartActivity, normalizeAcActivity, type AcOutgoingActivity } from './activity.ts';
+import { acDisconnectBody, acEventActivity, acMessageActivity, acStartActivity, normalizeAcActivity, type AcOutgoingActivity } from './activity.ts';
 import type { AcBotApiConfig } from './config.ts';
 
 export const AC_BOT_API_PROVIDER = 'ac-bot-api';
@@ -129,6 +129,11 @@ export function createAcBotApiConnector(config: AcBotApiConfig, deps: ConnectorD
     async sendText(text: string): Promise<void> {
       if (this.closed) throw new VoxError(ErrorCodes.CALL_ALREADY_ENDED, 'bot session is closed', { conversation: this.r.conversation });
       await this.post([acMessageActivity(text, randomUUID(), iso(clock.now()))], 'send message');
+    }
+
+    async sendEvent(name: string, value: Record<string, unknown>): Promise<void> {
+      if (this.closed) throw new VoxError(ErrorCodes.CALL_ALREADY_ENDED, 'bot session is closed', { conversation: this.r.conversation });
+      await this.post([acEventActivity(name, value, randomUUID(), iso(clock.now()))], `send ${name} event`);
     }
 
     async close(): Promise<void> {

@@ -189,6 +189,10 @@ export function createBotFrameworkConnector(config: BotFrameworkConfig, deps: Co
       if (this.closed) throw new VoxError(ErrorCodes.CALL_ALREADY_ENDED, 'bot session is closed', { conversationId: this.r.conversationId });
       await this.queue.run(() => postToBot({ ...envelope(this.r, this.serviceUrl, 'message'), text, textFormat: 'plain' }, 'send message'));
     }
+    async sendEvent(name: string, value: Record<string, unknown>): Promise<void> {
+      if (this.closed) throw new VoxError(ErrorCodes.CALL_ALREADY_ENDED, 'bot session is closed', { conversationId: this.r.conversationId });
+      await this.queue.run(() => postToBot({ ...envelope(this.r, this.serviceUrl, 'event'), name, value }, `send ${name} event`));
+    }
     async close(): Promise<void> {
       this.closed = true;
       live.delete(this.r.conversationId);

@@ -98,8 +98,10 @@ export function createDialogflowConnector(
       const activities = dialect.toActivities(response, log);
       log('info', `${provider} conversation started`, { session, activities: activities.length });
       const ref: DialogflowSessionRef = { provider, session, languageCode: config.languageCode };
-      return new DialogflowSession(ref, sessionId, sink, log, activities, (text) =>
-        detect(dialect.textRequest(session, text), 'text query').then((r) => dialect.toActivities(r, log)),
+      return new DialogflowSession(ref, sessionId, sink, log, activities, (q) =>
+        detect('text' in q ? dialect.textRequest(session, q.text) : dialect.eventRequest(session, q.event, q.value), 'text' in q ? 'text query' : `${q.event} event`).then((r) =>
+          dialect.toActivities(r, log),
+        ),
       );
     },
 
@@ -143,7 +145,7 @@ class DialogflowSession implements BotSession {
     private readonly sink: BotSink,
     private readonly log: Log,
     welcome: BotActivity[],
-    private readonly query: (text: string) => Promise<BotActivity[]>,
+    private readonly query: (q: { text: string } | { event: string; value: Record<string, unknown> }) => Promise<BotActivity[]>,
   ) {
     this.ref = { ...ref };
     this.conversationId = conversationId;
@@ -170,7 +172,7 @@ class DialogflowSession implements BotSession {
         t = t.slice(0, MAX_TEXT_QUERY_CHARS);
       }
       try {
-        this.deliver(await this.query(t));
+        this.deliver(await this.query({ text: t }));
       } catch (err) {
         if (this.closed) return;
         const e = err instanceof VoxError ? err : new VoxError(ErrorCodes.BOT_PROTOCOL, String(err));
@@ -185,6 +187,20 @@ class DialogflowSession implements BotSession {
     };
     this.queue = this.queue.then(run, run);
     return this.queue;
+  }
+
+  /**
+   * An event query (e.g. `transferStatus` after a failed transfer), queued behind earlier queries;
+   * the agent's answer is delivered like any other. Rejects when the query fails (the call goes on).
+   */
+  sendEvent(name: string, value: Record<string, unknown>): Promise<void> {
+    const run = async (): Promise<void> => {
+      if (this.closed || this.failed) throw new VoxError(ErrorCodes.CALL_ALREADY_ENDED, 'dialogflow session is over', { name });
+      this.deliver(await this.query({ event: name, value }));
+    };
+    const done = this.queue.then(run, run);
+    this.queue = done.catch(() => undefined);
+    return done;
   }
 
   async close(): Promise<void> {

@@ -16,6 +16,8 @@ export interface DialogflowDialect {
   welcomeRequest(session: string, call: BotCallInfo): Record<string, unknown>;
   textRequest(session: string, text: string): Record<string, unknown>;
   conversationEndRequest(session: string, notice: EndNotice): Record<string, unknown>;
+  /** An event input for the bot (e.g. `transferStatus`): ES event parameters, CX session parameter `event-<name>`. */
+  eventRequest(session: string, name: string, value: Record<string, unknown>): Record<string, unknown>;
   /** A DetectIntentResponse as normalized activities, in order; never throws. */
   toActivities(response: unknown, log: Log): BotActivity[];
 }

@@ -14,6 +14,7 @@ import type { BotActivity } from '../port.ts';
 import type { LogLevel } from '../connector-deps.ts';
 import { isPlainObject, structToJson } from './struct.ts';
 import { excerpt } from '../../domain/bot-params.ts';
+import { TRANSFER_ACTIVITY_NAMES } from '../../domain/transfer.ts';
 
 export type Log = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
 
@@ -96,13 +97,34 @@ export function payloadToActivities(payload: unknown, where: string, log: Log): 
   return out;
 }
 
+export function isTransfer(a: BotActivity): boolean {
+  return a.type === 'event' && a.name !== undefined && TRANSFER_ACTIVITY_NAMES.has(a.name);
+}
+
+/**
+ * The telephony transfer-call response message (CX `telephonyTransferCall`, ES v2beta1's
+ * TELEPHONY-platform `telephonyTransferCall`) as a `transfer` event: `phoneNumber` (E.164)
+ * becomes the target `tel:<phoneNumber>`, `sipUri` (when present) is taken as it is. The target
+ * is not checked here: the runtime checks it and records a rejection.
+ */
+export function telephonyTransferActivity(message: unknown, where: string, log: Log): BotActivity | undefined {
+  const m = structToJson(message) ?? (isPlainObject(message) ? message : undefined);
+  const target = typeof m?.sipUri === 'string' && m.sipUri !== '' ? m.sipUri : typeof m?.phoneNumber === 'string' && m.phoneNumber !== '' ? `tel:${m.phoneNumber}` : undefined;
+  if (target === undefined) {
+    log('warn', 'dialogflow telephony transfer without phoneNumber or sipUri skipped', { where, excerpt: excerpt(message) });
+    return undefined;
+  }
+  return { type: 'event', name: 'transfer', activityParams: { transferTarget: target } };
+}
+
 /**
  * Appends the hangup an agent signalled by other means (CX End Session, ES end-of-conversation
- * intent) after everything else in the response, unless the response already asked for one.
+ * intent) after everything else in the response, unless the response already asked for one, or
+ * asked for a transfer (the transfer ends the call when it succeeds; when it fails the bot goes on).
  * Putting it last lets sessionParams from any payload of the same response apply first.
  */
 export function withEndOfSession(activities: BotActivity[], ended: boolean): BotActivity[] {
-  if (!ended || activities.some(isHangup)) return activities;
+  if (!ended || activities.some(isHangup) || activities.some(isTransfer)) return activities;
   return [...activities, hangupActivity()];
 }
 

@@ -9,7 +9,7 @@ import { createDialogflowConnector } from '../dialogflow-common/connector-core.t
 import type { DialogflowDialect } from '../dialogflow-common/dialect.ts';
 import type { DialogflowCxConfig } from './config.ts';
 import { cxSessionPath, cxSessionPathMatcher } from './paths.ts';
-import { cxConversationEndRequest, cxTextRequest, cxWelcomeRequest } from './requests.ts';
+import { cxConversationEndRequest, cxEventRequest, cxTextRequest, cxWelcomeRequest } from './requests.ts';
 import { cxResponseToActivities } from './translate.ts';
 
 export function dialogflowCxDialect(config: DialogflowCxConfig): DialogflowDialect {
@@ -22,6 +22,8 @@ export function dialogflowCxDialect(config: DialogflowCxConfig): DialogflowDiale
     welcomeRequest: (session, call) => cxWelcomeRequest(session, config.languageCode, config.welcomeEvent, config.sendCallInfo ? call : undefined),
     textRequest: (session, text) => cxTextRequest(session, config.languageCode, text),
     conversationEndRequest: (session, notice) => cxConversationEndRequest(session, config.languageCode, notice),
+    // Like conversationEnd: CX events carry no parameters, so the fields ride as session parameter `event-<name>`.
+    eventRequest: (session, name, value) => cxEventRequest(session, config.languageCode, name, { [`event-${name}`]: value }),
     toActivities: cxResponseToActivities,
   };
 }

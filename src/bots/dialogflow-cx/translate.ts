@@ -4,13 +4,15 @@
  *   text.text[]                 → `message` activities (one per non-empty variant)
  *   outputAudioText.text        → a `message` activity
  *   payload (Struct)            → its `sessionParams` then its `activities` (payload.ts)
- *   endInteraction, or the current page is END_SESSION → a `hangup` event, placed last
+ *   telephonyTransferCall       → a `transfer` event to `tel:<phoneNumber>` (or its `sipUri`)
+ *   endInteraction, or the current page is END_SESSION → a `hangup` event, placed last (not
+ *                                 when the response asks for a transfer)
  * Other message kinds (conversationSuccess, liveAgentHandoff, playAudio, …) are logged at debug
  * level and ignored. Never throws, whatever the response holds.
  */
 import type { BotActivity } from '../port.ts';
 import { isPlainObject } from '../dialogflow-common/struct.ts';
-import { payloadToActivities, textsOf, withEndOfSession, type Log } from '../dialogflow-common/payload.ts';
+import { payloadToActivities, telephonyTransferActivity, textsOf, withEndOfSession, type Log } from '../dialogflow-common/payload.ts';
 
 /** The page a CX session is on once it has ended (End Session, or End Flow of the start flow). */
 export const CX_END_SESSION_PAGE = /\/pages\/END_SESSION$/;
@@ -49,6 +51,9 @@ export function cxResponseToActivities(response: unknown, log: Log): BotActivity
       else log('debug', 'dialogflow-cx outputAudioText without plain text ignored (SSML is not spoken as text)', { where });
     } else if (present(m.payload)) {
       out.push(...payloadToActivities(m.payload, `${where}.payload`, log));
+    } else if (present(m.telephonyTransferCall)) {
+      const t = telephonyTransferActivity(m.telephonyTransferCall, `${where}.telephonyTransferCall`, log);
+      if (t) out.push(t);
     } else if (!(m.message === 'endInteraction' || present(m.endInteraction))) {
       log('debug', 'dialogflow-cx response message kind ignored', { where, kind: typeof m.message === 'string' ? m.message : Object.keys(m).slice(0, 5) });
     }

@@ -9,7 +9,7 @@ import { createDialogflowConnector } from '../dialogflow-common/connector-core.t
 import type { DialogflowDialect } from '../dialogflow-common/dialect.ts';
 import type { DialogflowEsConfig } from './config.ts';
 import { esSessionPath, esSessionPathMatcher } from './paths.ts';
-import { esConversationEndRequest, esTextRequest, esWelcomeRequest } from './requests.ts';
+import { esConversationEndRequest, esEventRequest, esTextRequest, esWelcomeRequest } from './requests.ts';
 import { esResponseToActivities } from './translate.ts';
 
 export function dialogflowEsDialect(config: DialogflowEsConfig): DialogflowDialect {
@@ -22,6 +22,7 @@ export function dialogflowEsDialect(config: DialogflowEsConfig): DialogflowDiale
     welcomeRequest: (session, call) => esWelcomeRequest(session, config.languageCode, config.welcomeEvent, config.sendCallInfo ? call : undefined),
     textRequest: (session, text) => esTextRequest(session, config.languageCode, text),
     conversationEndRequest: (session, notice) => esConversationEndRequest(session, config.languageCode, notice),
+    eventRequest: (session, name, value) => esEventRequest(session, config.languageCode, name, value),
     toActivities: esResponseToActivities,
   };
 }

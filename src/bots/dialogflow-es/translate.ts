@@ -4,13 +4,14 @@
  * FACEBOOK or TELEPHONY are for those integrations and are ignored):
  *   text.text[]        → `message` activities (one per non-empty string)
  *   payload (Struct)   → its `sessionParams` then its `activities` (payload.ts)
+ *   telephonyTransferCall (TELEPHONY platform; v2beta1 responses carry it) → a `transfer` event to `tel:<phoneNumber>`
  * With no fulfillmentMessages, a non-empty `fulfillmentText` becomes one `message` activity.
  * An intent set as end of conversation (`queryResult.diagnosticInfo.end_conversation == true`)
  * adds a `hangup` event, placed last. Never throws, whatever the response holds.
  */
 import type { BotActivity } from '../port.ts';
 import { isPlainObject, structToJson } from '../dialogflow-common/struct.ts';
-import { payloadToActivities, textsOf, withEndOfSession, type Log } from '../dialogflow-common/payload.ts';
+import { payloadToActivities, telephonyTransferActivity, textsOf, withEndOfSession, type Log } from '../dialogflow-common/payload.ts';
 
 function present(v: unknown): boolean {
   return v !== undefined && v !== null;
@@ -38,6 +39,11 @@ export function esResponseToActivities(response: unknown, log: Log): BotActivity
     const where = `fulfillmentMessages[${i}]`;
     if (!isPlainObject(m)) {
       log('warn', 'dialogflow-es fulfillment message skipped: not an object', { where });
+      return;
+    }
+    if (present(m.telephonyTransferCall) && (isDefaultPlatform(m.platform) || m.platform === 'TELEPHONY' || m.platform === 10)) {
+      const t = telephonyTransferActivity(m.telephonyTransferCall, `${where}.telephonyTransferCall`, log);
+      if (t) out.push(t);
       return;
     }
     if (!isDefaultPlatform(m.platform)) {

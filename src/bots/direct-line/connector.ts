@@ -277,6 +277,11 @@ export function createDirectLineFamilyConnector(settings: DirectLineFamilySettin
       await this.post({ ...base(this.r, this.caller, 'message'), text }, 'send message');
     }
 
+    async sendEvent(name: string, value: Record<string, unknown>): Promise<void> {
+      if (this.closed) throw new VoxError(ErrorCodes.CALL_ALREADY_ENDED, 'bot session is closed', { conversationId: this.r.conversationId });
+      await this.post({ ...base(this.r, this.caller, 'event'), name, value }, `send ${name} event`);
+    }
+
     private stop(): void {
       this.closed = true;
       this.mode = 'idle';

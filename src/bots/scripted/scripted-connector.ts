@@ -22,6 +22,8 @@ export interface ScriptStep {
   sessionParams?: Record<string, unknown>;
   /** activityParams of a hangup event. */
   hangup?: Record<string, unknown>;
+  /** activityParams of a transfer event (`transferTarget`, `transferSipHeaders`, `transferReferredByURL`, `handoverReason`). */
+  transfer?: Record<string, unknown>;
 }
 
 export interface ScriptedBotConfig {
@@ -32,7 +34,8 @@ export interface ScriptedBotConfig {
   failNotices?: number;
 }
 
-const STEP_KEYS = ['afterMs', 'say', 'sessionParams', 'hangup'];
+const STEP_KEYS = ['afterMs', 'say', 'sessionParams', 'hangup', 'transfer'];
+const TRANSFER_KEYS = ['transferTarget', 'transferSipHeaders', 'transferReferredByURL', 'handoverReason', 'botOperationResult', 'botOperationData'];
 
 export function parseScriptedConfig(raw: unknown, path: string): ScriptedBotConfig {
   const bad = (what: string) => new VoxError(ErrorCodes.CONFIG_INVALID, `${path}.${what}`, { key: `${path}.${what.split(' ')[0]}` });
@@ -53,6 +56,12 @@ export function parseScriptedConfig(raw: unknown, path: string): ScriptedBotConf
       const { rejected } = checkParams(st[k], where);
       if (rejected.length) throw bad(`${rejected[0]!.field} ${rejected[0]!.reason}`);
     }
+    if (st.transfer !== undefined) {
+      const t = st.transfer as Record<string, unknown>;
+      if (typeof t !== 'object' || t === null || Array.isArray(t)) throw bad(`script[${i}].transfer must be an object`);
+      for (const key of Object.keys(t)) if (!TRANSFER_KEYS.includes(key)) throw bad(`script[${i}].transfer.${key} is not a known key (known: ${TRANSFER_KEYS.join(', ')})`);
+      if (typeof t.transferTarget !== 'string') throw bad(`script[${i}].transfer.transferTarget must be a string`);
+    }
     return st as unknown as ScriptStep;
   });
   if (r.failStart !== undefined && typeof r.failStart !== 'boolean') throw bad('failStart must be true or false');
@@ -66,6 +75,8 @@ export class ScriptedBotConnector implements BotConnector {
   readonly notices = new Map<string, EndNotice[]>();
   /** Texts the bot heard, by conversation id. */
   readonly heard = new Map<string, string[]>();
+  /** Events the bot was sent (e.g. transferStatus), by conversation id. */
+  readonly events = new Map<string, Array<{ name: string; value: Record<string, unknown> }>>();
   private readonly config: ScriptedBotConfig;
   private readonly clock: Clock;
   private readonly onNotice: ((conversationId: string, notice: EndNotice) => void) | undefined;
@@ -90,11 +101,13 @@ export class ScriptedBotConnector implements BotConnector {
           if (step.say !== undefined) acts.push({ id: `${id}-say`, type: 'message', text: step.say });
           if (step.sessionParams) acts.push({ id: `${id}-config`, type: 'event', name: 'config', sessionParams: step.sessionParams });
           if (step.hangup) acts.push({ id: `${id}-hangup`, type: 'event', name: 'hangup', activityParams: step.hangup });
+          if (step.transfer) acts.push({ id: `${id}-transfer`, type: 'event', name: 'transfer', activityParams: step.transfer });
           if (acts.length) sink.activities(acts);
         }),
       );
     }
     const heard = this.heard;
+    const events = this.events;
     return {
       ref: { conversationId, botId: call.botId },
       conversationId,
@@ -102,6 +115,11 @@ export class ScriptedBotConnector implements BotConnector {
         const list = heard.get(conversationId) ?? [];
         list.push(text);
         heard.set(conversationId, list);
+      },
+      async sendEvent(name: string, value: Record<string, unknown>) {
+        const list = events.get(conversationId) ?? [];
+        list.push({ name, value });
+        events.set(conversationId, list);
       },
       async close() {
         for (const t of timers) t.cancel();

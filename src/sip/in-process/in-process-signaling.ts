@@ -7,7 +7,8 @@
 import { VoxError, ErrorCodes } from '../../domain/errors.ts';
 import { wireSafeHeaders } from '../../domain/hangup-headers.ts';
 import type { SipHeader } from '../../domain/types.ts';
-import type { DialRequest, HangupOutcome, HangupRequest, InboundOffer, SignalingAdapter, SignalingEvents } from '../port.ts';
+import type { DialRequest, HangupOutcome, HangupRequest, InboundOffer, ReferRequest, SignalingAdapter, SignalingEvents } from '../port.ts';
+import { transferUriProblem, wireSafeTransferHeaders } from '../../domain/transfer.ts';
 
 type DialogState = 'offered' | 'dialing' | 'confirmed' | 'ended';
 
@@ -26,6 +27,10 @@ export class InProcessSignaling implements SignalingAdapter {
   readonly rejects: Array<{ callId: string; status: number }> = [];
   readonly cancels: string[] = [];
   readonly dials: DialRequest[] = [];
+  /** Every REFER the runtime sent, in order. */
+  readonly refers: Array<{ callId: string } & ReferRequest> = [];
+  /** Called on each REFER; the test/simulation decides how the far end answers (see `peer.referResponse`, `peer.notify`). */
+  onRefer: (callId: string, req: ReferRequest) => void = () => undefined;
   /** Outbound: called on each dial; the test/simulation decides how the far end answers. */
   onDial: (req: DialRequest) => void = () => undefined;
   private seq = 0;
@@ -62,6 +67,18 @@ export class InProcessSignaling implements SignalingAdapter {
     this.byes.push({ callId, reasonHeader: req.reasonHeader, headers: wireSafeHeaders(req.headers) });
     return 'sent';
   }
+  async refer(callId: string, req: ReferRequest): Promise<HangupOutcome> {
+    const state = this.dialogs.get(callId);
+    if (state === 'ended' && this.peerEnded.has(callId)) return 'peer-ended';
+    if (state !== 'confirmed') throw new VoxError(ErrorCodes.SIP_NO_DIALOG, `no confirmed dialog for call ${callId}`, { callId });
+    if (transferUriProblem(req.target) !== undefined) throw new VoxError(ErrorCodes.SIP_HEADER_REJECTED, 'REFER target is not a SIP or tel URI', { callId });
+    const sent = { callId, target: req.target, headers: wireSafeTransferHeaders(req.headers), ...(req.referredBy !== undefined ? { referredBy: req.referredBy } : {}) };
+    this.refers.push(sent);
+    this.onRefer(callId, sent);
+    return 'sent';
+  }
+  private readonly peerEnded = new Set<string>();
+
   async dial(req: DialRequest): Promise<void> {
     this.dialogs.set(req.callId, 'dialing');
     this.dials.push(req);
@@ -98,7 +115,18 @@ export class InProcessSignaling implements SignalingAdapter {
     bye: (callId: string, reasonHeader?: string): void => {
       if (this.dialogs.get(callId) !== 'confirmed') return;
       this.dialogs.set(callId, 'ended');
+      this.peerEnded.add(callId);
       this.ev().peerHungUp(callId, reasonHeader === undefined ? {} : { reasonHeader });
+    },
+    /** The final response to our REFER (202, or a refusal such as 603). */
+    referResponse: (callId: string, sipStatus: number, reason?: string): void => {
+      if (this.dialogs.get(callId) !== 'confirmed') return;
+      this.ev().transferProgress?.(callId, { source: 'refer-response', sipStatus, ...(reason !== undefined ? { reason } : {}) });
+    },
+    /** A NOTIFY with a message/sipfrag status line (100, 180, 200, 486, …). */
+    notify: (callId: string, sipStatus: number, reason?: string): void => {
+      if (this.dialogs.get(callId) !== 'confirmed') return;
+      this.ev().transferProgress?.(callId, { source: 'notify', sipStatus, ...(reason !== undefined ? { reason } : {}) });
     },
     cancel: (callId: string): void => {
       if (this.dialogs.get(callId) !== 'offered') return;

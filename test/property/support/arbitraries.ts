@@ -136,7 +136,7 @@ export const activityArb: fc.Arbitrary<ActivitySpec> = fc.record({
     },
     { weight: 6, arbitrary: fc.record({ type: fc.constant('event' as const), name: fc.constant('config'), sessionParams: paramsBagArb }) },
     { weight: 3, arbitrary: fc.record({ type: fc.constant('message' as const), text: hostileText, sessionParams: optionalBag, activityParams: optionalBag }) },
-    { weight: 1, arbitrary: fc.record({ type: fc.constant('event' as const), name: fc.constantFrom('Hangup', 'hangup ', 'transfer', 'start'), activityParams: optionalBag }) },
+    { weight: 1, arbitrary: fc.record({ type: fc.constant('event' as const), name: fc.constantFrom('Hangup', 'hangup ', 'Transfer', 'transfer ', 'start'), activityParams: optionalBag }) },
   ),
 }).map((spec) => ({ withId: spec.withId, activity: dropUndefined(spec.activity) }));
 

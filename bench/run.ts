@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, figures and ratios against baselines measured in the same
- * run; nothing here passes or fails on time. `--quick` for a short run; `--only=store,runtime,sip,media`.
+ * run; nothing here passes or fails on time. `--quick` for a short run; `--only=store,runtime,sip,media,http`.
  */
 import { runStoreBench } from './store-bench.ts';
 import { runRuntimeBench, printTable } from './runtime-bench.ts';
@@ -25,6 +25,10 @@ if (want('sip')) {
     | { error: Error };
   if ('error' in mod) console.log(`\n## SIP load\n(not run: ${mod.error.message})`);
   else printTable('SIP load (sipp on loopback)', await mod.runSipLoadBench({ quick }));
+}
+if (want('http')) {
+  const { runHttpBench } = await import('./http/http-bench.ts');
+  printTable('HTTP operator surface (CDR export vs voxledger cdr, API latency with autocannon, webhooks)', await runHttpBench({ quick }));
 }
 if (want('media')) {
   const { runMediaBench, printSteps } = await import('./media/media-bench.ts');

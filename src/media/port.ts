@@ -131,6 +131,12 @@ export interface MediaEndpoint {
   stats(): MediaStats;
   /** Frees the port / engine session. Idempotent; never throws. */
   release(): Promise<void>;
+  /**
+   * Handover: frees this node's part of the leg but leaves media anchored on a relay (rtpengine)
+   * running for the node that takes the call over (`MediaEngine.reattach`). Engines without one
+   * leave it out: `release` is used instead. Idempotent; never throws.
+   */
+  detach?(): Promise<void>;
 }
 
 export interface MediaEngine {

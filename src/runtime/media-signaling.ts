@@ -17,8 +17,9 @@
  */
 import { ErrorCodes, VoxError } from '../domain/errors.ts';
 import type { SipDialogState } from '../domain/sip-dialog.ts';
+import type { CallEvent } from '../domain/events.ts';
 import type { Logger } from '../log/logger.ts';
-import type { MediaEndpoint, MediaEngine } from '../media/port.ts';
+import type { MediaEndpoint, MediaEngine, MediaInfo } from '../media/port.ts';
 import type { DialRequest, HangupOutcome, HangupRequest, ReferRequest, SignalingAdapter, SignalingEvents } from '../sip/port.ts';
 import type { CallInput } from './bot-activity.ts';
 
@@ -178,6 +179,37 @@ export class MediaSignaling implements SignalingAdapter {
     const input = negotiated(ep, 'update');
     if (input && JSON.stringify([ep.info, ep.onHold]) !== before) this.record(callId, input);
     return answer;
+  }
+
+  /**
+   * Takeover: re-attaches the call's media when its last MediaNegotiated recorded a relay session
+   * (rtpengine `anchor`) and the engine can (`reattach`). Failures are logged; the call goes on.
+   */
+  async resume(callId: string, events: readonly CallEvent[]): Promise<void> {
+    if (!this.engine.reattach || this.endpoints.has(callId)) return;
+    const last = [...events].reverse().find((e) => e.type === 'MediaNegotiated');
+    const d = last?.type === 'MediaNegotiated' ? last.data : undefined;
+    if (!d?.anchor) return;
+    const info: MediaInfo = {
+      engine: d.engine, codec: d.codec as MediaInfo['codec'], payloadType: d.payloadType, ...(d.dtmfPayloadType !== undefined ? { dtmfPayloadType: d.dtmfPayloadType } : {}),
+      local: { ...d.local }, remote: { ...d.remote }, direction: d.direction, anchor: { ...d.anchor },
+    };
+    try {
+      await this.open(callId, () => this.engine.reattach!(callId, info));
+      this.log.info('media re-attached on takeover', { callId, engine: d.engine });
+    } catch (err) {
+      this.log.error('media could not be re-attached on takeover; the call goes on without audio here', { callId, err });
+    }
+  }
+
+  /** Handover to another node: frees this node's part, leaving media anchored on a relay running (idempotent). */
+  async handOver(callId: string): Promise<void> {
+    const ep = this.endpoints.get(callId);
+    if (!ep?.detach) return this.release(callId);
+    this.offers.delete(callId);
+    this.endpoints.delete(callId);
+    await ep.detach().catch((err: unknown) => this.log.warn('media detach failed', { callId, err }));
+    this.notify(callId, undefined);
   }
 
   /** Frees the call's media leg (idempotent). */

@@ -125,9 +125,9 @@ export class CallRuntime implements SignalingEvents {
     return this.legs?.onEndpoint(listener) ?? (() => undefined);
   }
 
-  /** Drops a call's actor from this node without ending it (another node owns it now); frees its media leg. */
+  /** Drops a call's actor from this node without ending it (another node owns it now); frees its media leg (media anchored on rtpengine stays for the new owner). */
   release(callId: string): void {
-    void this.legs?.release(callId);
+    void this.legs?.handOver(callId);
     this.calls.remove(callId);
     this.botLink.forget(callId);
   }
@@ -232,6 +232,7 @@ export class CallRuntime implements SignalingEvents {
     this.botLink.open(callId);
     this.calls.add(actor);
     this.adoptRecordedDialog(actor, events);
+    void this.legs?.resume(callId, events);
     await actor.tick();
     // A node that died between answer and bot start left the call waiting for its bot.
     if (actor.state === 'connecting') this.botLink.start(actor);

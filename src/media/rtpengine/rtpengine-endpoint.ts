@@ -102,16 +102,27 @@ export class RtpengineEndpoint implements MediaEndpoint {
 
   /** Frees the inner leg, then deletes the rtpengine session. Idempotent; never throws. */
   async release(): Promise<void> {
-    if (this.released) return;
-    this.released = true;
-    this.ctx.onReleased(this);
-    await this.inner.release().catch((err: unknown) => this.log.warn('inner media leg release failed', { error: err }));
-    await this.chain.catch(() => undefined);
+    if (!(await this.freeInner())) return;
     try {
       await ngDelete(this.ctx.ng, { callId: this.anchor.sessionId, fromTag: this.offererTag(), deleteDelaySec: this.ctx.deleteDelaySec });
     } catch (err) {
       this.log.warn('rtpengine delete failed; rtpengine ends the session on its own media timeout', { error: err });
     }
+  }
+
+  /** Handover: frees the inner leg only; the rtpengine session (and the caller's media) stays for the next owner. */
+  async detach(): Promise<void> {
+    if (await this.freeInner()) this.log.info('media leg detached; the rtpengine session stays for the node taking the call over');
+  }
+
+  /** False when already released or detached. */
+  private async freeInner(): Promise<boolean> {
+    if (this.released) return false;
+    this.released = true;
+    this.ctx.onReleased(this);
+    await this.inner.release().catch((err: unknown) => this.log.warn('inner media leg release failed', { error: err }));
+    await this.chain.catch(() => undefined);
+    return true;
   }
 
   get isReleased(): boolean {

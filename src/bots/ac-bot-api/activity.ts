@@ -5,7 +5,7 @@
  */
 import type { BotActivity, BotCallInfo, EndNotice } from '../port.ts';
 import type { Normalized } from '../connector-deps.ts';
-import { isRecord } from '../http-util.ts';
+import { isRecord } from '../../domain/json.ts';
 
 /** An activity as the runtime sends it to an AudioCodes Bot API bot. */
 export interface AcOutgoingActivity {

@@ -11,7 +11,11 @@ import { iso, type TimerHandle } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError, isVoxError } from '../../domain/errors.ts';
 import type { BotActivity, BotCallInfo, BotConnector, BotSession, BotSink, EndNotice } from '../port.ts';
 import type { ConnectorDeps } from '../connector-deps.ts';
-import { SerialQueue, deliverToSink, isRecord, refreshDelayMs, requestJson, resolveBotUrl, safeUrl, type JsonRequest } from '../http-util.ts';
+import { SerialQueue } from '../serial-queue.ts';
+import { deliverToSink } from '../sink-delivery.ts';
+import { isRecord } from '../../domain/json.ts';
+import { refreshDelayMs } from '../renewal.ts';
+import { requestJson, resolveBotUrl, safeUrl, type JsonRequest } from '../http-client.ts';
 import { acDisconnectBody, acEventActivity, acMessageActivity, acStartActivity, normalizeAcActivity, type AcOutgoingActivity } from './activity.ts';
 import type { AcBotApiConfig } from './config.ts';
 

@@ -9,7 +9,7 @@
  */
 import type { BotActivity, EndNotice } from '../port.ts';
 import type { Normalized } from '../connector-deps.ts';
-import { isRecord } from '../http-util.ts';
+import { isRecord } from '../../domain/json.ts';
 
 export type ParamsLocation = 'channelData' | 'value';
 

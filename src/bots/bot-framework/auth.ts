@@ -6,7 +6,8 @@
  */
 import { ErrorCodes, VoxError, isVoxError } from '../../domain/errors.ts';
 import type { Clock } from '../../domain/clock.ts';
-import { isRecord, requestJson } from '../http-util.ts';
+import { isRecord } from '../../domain/json.ts';
+import { requestJson } from '../http-client.ts';
 import type { BotFrameworkAuthConfig } from './config.ts';
 
 export const TOKEN_EARLY_RENEW_MS = 5 * 60_000;

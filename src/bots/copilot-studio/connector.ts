@@ -11,7 +11,8 @@
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
 import type { BotConnector } from '../port.ts';
 import type { ConnectorDeps } from '../connector-deps.ts';
-import { isRecord, requestJson } from '../http-util.ts';
+import { isRecord } from '../../domain/json.ts';
+import { requestJson } from '../http-client.ts';
 import { createDirectLineFamilyConnector } from '../direct-line/connector.ts';
 import type { CopilotStudioConfig } from './config.ts';
 

@@ -8,7 +8,8 @@
  */
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
 import type { Clock } from '../../domain/clock.ts';
-import { isRecord, requestJson } from '../http-util.ts';
+import { isRecord } from '../../domain/json.ts';
+import { requestJson } from '../http-client.ts';
 
 export interface DirectLineConversation {
   conversationId: string;

@@ -10,8 +10,7 @@
 import { ErrorCodes, VoxError, type ErrorCode } from '../domain/errors.ts';
 import type { Clock } from '../domain/clock.ts';
 import { excerpt } from '../domain/bot-params.ts';
-import { DEFAULT_MAX_BODY_BYTES, type ConnectorDeps } from './connector-deps.ts';
-import type { BotActivity, BotSink } from './port.ts';
+import { DEFAULT_MAX_BODY_BYTES } from './connector-deps.ts';
 
 export interface JsonRequest {
   method: 'GET' | 'POST';
@@ -161,46 +160,5 @@ export async function requestJson(clock: Clock, req: JsonRequest): Promise<JsonR
     }
   } finally {
     timer.cancel();
-  }
-}
-
-/** True for a non-null, non-array object. */
-export function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/**
- * Runs async tasks one at a time in call order (activities to one conversation must not
- * overtake each other; their answers are delivered in order).
- */
-export class SerialQueue {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(task: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(task);
-    this.tail = next.catch(() => undefined);
-    return next;
-  }
-}
-
-/** When to renew something that expires in `ttlMs` (a conversation, a token): a fifth early, at most a minute early. */
-export function refreshDelayMs(ttlMs: number): number {
-  return Math.max(100, ttlMs - Math.min(ttlMs / 5, 60_000));
-}
-
-/** After a failed renewal, try again this much later while the old one has not expired. */
-export const RENEW_RETRY_MS = 2_000;
-
-/** True for failures that may pass (the bot or network was briefly away). */
-export function isTransient(e: unknown): boolean {
-  return e instanceof VoxError && (e.code === ErrorCodes.BOT_UNREACHABLE || e.code === ErrorCodes.BOT_TIMEOUT);
-}
-
-/** Hands activities to the runtime's sink; a sink that throws is logged, never propagated into I/O code. */
-export function deliverToSink(sink: BotSink, activities: BotActivity[], log: ConnectorDeps['log'], fields: Record<string, unknown>): void {
-  if (activities.length === 0) return;
-  try {
-    sink.activities(activities);
-  } catch (e) {
-    log('error', 'sink rejected bot activities', { ...fields, err: e instanceof Error ? e.message : String(e) });
   }
 }

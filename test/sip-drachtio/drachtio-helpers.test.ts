@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { wireSafeHeaders } from '../../src/domain/hangup-headers.ts';
 import { byeHeaders, inviteHeaders, toSrfHeaders } from '../../src/sip/drachtio/wire-headers.ts';
 import { firstHeaderValues, uriOfNameAddr, userOfUri } from '../../src/sip/drachtio/inbound-offer.ts';
-import { parseHostport } from '../../src/sip/drachtio/drachtio-adapter.ts';
+import { parseHostport } from '../../src/sip/drachtio/srf-connect.ts';
 import { Srf } from '../../src/sip/drachtio/srf-api.ts';
 import { DrachtioServerDouble } from './drachtio-server-double.ts';
 import { SECRET } from './helpers.ts';

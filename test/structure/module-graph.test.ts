@@ -21,7 +21,6 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAX_LINES = 400;
 /** Modules still over the limit, each with the size it may not grow past; the list only shrinks. */
 const KNOWN_OVERSIZED: Record<string, number> = {
-  'src/sip/drachtio/drachtio-adapter.ts': 605,
   'src/store/esdb-store.ts': 414,
 };
 

@@ -38,12 +38,13 @@ import {
   type ResolvedEvent,
 } from '@eventstore/db-client';
 import { ErrorCodes, VoxError } from '../domain/errors.ts';
-import { duplicateIdsError, emptyAppendResult, findCleanReappend, revisionMatches, validateAppend } from './append-rules.ts';
+import { emptyAppendResult, revisionMatches, validateAppend } from './append-rules.ts';
 import { describeHosts } from './esdb/connection-string.ts';
 import { mapAppendError, mapReadError, unavailable } from './esdb/errors.ts';
 import { fromResolved, isSystemEvent, toClientEvent, toPosition } from './esdb/event-codec.ts';
 import { normaliseRetry, withRetry, type EsdbLog, type RetryPolicy } from './esdb/retry.ts';
-import { StreamIdCache, type StreamKnowledge } from './esdb/stream-ids.ts';
+import { StreamIdCache } from './esdb/stream-ids.ts';
+import { decideLocally, positionAtRevision } from './esdb/local-reappend.ts';
 import { EsdbSubscription } from './esdb/subscription.ts';
 import {
   ANY,
@@ -131,7 +132,7 @@ export class EsdbEventStore implements EventStore {
     if (events.length === 0) return this.emptyAppend(streamId, expected);
     const clientEvents = events.map((e) => toClientEvent(streamId, e));
 
-    const local = await this.decideLocally(streamId, events, expected);
+    const local = await decideLocally(this.known, (id, o) => this.readStreamRaw(id, o), streamId, events, expected);
     if (local !== undefined) return local;
 
     const ids = events.map((e) => e.id);
@@ -146,7 +147,7 @@ export class EsdbEventStore implements EventStore {
       const last = Number(r.nextExpectedRevision);
       let position = toPosition(r.position?.commit);
       // Servers that answer an idempotent append without a position: look the event up.
-      if (position === undefined) position = await this.positionOf(streamId, last);
+      if (position === undefined) position = await positionAtRevision((id, o) => this.readStreamRaw(id, o), streamId, last);
       this.known.recordAppend(streamId, ids, last, position);
       return { nextExpectedRevision: last, position };
     } catch (e) {
@@ -274,66 +275,6 @@ export class EsdbEventStore implements EventStore {
     }
   }
 
-  /**
-   * The port's re-append rules where EventStoreDB's differ (see esdb/stream-ids.ts): returns the
-   * result of a clean re-append, throws INVALID_APPEND or a conflict, or returns undefined to let
-   * the server decide (which it then does as the port requires).
-   */
-  private async decideLocally(streamId: string, events: EventData[], expected: ExpectedRevision): Promise<AppendResult | undefined> {
-    // no_stream, and an exact revision below what is known to stand: the server checks the ids
-    // at the revisions the expectation points to, exactly as the port does.
-    if (expected === NO_STREAM || this.known.isTooLong(streamId)) return undefined;
-    let knowledge = this.known.get(streamId);
-    const lastKnown = knowledge === undefined ? undefined : knowledge.ids.length - 1;
-    if (typeof expected === 'number' && lastKnown !== undefined && lastKnown > expected) return undefined;
-    // Read the stream (or its unknown tail) only when what is known cannot answer: nothing is
-    // known, or an exact revision lies beyond it. With `any` / `stream_exists` and a known
-    // stream, events another writer added since are not looked for; the server's own check
-    // still catches a plain retry of them.
-    if (knowledge === undefined || (typeof expected === 'number' && lastKnown! < expected)) {
-      const refreshed = await this.refresh(streamId, knowledge);
-      if (refreshed === 'missing') return undefined;
-      knowledge = refreshed;
-    }
-    if (knowledge === undefined) return undefined;
-    const k: StreamKnowledge = knowledge;
-    const current = k.ids.length - 1;
-    if (typeof expected === 'number' && current !== expected) return undefined;
-    const hits = events.filter((e) => k.revisionOf.has(e.id));
-    if (hits.length === 0) return undefined;
-    const lookup = {
-      locate: (id: string) => {
-        const revision = k.revisionOf.get(id);
-        return revision === undefined ? undefined : { streamId, revision };
-      },
-      idsFrom: (_s: string, from: number, count: number) => k.ids.slice(from, from + count).map((id, i) => ({ id, position: k.positions[from + i]! })),
-    };
-    const clean = findCleanReappend(lookup, streamId, events, expected);
-    if (clean !== undefined) {
-      if (clean.position >= 0) return clean;
-      return { nextExpectedRevision: clean.nextExpectedRevision, position: await this.positionOf(streamId, clean.nextExpectedRevision) };
-    }
-    if (revisionMatches(expected, current)) throw duplicateIdsError(streamId, hits.map((e) => e.id));
-    throw new WrongExpectedRevisionError(streamId, expected, current);
-  }
-
-  /** Brings what is known of a stream up to date with a read of its tail; 'missing' when it has no events. */
-  private async refresh(streamId: string, knowledge: StreamKnowledge | undefined): Promise<StreamKnowledge | 'missing' | undefined> {
-    const from = knowledge?.ids.length ?? 0;
-    let tail: RecordedEvent[];
-    try {
-      tail = await this.readStreamRaw(streamId, { fromRevision: from, maxCount: Number.MAX_SAFE_INTEGER, backwards: false });
-    } catch (e) {
-      if (e instanceof StreamNotFoundError) {
-        this.known.delete(streamId);
-        return 'missing';
-      }
-      throw e;
-    }
-    this.known.extend(streamId, from, tail);
-    return this.known.get(streamId);
-  }
-
   private async emptyAppend(streamId: string, expected: ExpectedRevision): Promise<AppendResult> {
     let last: RecordedEvent | undefined;
     try {
@@ -343,12 +284,6 @@ export class EsdbEventStore implements EventStore {
     }
     if (!revisionMatches(expected, last?.revision)) throw new WrongExpectedRevisionError(streamId, expected, last?.revision ?? NO_STREAM);
     return emptyAppendResult(last);
-  }
-
-  /** The commit position of the event at `revision` (for results the server sent without one). */
-  private async positionOf(streamId: string, revision: number): Promise<number> {
-    const [e] = await this.readStreamRaw(streamId, { fromRevision: revision, maxCount: 1, backwards: false });
-    return e?.position ?? -1;
   }
 
   private async readStreamRaw(

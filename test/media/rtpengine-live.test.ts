@@ -6,7 +6,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NgClient } from '../../src/media/rtpengine/ng-client.ts';
-import { ngAnswer, ngDelete, ngOffer, ngPing, ngQuery } from '../../src/media/rtpengine/ng-commands.ts';
+import { ngAnswer, ngDelete, ngOffer, ngPing, ngPlayMedia, ngQuery } from '../../src/media/rtpengine/ng-commands.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isVoxError } from '../../src/domain/errors.ts';
 import { startRtpengine, type RtpengineDaemon } from '../support/rtpengine-daemon.ts';
 import { bareSdp, RtpSocket, sdpPort } from './support/rtp-socket.ts';
@@ -121,6 +124,47 @@ test('live rtpengine: a takeover re-attaches the inner leg; the caller keeps its
   assert.equal(got[0]!.payload[0], 7);
   assert.equal((await caller.waitFor(before + 25)).length, before + 25, 'and the new node\'s audio reaches the caller');
   await ngDelete(ng, { callId: id, fromTag: 'peer', deleteDelaySec: 0 });
+});
+
+/** A 16-bit mono 8 kHz WAV of a tone. */
+function wav(seconds: number): Buffer {
+  const n = 8000 * seconds;
+  const b = Buffer.alloc(44 + 2 * n);
+  b.write('RIFF', 0);
+  b.writeUInt32LE(36 + 2 * n, 4);
+  b.write('WAVEfmt ', 8);
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20);
+  b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(8000, 24);
+  b.writeUInt32LE(16000, 28);
+  b.writeUInt16LE(2, 32);
+  b.writeUInt16LE(16, 34);
+  b.write('data', 36);
+  b.writeUInt32LE(2 * n, 40);
+  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(8000 * Math.sin(i / 3)), 44 + 2 * i);
+  return b;
+}
+
+test('live rtpengine: play media sends a file to the caller as RTP in the negotiated codec', async () => {
+  const caller = await open();
+  const inner = await open();
+  const id = callId('play');
+  const dir = mkdtempSync(join(tmpdir(), 'rtpengine-play-'));
+  try {
+    const file = join(dir, 'tone.wav');
+    writeFileSync(file, wav(1));
+    const a = await anchor(id, caller, inner);
+    await caller.stream(a.callerSendsTo, 5); // the caller's address is confirmed
+    const duration = await ngPlayMedia(ng, { callId: id, tag: 'peer', source: { file } });
+    assert.ok(duration === undefined || Math.abs(duration - 1000) <= 40, `duration ${duration}`);
+    const got = await caller.waitFor(45, 4000);
+    assert.ok(got.length >= 45, `the caller got ${got.length} packets`);
+    assert.ok(got.every((p) => p.pt === 0 && p.payload.length === 160 && p.from.port === a.callerSendsTo));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await ngDelete(ng, { callId: id, fromTag: 'peer', deleteDelaySec: 0 }).catch(() => undefined);
+  }
 });
 
 test('live rtpengine: the daemon going away -> VOX_MEDIA_ENGINE, not a hang', async () => {

@@ -33,9 +33,10 @@ export function effectPerformer(deps: EffectPerformerDeps): (actor: CallActor, e
   return (actor, effect) => {
     const callId = actor.callId;
     const fail = (code: ErrorCode) => (err: unknown) => {
-      actor.log.error('effect failed', { code, err });
       const e = toVoxError(err, code);
       const sipStatus = actor.state === 'offered' ? refusalStatus(e.code) : undefined; // the INVITE's final status: 488, 503
+      if (sipStatus) actor.log.warn('the call\'s media leg could not be opened; refusing the INVITE', { sipStatus, err });
+      else actor.log.error('effect failed', { code, err });
       deps.submit(actor, [{ type: 'CallErrored', data: { code: e.code, message: e.message, ...(sipStatus ? { sipStatus } : {}) } }]);
     };
     switch (effect.type) {

@@ -4,6 +4,7 @@
  * named (VOX_CONFIG_INVALID).
  */
 import { VoxError, ErrorCodes } from '../domain/errors.ts';
+import { isRecord } from '../domain/json.ts';
 
 export type HttpRole = 'read-only' | 'operator';
 
@@ -53,13 +54,10 @@ function int(v: unknown, key: string, def: number, min: number, max: number): nu
   return v;
 }
 
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 export function parseHttpConfig(input: unknown): HttpConfig {
   if (input === undefined) return { ...HTTP_DEFAULTS, tokens: [] };
-  if (!isObj(input)) throw new VoxError(ErrorCodes.CONFIG_INVALID, 'http must be an object', { key: 'http' });
+  if (!isRecord(input)) throw new VoxError(ErrorCodes.CONFIG_INVALID, 'http must be an object', { key: 'http' });
   for (const k of Object.keys(input)) if (!KEYS.includes(k)) throw bad(k, `is not a known key (known: ${KEYS.join(', ')})`);
   if (input.enabled !== undefined && typeof input.enabled !== 'boolean') throw bad('enabled', 'must be true or false');
   const out: HttpConfig = {
@@ -72,7 +70,7 @@ export function parseHttpConfig(input: unknown): HttpConfig {
     maxIndexedCalls: int(input.maxIndexedCalls, 'maxIndexedCalls', HTTP_DEFAULTS.maxIndexedCalls, 100, 10_000_000),
   };
   if (input.tls !== undefined) {
-    if (!isObj(input.tls)) throw bad('tls', 'must be an object with cert and key (file paths)');
+    if (!isRecord(input.tls)) throw bad('tls', 'must be an object with cert and key (file paths)');
     for (const k of Object.keys(input.tls)) if (k !== 'cert' && k !== 'key') throw bad(`tls.${k}`, 'is not a known key (known: cert, key)');
     out.tls = { cert: str(input.tls.cert, 'tls.cert'), key: str(input.tls.key, 'tls.key') };
   }
@@ -81,7 +79,7 @@ export function parseHttpConfig(input: unknown): HttpConfig {
     const names = new Set<string>();
     out.tokens = input.tokens.map((t: unknown, i: number): HttpToken => {
       const key = `tokens[${i}]`;
-      if (!isObj(t)) throw bad(key, 'must be an object {name, token, role}');
+      if (!isRecord(t)) throw bad(key, 'must be an object {name, token, role}');
       for (const k of Object.keys(t)) if (!['name', 'token', 'role'].includes(k)) throw bad(`${key}.${k}`, 'is not a known key (known: name, token, role)');
       const name = str(t.name, `${key}.name`);
       if (names.has(name)) throw bad(`${key}.name`, `"${name}" is used twice`);

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { VoxError, ErrorCodes } from '../domain/errors.ts';
+import { isRecord } from '../domain/json.ts';
 
 export type RecognizerKind = 'embedded' | 'google' | 'none';
 export type SynthesizerKind = 'embedded' | 'google' | 'none';
@@ -74,9 +75,6 @@ const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9
 function bad(key: string, what: string): VoxError {
   return new VoxError(ErrorCodes.CONFIG_INVALID, `speech.${key} ${what}`, { key: `speech.${key}` });
 }
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 function known(o: Record<string, unknown>, keys: string[], at: string): void {
   for (const k of Object.keys(o)) if (!keys.includes(k)) throw bad(`${at}${k}`, `is not a known key (known: ${keys.join(', ')})`);
 }
@@ -121,7 +119,7 @@ function parseGrammar(text: string, key: string): string {
 }
 
 function parseBot(v: unknown, at: string): BotSpeechConfig {
-  if (!isObj(v)) throw bad(at.slice(0, -1), 'must be an object');
+  if (!isRecord(v)) throw bad(at.slice(0, -1), 'must be an object');
   known(v, BOT_KEYS, at);
   const out: BotSpeechConfig = {};
   if (v.grammar !== undefined && v.grammarFile !== undefined) throw bad(`${at}grammar`, 'and grammarFile cannot both be set');
@@ -159,7 +157,7 @@ function parseBot(v: unknown, at: string): BotSpeechConfig {
 
 function parseGoogle(v: unknown): GoogleSpeechEndpointConfig {
   if (v === undefined) return {};
-  if (!isObj(v)) throw bad('google', 'must be an object');
+  if (!isRecord(v)) throw bad('google', 'must be an object');
   known(v, GOOGLE_KEYS, 'google.');
   const out: GoogleSpeechEndpointConfig = {};
   if (v.apiEndpoint !== undefined) {
@@ -177,7 +175,7 @@ function parseGoogle(v: unknown): GoogleSpeechEndpointConfig {
   }
   if (v.credentials !== undefined) {
     const c = v.credentials;
-    if (!isObj(c) || typeof c.client_email !== 'string' || typeof c.private_key !== 'string') throw bad('google.credentials', 'must have client_email and private_key');
+    if (!isRecord(c) || typeof c.client_email !== 'string' || typeof c.private_key !== 'string') throw bad('google.credentials', 'must have client_email and private_key');
     out.credentials = c as GoogleSpeechEndpointConfig['credentials'];
   }
   if (v.timeoutMs !== undefined) out.timeoutMs = int(v.timeoutMs, 'google.timeoutMs', 10_000, 100, 120_000);
@@ -190,11 +188,11 @@ function parseGoogle(v: unknown): GoogleSpeechEndpointConfig {
 
 export function parseSpeechConfig(input: unknown, botIds: Set<string>): SpeechConfig {
   if (input === undefined) return { ...SPEECH_DEFAULTS, embedded: { ...SPEECH_DEFAULTS.embedded }, bots: {} };
-  if (!isObj(input)) throw new VoxError(ErrorCodes.CONFIG_INVALID, 'speech must be an object', { key: 'speech' });
+  if (!isRecord(input)) throw new VoxError(ErrorCodes.CONFIG_INVALID, 'speech must be an object', { key: 'speech' });
   known(input, KEYS, '');
   const kinds = ['embedded', 'google', 'none'] as const;
   const emb = input.embedded;
-  if (emb !== undefined && !isObj(emb)) throw bad('embedded', 'must be an object');
+  if (emb !== undefined && !isRecord(emb)) throw bad('embedded', 'must be an object');
   if (emb) known(emb, EMBEDDED_KEYS, 'embedded.');
   const out: SpeechConfig = {
     recognizer: oneOf(input.recognizer, 'recognizer', kinds, SPEECH_DEFAULTS.recognizer),
@@ -215,7 +213,7 @@ export function parseSpeechConfig(input: unknown, botIds: Set<string>): SpeechCo
   const vo = voice(input.voice, 'voice');
   if (vo) out.voice = vo;
   if (input.bots !== undefined) {
-    if (!isObj(input.bots)) throw bad('bots', 'must be an object keyed by bot id');
+    if (!isRecord(input.bots)) throw bad('bots', 'must be an object keyed by bot id');
     for (const [id, b] of Object.entries(input.bots)) {
       if (!botIds.has(id)) throw bad(`bots.${id}`, 'names no configured bot');
       out.bots[id] = parseBot(b, `bots.${id}.`);

@@ -6,6 +6,7 @@
 import { VoxError, ErrorCodes } from '../domain/errors.ts';
 import { STATUS_NAMES } from '../domain/call-statuses.ts';
 import { checkCallbackUrl } from '../domain/callback-url.ts';
+import { isRecord } from '../domain/json.ts';
 
 export interface WebhookTarget {
   url: string;
@@ -33,9 +34,6 @@ const KEYS = ['secret', 'secretFile', 'attempts', 'backoffMs', 'maxBackoffMs', '
 function bad(key: string, what: string): VoxError {
   return new VoxError(ErrorCodes.CONFIG_INVALID, `webhooks.${key} ${what}`, { key: `webhooks.${key}` });
 }
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 function int(v: unknown, key: string, def: number, min: number, max: number): number {
   if (v === undefined) return def;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(key, `must be an integer from ${min} to ${max}`);
@@ -50,7 +48,7 @@ export function checkStatusEvents(v: unknown, key: string): string[] | undefined
 
 export function parseWebhookConfig(input: unknown, botIds: Set<string>): WebhookConfig {
   if (input === undefined) return { ...WEBHOOK_DEFAULTS, bots: {} };
-  if (!isObj(input)) throw new VoxError(ErrorCodes.CONFIG_INVALID, 'webhooks must be an object', { key: 'webhooks' });
+  if (!isRecord(input)) throw new VoxError(ErrorCodes.CONFIG_INVALID, 'webhooks must be an object', { key: 'webhooks' });
   for (const k of Object.keys(input)) if (!KEYS.includes(k)) throw bad(k, `is not a known key (known: ${KEYS.join(', ')})`);
   const out: WebhookConfig = {
     secretFile: input.secretFile === undefined ? WEBHOOK_DEFAULTS.secretFile : String(input.secretFile),
@@ -70,11 +68,11 @@ export function parseWebhookConfig(input: unknown, botIds: Set<string>): Webhook
     out.allowedHosts = input.allowedHosts as string[];
   }
   if (input.bots !== undefined) {
-    if (!isObj(input.bots)) throw bad('bots', 'must map bot ids to {url, events}');
+    if (!isRecord(input.bots)) throw bad('bots', 'must map bot ids to {url, events}');
     for (const [botId, t] of Object.entries(input.bots)) {
       const key = `bots.${botId}`;
       if (!botIds.has(botId)) throw bad(key, `names no configured bot ("${botId}")`);
-      if (!isObj(t)) throw bad(key, 'must be {url, events}');
+      if (!isRecord(t)) throw bad(key, 'must be {url, events}');
       for (const k of Object.keys(t)) if (k !== 'url' && k !== 'events') throw bad(`${key}.${k}`, 'is not a known key (known: url, events)');
       let url: string;
       try {

@@ -14,6 +14,7 @@ import type { BotActivity } from '../bots/port.ts';
 import { checkTransferHeaders, DEFAULT_TRANSFER_TIMEOUT_MS, sanitizeHandoverReason, TRANSFER_ACTIVITY_NAMES, transferUriProblem } from '../domain/transfer.ts';
 import { excerpt } from '../domain/bot-params.ts';
 import { transferRefusal, type TransferState } from '../../machines/transfer.ts';
+import { isRecord } from '../domain/json.ts';
 
 export type CallInput = { [K in keyof CallEventDataMap]: { type: K; data: CallEventDataMap[K] } }[keyof CallEventDataMap];
 
@@ -85,7 +86,7 @@ type Reject = (r: { field: string; reason: string; excerpt?: string }) => void;
 /** TransferRequested for a transfer activity, or undefined (with the rejection recorded). */
 function transferInput(activity: BotActivity, now: number, ctx: ActivityContext, reject: Reject, activityId: string | undefined): CallInput | undefined {
   const raw = activity.activityParams;
-  const p = (typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? raw : {}) as Record<string, unknown>;
+  const p = isRecord(raw) ? raw : {};
   const field = (k: string) => `activityParams.${k}`;
   if (ctx.transferRefusal !== undefined) {
     reject({ field: 'transfer', reason: `transfer refused: ${ctx.transferRefusal}`, excerpt: excerpt(p.transferTarget) });

@@ -101,6 +101,7 @@ export async function startOperatorSurface(parts: {
       throw err;
     }
     log.info('HTTP API listening', { url: http.url, openapi: `${http.url}/openapi.json` });
+    if (!config.http.tls && !/^(127\.|::1$|localhost$)/.test(config.http.address)) log.warn('HTTP API listens beyond loopback without TLS: bearer tokens cross the network in clear (set http.tls)', { address: config.http.address });
   }
   return {
     index,

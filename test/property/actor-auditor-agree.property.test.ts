@@ -2,7 +2,7 @@
  * One decision loop: the runtime's CallActor and the auditor's `verifyCall` (src/audit/verify.ts)
  * both decide through `decideAll` (machines/decide.ts). For any history the actor writes — on a
  * simulated clock, and over a store whose appends take time while the caller's BYE, the bot and
- * the clock race it (fc.scheduler) — the auditor re-derives exactly the decisions recorded: no
+ * the clock race it (fc.scheduler), and across node restarts — the auditor re-derives exactly the decisions recorded: no
  * difference, and as many decisions as the stream holds.
  */
 import { describe, it } from 'node:test';
@@ -28,12 +28,15 @@ function assertAuditorAgrees(recorded: DomainEvent[]): void {
 const RUNS = 200;
 
 describe('the actor and the auditor decide through one loop (decideAll)', () => {
-  it(`scenario histories on a simulated clock verify with no difference (${runsOf(RUNS)} runs)`, async () => {
+  it(`scenario histories on a simulated clock, with node restarts (takeover), verify with no difference (${runsOf(RUNS)} runs)`, async () => {
     await fc.assert(
-      fc.asyncProperty(scenarioArb(), async (scenario) => {
+      fc.asyncProperty(scenarioArb(), fc.uniqueArray(fc.nat(30), { maxLength: 2 }), async (scenario, cuts) => {
         const rig = await Rig.create({ defaults: scenario.defaults, failStart: scenario.failStart });
         const driver = await CallDriver.start(rig, scenario);
-        for (const step of scenario.steps) await driver.step(step);
+        for (const [i, step] of scenario.steps.entries()) {
+          if (cuts.includes(i)) await driver.restart(); // a new node rebuilds the call from its stream
+          await driver.step(step);
+        }
         await driver.finish();
         assertAuditorAgrees(await driver.verify({ model: false }));
       }),

@@ -180,7 +180,7 @@ test('out of dialog: OPTIONS 200 with Allow, BYE/INFO 481, REGISTER 405, unknown
       assert.match(got.startLine, status, method);
     }
     const options = t.peer.received.find((d) => header(d, 'CSeq') === '1 OPTIONS')!;
-    assert.match(header(options, 'Allow')!, /INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO/);
+    assert.match(header(options, 'Allow')!, /INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, NOTIFY/);
     assert.equal(t.events.events.length, 0);
   } finally {
     await t.close();

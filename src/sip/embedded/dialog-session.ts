@@ -10,12 +10,15 @@
  *   methods we know but do not serve 405, unknown ones 501;
  * - `hangup` sends at most one BYE, never after the peer's BYE, not before the ACK of our
  *   initial 2xx (§15), with the Reason and headers exactly as given once `wireSafeHeaders`
- *   has checked them.
+ *   has checked them;
+ * - `refer` sends a REFER (blind transfer) and the NOTIFYs of its subscription are answered and
+ *   reported (refer.ts); a NOTIFY with no REFER of ours gets 481.
  */
 import type { TimerHandle } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
 import { isSafeHeaderValue, wireSafeHeaders } from '../../domain/hangup-headers.ts';
-import type { HangupOutcome, HangupRequest } from '../port.ts';
+import type { HangupOutcome, HangupRequest, ReferRequest } from '../port.ts';
+import { ReferSubscription } from './refer.ts';
 import type { HeaderList } from '../message/build.ts';
 import { parseNameAddr } from '../message/header-values.ts';
 import { sdpBody, type SipRequest } from '../message/message.ts';
@@ -28,6 +31,8 @@ import type { ServerInviteTransaction, ServerNonInviteTransaction } from './tran
 
 /** Methods other SIP extensions define that this UA does not serve (405, not 501). */
 export const KNOWN_UNSERVED_METHODS = new Set(['REGISTER', 'SUBSCRIBE', 'NOTIFY', 'REFER', 'MESSAGE', 'PUBLISH']);
+/** Served inside a dialog though unserved outside one: NOTIFY for our REFER's subscription (refer.ts). */
+const IN_DIALOG_ONLY = new Set(['NOTIFY']);
 
 const MAX_REASON_HEADER_CHARS = 2_048;
 
@@ -60,6 +65,7 @@ export class DialogSession {
   private byePromise: Promise<HangupOutcome> | undefined;
   private hangupPromise: Promise<HangupOutcome> | undefined;
   private deferredHangup: HangupRequest | undefined;
+  private refers: ReferSubscription | undefined;
 
   constructor(
     private readonly ctx: SessionContext,
@@ -153,11 +159,11 @@ export class DialogSession {
       void tx.respond(481, { reason: 'Call/Transaction Does Not Exist' });
       return;
     }
-    if (KNOWN_UNSERVED_METHODS.has(m)) {
+    if (KNOWN_UNSERVED_METHODS.has(m) && !IN_DIALOG_ONLY.has(m)) {
       void tx.respond(405, { headers: [['Allow', this.ctx.allow]] });
       return;
     }
-    if (!['INVITE', 'UPDATE', 'INFO', 'OPTIONS', 'PRACK'].includes(m)) {
+    if (!['INVITE', 'UPDATE', 'INFO', 'OPTIONS', 'PRACK', 'NOTIFY'].includes(m)) {
       void tx.respond(501, { headers: [['Allow', this.ctx.allow]] });
       return;
     }
@@ -168,6 +174,10 @@ export class DialogSession {
     }
     this.dialog.remoteSeq = seq;
     switch (m) {
+      case 'NOTIFY':
+        if (this.refers) this.refers.onNotify(req, tx as ServerNonInviteTransaction);
+        else void tx.respond(481, { reason: 'Subscription Does Not Exist' });
+        return;
       case 'INVITE': {
         const invite = tx as ServerInviteTransaction;
         if (this.pendingAck) {
@@ -245,6 +255,20 @@ export class DialogSession {
     this.ctx.log('info', 'BYE received; answered 200 OK', this.fields({ reason: reasons.join(', ') || undefined, byeAlreadySent: this.byeSent }));
     this.ctx.emit('peerHungUp', this.callId, reasons.length ? { reasonHeader: reasons.join(', ') } : {});
     this.finish();
+  }
+
+  /**
+   * A blind transfer: REFER on this dialog (refer.ts). `peer-ended` when the peer's BYE came
+   * first (nothing sent); VOX_SIP_NO_DIALOG when our BYE went or the dialog is gone. Waits for
+   * the ACK of our initial 2xx like a BYE (RFC 3261 §15).
+   */
+  async refer(req: ReferRequest): Promise<HangupOutcome> {
+    if (this.pendingAck?.initial) await new Promise<void>((resolve) => this.ackWaiters.push(resolve));
+    if (this.byeReceived) return 'peer-ended';
+    if (this.byeSent || this.ended) throw new VoxError(ErrorCodes.SIP_NO_DIALOG, 'the dialog has ended; no REFER sent', this.fields());
+    this.refers ??= new ReferSubscription(this.ctx, this.callId, this.dialog);
+    await this.refers.send(req);
+    return 'sent';
   }
 
   /**

@@ -12,7 +12,7 @@
 import { networkInterfaces } from 'node:os';
 import { systemClock } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
-import type { DialRequest, HangupRequest, SignalingAdapter, SignalingEvents, HangupOutcome } from '../port.ts';
+import type { DialRequest, HangupRequest, ReferRequest, SignalingAdapter, SignalingEvents, HangupOutcome } from '../port.ts';
 import type { SipDialogState } from '../../domain/sip-dialog.ts';
 import { DEFAULT_SIP_LIMITS, parseSipMessage, type SipParseLimits } from '../message/parse.ts';
 import { AdoptedCall } from './adopted-call.ts';
@@ -30,7 +30,7 @@ import { StackTables, type Call } from './stack-tables.ts';
 import { Incoming } from './incoming.ts';
 import { MalformedInput } from './malformed-input.ts';
 
-const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO';
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, NOTIFY';
 
 const noLog: SipLogFn = () => undefined;
 
@@ -145,6 +145,13 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
 
   async hangup(callId: string, request: HangupRequest): Promise<HangupOutcome> {
     return this.requireCall(callId).hangup(request);
+  }
+
+  /** A blind transfer on the call's dialog (dialog-session.ts `refer`, refer.ts). */
+  async refer(callId: string, request: ReferRequest): Promise<HangupOutcome> {
+    const session = this.requireCall(callId).session;
+    if (!session) throw new VoxError(ErrorCodes.SIP_NO_DIALOG, 'REFER needs an answered call', { callId });
+    return session.refer(request);
   }
 
   async dial(request: DialRequest): Promise<void> {

@@ -53,6 +53,10 @@ export function parseScriptedConfig(raw: unknown, path: string): ScriptedBotConf
       if (typeof st[k] !== 'object' || st[k] === null || Array.isArray(st[k])) throw bad(`script[${i}].${k} must be an object`);
       const where = `script[${i}].${k}`;
       for (const key of Object.keys(st[k] as object)) if (!(PARAM_KEYS as readonly string[]).includes(key)) throw bad(`${where}.${key} is not a known key (known: ${PARAM_KEYS.join(', ')})`);
+      // sessionParams are the administrator's settings, checked like defaults. A hangup's values are
+      // the bot's output: the runtime checks them as any bot's and records what it rejects
+      // (BotInputRejected), so a script can play a hostile bot.
+      if (k === 'hangup') continue;
       const { rejected } = checkParams(st[k], where);
       if (rejected.length) throw bad(`${rejected[0]!.field} ${rejected[0]!.reason}`);
     }

@@ -7,12 +7,13 @@
  */
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { VoxError, ErrorCodes } from '../domain/errors.ts';
 import type { HttpContext } from './context.ts';
 import { allows, makeAuthenticator, type Principal, type RouteAccess } from './auth.ts';
 import { toHttpError } from './http-errors.ts';
+import { pinoOf } from '../log/logger.ts';
 import { registerCallRoutes } from './routes/calls.ts';
 import { registerDialRoute } from './routes/dial.ts';
 import { registerCdrRoutes } from './routes/cdrs.ts';
@@ -33,8 +34,11 @@ export const API_VERSION = '1.0.0';
 
 export async function buildHttpServer(ctx: HttpContext): Promise<FastifyInstance> {
   const { config } = ctx;
+  const pino = pinoOf(ctx.log);
   const app = Fastify({
-    logger: false,
+    // fastify's own messages go through the node's pino logger; requests are logged by the hook below.
+    ...(pino ? { loggerInstance: pino.child({ component: 'http' }) } : { logger: false }),
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
     ...(config.tls ? { https: { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } } : {}),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },

@@ -27,13 +27,20 @@ function clean(fields: Record<string, unknown>): Record<string, unknown> {
   return out ?? fields;
 }
 
+const PINO = new WeakMap<Logger, PinoLogger>();
+
+/** The pino logger behind a Logger (for libraries that log through pino themselves, e.g. fastify). */
+export function pinoOf(logger: Logger): PinoLogger | undefined {
+  return PINO.get(logger);
+}
+
 function wrap(p: PinoLogger): Logger {
   const write = (l: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {
     if (!p.isLevelEnabled(l)) return;
     if (fields) p[l](clean(fields), msg);
     else p[l](msg);
   };
-  return {
+  const logger: Logger = {
     debug: (m, f) => write('debug', m, f),
     info: (m, f) => write('info', m, f),
     warn: (m, f) => write('warn', m, f),
@@ -41,6 +48,8 @@ function wrap(p: PinoLogger): Logger {
     child: (fields) => wrap(p.child(fields)),
     fn: write,
   };
+  PINO.set(logger, p);
+  return logger;
 }
 
 export function createLogger(options: { level?: LogLevel; sink?: (line: string) => void; bindings?: Record<string, unknown>; now?: () => number } = {}): Logger {

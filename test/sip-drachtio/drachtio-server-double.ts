@@ -133,6 +133,8 @@ interface DialogRecord {
   conn: Conn;
   state: 'early' | 'confirmed' | 'terminated';
   inviteStatus?: number;
+  /** The peer's last CSeq inside the dialog (NOTIFYs it sends). */
+  remoteCseq?: number;
 }
 
 export interface DoubleOptions {
@@ -153,6 +155,8 @@ export class DrachtioServerDouble extends EventEmitter {
   /** Decides how the callee answers each outbound INVITE. */
   outboundScript: (invite: ParsedSip) => OutboundScript = () => ({ provisional: [100, 180], final: 200 });
   answerByes: boolean;
+  /** How the peer answers a REFER from the application (other in-dialog requests get 200 OK). */
+  referResponse: { status: number; reason: string } = { status: 202, reason: 'Accepted' };
   /** False: new TCP connections are closed at once (drachtio-server down, port still reachable). */
   acceptConnections = true;
 
@@ -299,6 +303,28 @@ export class DrachtioServerDouble extends EventEmitter {
     dlg.state = 'terminated';
     this.dialogs.delete(dialogId);
     this.sendCdr('stop', 'network', raw, 'normal-release');
+    this.sendToClient(dlg.conn, `sip|${this.meta('network', raw, PEER_HOST, PEER_PORT)}|${txnId}|${dialogId}|${CRLF}${raw}`);
+    return txnId;
+  }
+
+  /**
+   * The peer sends a NOTIFY inside the dialog (the REFER's implicit subscription): `Event`,
+   * `Subscription-State`, `Content-Type` and the body as given. Returns its transaction id; the
+   * application's answer is in `appMessages` with that `txnId`.
+   */
+  injectNotify(dialogId: string, opts: { body: string; event?: string; state?: string; contentType?: string }): string {
+    const dlg = this.dialogs.get(dialogId);
+    if (!dlg) throw new Error(`double: no dialog ${dialogId} for NOTIFY`);
+    const extra: SipHeaderLine[] = [
+      { name: 'Event', value: opts.event ?? 'refer' },
+      { name: 'Subscription-State', value: opts.state ?? 'active;expires=60' },
+      { name: 'Content-Type', value: opts.contentType ?? 'message/sipfrag;version=2.0' },
+    ];
+    dlg.remoteCseq = (dlg.remoteCseq ?? 2) + 1;
+    const raw = this.buildInDialogRequest(dlg, 'NOTIFY', extra, opts.body, dlg.remoteCseq, true);
+    this.recordWire('in', raw);
+    const txnId = randomUUID();
+    this.netRequests.set(txnId, { txnId, dialogId, request: parseSip(raw), raw, conn: dlg.conn, method: 'NOTIFY', cancelled: false });
     this.sendToClient(dlg.conn, `sip|${this.meta('network', raw, PEER_HOST, PEER_PORT)}|${txnId}|${dialogId}|${CRLF}${raw}`);
     return txnId;
   }
@@ -574,8 +600,9 @@ export class DrachtioServerDouble extends EventEmitter {
     }
     this.reply(conn, record.msgId, 'OK', `${this.meta('application', wire, SIP_HOST, SIP_PORT)}|${txnId}|Msg sent:|${CRLF}${wire}`);
     if (method === 'BYE' && !this.answerByes) return;
+    const answer = method === 'REFER' ? this.referResponse : { status: 200, reason: 'OK' };
     this.later(5, () => {
-      const response = this.buildResponse(parseSip(wire), 200, 'OK', {});
+      const response = this.buildResponse(parseSip(wire), answer.status, answer.reason, {});
       this.recordWire('in', response);
       if (method === 'BYE') this.dialogs.delete(dialogId);
       this.sendToClient(conn, `sip|${this.meta('network', response, PEER_HOST, PEER_PORT)}|${txnId}|${dialogId}|${CRLF}${response}`);

@@ -20,13 +20,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
-import type { DialRequest, HangupOutcome, HangupRequest, SignalingAdapter, SignalingEvents } from '../port.ts';
+import type { DialRequest, HangupOutcome, HangupRequest, ReferRequest, SignalingAdapter, SignalingEvents } from '../port.ts';
 import { buildInboundOffer } from './inbound-offer.ts';
 import { Srf, isSipError, releaseConnection, type SrfDialog, type SrfInstance, type SrfRequest, type SrfResponse } from './srf-api.ts';
 import { byeHeaders, sanitizeHeaderValue } from './wire-headers.ts';
 import { DrachtioCalls, endedError, errorText, safeSend, transportError, type CallRecord, type CallState, type DrachtioLogFn } from './drachtio-calls.ts';
 import { connectSrf, parseHostport } from './srf-connect.ts';
 import { dialOutbound, sendCancel } from './outbound-dial.ts';
+import { sendRefer } from './refer.ts';
 
 export interface DrachtioAdapterOptions {
   /** drachtio-server's admin (client) address and port, e.g. 127.0.0.1 and 9022. */
@@ -309,6 +310,17 @@ export class DrachtioSipAdapter implements SignalingAdapter {
     });
     this.log('debug', 'BYE requested', { callId, headers: sent.length });
     return call.bye;
+  }
+
+  /**
+   * A blind transfer on the call's dialog (refer.ts): resolves `sent` once drachtio-server has the
+   * REFER's final response (reported as `transferProgress` too), `peer-ended` when the peer hung up
+   * first; rejects with VOX_SIP_NO_DIALOG before answer or after our BYE.
+   */
+  refer(callId: string, request: ReferRequest): Promise<HangupOutcome> {
+    const call = this.calls.calls.get(callId);
+    if (!call) return Promise.reject(new VoxError(ErrorCodes.CALL_NOT_FOUND, `no call ${callId}`, { callId }));
+    return sendRefer(call, request, (report) => this.calls.emit('transferProgress', (e) => e.transferProgress?.(callId, report)), this.log);
   }
 
   private requireConnected(): SrfInstance {

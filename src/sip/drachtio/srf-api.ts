@@ -45,6 +45,8 @@ export interface SrfDialog extends EventEmitter {
   readonly local: { uri: string; sdp: string };
   readonly remote: { uri: string; sdp: string };
   destroy(opts: { headers?: Record<string, string> }, callback: (err: (Error & { code?: string }) | null, bye?: SrfRequest) => void): void;
+  /** lib/dialog.js `request`: an in-dialog request; the callback gets its final response (or the send error). */
+  request(opts: { method: string; headers?: Record<string, string>; body?: string }, callback: (err: (Error & { code?: string }) | null, res?: SrfSipMessage) => void): SrfDialog;
 }
 
 export interface SrfConnectOptions {

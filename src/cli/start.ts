@@ -18,6 +18,9 @@ import { Metrics, timedStore } from '../http/metrics.ts';
 import { startOperatorSurface, type OperatorSurface } from '../http/operator-surface.ts';
 import { statusWebhooksTask, webhookSecret } from '../webhooks/webhook-task.ts';
 import type { StatusWebhooks } from '../webhooks/status-webhooks.ts';
+import { withAdmission, type AdmissionControl } from '../runtime/admission.ts';
+import { recoverOpenCalls } from '../runtime/recovery.ts';
+import { drainCalls } from './drain.ts';
 
 export interface RunningNode {
   runtime: CallRuntime;
@@ -31,6 +34,14 @@ export interface RunningNode {
   readonly webhooks: StatusWebhooks | undefined;
   /** The HTTP API, call index and metrics (`http.enabled`). */
   operator: OperatorSurface;
+  /** Admission control of new inbound calls (limits, counters, drain). */
+  admission: AdmissionControl;
+  /**
+   * Graceful stop: refuses new calls (503 + Retry-After), waits up to `drainMs` for the live calls
+   * to end, ends the rest with a recorded reason, gives the notifier a moment, then stops.
+   * `now()` (a second signal) cuts the wait short.
+   */
+  drainAndStop(options?: { drainMs?: number }): { done: Promise<void>; now(): void };
   stop(): Promise<void>;
 }
 
@@ -53,7 +64,8 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
   const holding = config.store.kind === 'sqlite' && config.store.path !== ':memory:' ? holdStore(config.store.path, config.nodeId) : undefined;
   const store = new ResilientStore(rawStore, { clock, log, ...(config.cluster?.store ?? {}) });
   const bots = buildBotDirectory(config.bots, clock, log);
-  const adapter = createSignaling(config.sip, log);
+  let liveCalls = () => 0;
+  const { signaling: adapter, control: admission } = withAdmission(createSignaling(config.sip, log), { limits: config.admission, clock, log, liveCalls: () => liveCalls() });
   const notifierOptions = { store, bots, clock, log, nodeId: config.nodeId, ...config.notifier };
   const media = createMediaEngine(config.media, { clock, log });
   const runtimeOptions = { clock, nodeId: config.nodeId, log, bots, route: makeRouter(config.routes), answerDelayMs: config.answerDelayMs, ringTimeoutMs: config.ringTimeoutMs, transferTimeoutMs: config.transferTimeoutMs, ...(media ? { media } : {}) };
@@ -72,12 +84,18 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
       signaling = cluster.fenceSignaling(adapter);
       runtime = new CallRuntime({ ...runtimeOptions, store: cluster.callStore, signaling });
       await cluster.start(runtime);
+      const started = runtime;
+      liveCalls = () => started.liveCalls().length;
       notifierOf = () => task.current;
     } else {
       await assertStoreReachable(store, { clock });
       signaling = adapter;
       runtime = new CallRuntime({ ...runtimeOptions, store, signaling });
       await runtime.start();
+      const started = runtime;
+      liveCalls = () => started.liveCalls().length;
+      // Calls a previous process left open (kill -9, crash): resumed and ended before anything else.
+      await recoverOpenCalls({ store, runtime, log });
       const notifier = new BotNotifier(notifierOptions);
       await notifier.start();
       notifierOf = () => notifier;
@@ -120,7 +138,7 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
     bots: bots.list().map((b) => `${b.id}(${b.provider})`),
     routes: config.routes,
   });
-  return {
+  const node: RunningNode = {
     runtime,
     get notifier() {
       return notifierOf();
@@ -133,6 +151,12 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
     bots,
     cluster,
     operator,
+    admission,
+    drainAndStop(options = {}) {
+      const drainMs = options.drainMs ?? config.shutdown.drainMs;
+      const drain = drainCalls({ runtime, admission, log, clock, drainMs, notifier: () => notifierOf() });
+      return { done: drain.done.then(() => node.stop()), now: drain.now };
+    },
     async stop() {
       await operator.close().catch((err) => log.warn('HTTP API did not close cleanly', { err }));
       if (cluster) await cluster.stop();
@@ -147,6 +171,7 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
       log.info('voxledger stopped');
     },
   };
+  return node;
 }
 
 export async function startNode(config: VoxConfig): Promise<number> {
@@ -156,11 +181,23 @@ export async function startNode(config: VoxConfig): Promise<number> {
   const onRejection = (reason: unknown) => log.error('unhandled rejection (a bug): the node goes on', { err: reason, stack: (reason as Error)?.stack });
   process.on('unhandledRejection', onRejection);
   const node = await launchNode(config);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
   });
-  await node.stop();
+  log.warn('stopping: new calls refused, live calls drained', { signal, drainMs: config.shutdown.drainMs, liveCalls: node.runtime.liveCalls().length });
+  const drain = node.drainAndStop();
+  // A second signal ends the remaining calls at once (still recorded); a third exits.
+  const again = (s: NodeJS.Signals) => {
+    log.warn('second signal: ending the remaining calls now', { signal: s });
+    drain.now();
+    const third = () => process.exit(130);
+    process.once('SIGINT', third);
+    process.once('SIGTERM', third);
+  };
+  process.once('SIGINT', again);
+  process.once('SIGTERM', again);
+  await drain.done;
   process.off('unhandledRejection', onRejection);
   return 0;
 }

@@ -7,7 +7,7 @@
  * and `reject` are guarded; the rest passes straight through (`adopt` too, present only when the
  * wrapped adapter has it: it sends nothing).
  */
-import type { DialRequest, HangupOutcome, HangupRequest, SignalingAdapter, SignalingEvents } from '../sip/port.ts';
+import type { DialRequest, HangupOutcome, HangupRequest, RejectOptions, SignalingAdapter, SignalingEvents } from '../sip/port.ts';
 import type { SipDialogState } from '../domain/sip-dialog.ts';
 
 export class FencedSignaling implements SignalingAdapter {
@@ -32,9 +32,9 @@ export class FencedSignaling implements SignalingAdapter {
   answer(callId: string, options?: { sdp?: string }): Promise<void> {
     return this.inner.answer(callId, options);
   }
-  async reject(callId: string, status: number, reasonPhrase?: string): Promise<void> {
+  async reject(callId: string, status: number, reasonPhrase?: string, options?: RejectOptions): Promise<void> {
     await this.guard(callId);
-    return this.inner.reject(callId, status, reasonPhrase);
+    return this.inner.reject(callId, status, reasonPhrase, options);
   }
   async hangup(callId: string, request: HangupRequest): Promise<HangupOutcome> {
     await this.guard(callId);

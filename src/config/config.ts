@@ -63,6 +63,10 @@ export interface VoxConfig {
   transferTimeoutMs: number;
   /** Inbound: how long to let the INVITE ring before answering, ms (0: at once). */
   answerDelayMs: number;
+  /** Admission control of new inbound calls (503 + Retry-After past the limits). */
+  admission: { maxConcurrentCalls: number; maxCallsPerSecond: number; retryAfterS: number };
+  /** Graceful stop on SIGTERM/SIGINT: how long live calls get to end before they are ended. */
+  shutdown: { drainMs: number };
   /** Cluster mode (several nodes, one store) when the config has a `cluster` section. */
   cluster?: ClusterConfig;
   /** The operator API (src/http/). */
@@ -104,7 +108,7 @@ export const DEFAULTS = {
   answerDelayMs: 0,
 };
 
-const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'media', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'transferTimeoutMs', 'answerDelayMs', 'cluster', 'http', 'webhooks', 'projections', '$schema', 'comment'];
+const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'media', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'transferTimeoutMs', 'answerDelayMs', 'admission', 'shutdown', 'cluster', 'http', 'webhooks', 'projections', '$schema', 'comment'];
 
 function bad(key: string, what: string): VoxError {
   return new VoxError(ErrorCodes.CONFIG_INVALID, `${key} ${what}`, { key });
@@ -207,6 +211,17 @@ export function parseConfig(input: unknown): VoxConfig {
     return { match: str(o.match, `routes[${i}].match`), botId };
   });
 
+  const adm = obj(root.admission, 'admission');
+  onlyKeys(adm, 'admission', ['maxConcurrentCalls', 'maxCallsPerSecond', 'retryAfterS']);
+  const admission = {
+    maxConcurrentCalls: int(adm.maxConcurrentCalls, 'admission.maxConcurrentCalls', 1000, 0, 1_000_000),
+    maxCallsPerSecond: int(adm.maxCallsPerSecond, 'admission.maxCallsPerSecond', 100, 0, 100_000),
+    retryAfterS: int(adm.retryAfterS, 'admission.retryAfterS', 5, 0, 3600),
+  };
+  const sd = obj(root.shutdown, 'shutdown');
+  onlyKeys(sd, 'shutdown', ['drainMs']);
+  const shutdown = { drainMs: int(sd.drainMs, 'shutdown.drainMs', 30_000, 0, 3_600_000) };
+
   const n = obj(root.notifier, 'notifier');
   onlyKeys(n, 'notifier', ['attempts', 'backoffMs', 'maxBackoffMs']);
   const notifier = {
@@ -227,6 +242,8 @@ export function parseConfig(input: unknown): VoxConfig {
     ringTimeoutMs: int(root.ringTimeoutMs, 'ringTimeoutMs', DEFAULTS.ringTimeoutMs, 1000, 600_000),
     transferTimeoutMs: int(root.transferTimeoutMs, 'transferTimeoutMs', DEFAULTS.transferTimeoutMs, 1000, 600_000),
     answerDelayMs: int(root.answerDelayMs, 'answerDelayMs', DEFAULTS.answerDelayMs, 0, 60_000),
+    admission,
+    shutdown,
     ...(root.cluster !== undefined ? { cluster: parseClusterConfig(root.cluster) } : {}),
     http: parseHttpConfig(root.http),
     webhooks: parseWebhookConfig(root.webhooks, ids),

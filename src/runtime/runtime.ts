@@ -60,6 +60,9 @@ export interface PlaceCallRequest {
   statusCallback?: { url: string; events?: string[] };
 }
 
+/** States in which `resume(…, {end})` ends the call (no hangup decided yet). */
+const ENDABLE_ON_RESUME = new Set(['offered', 'dialing', 'connecting', 'active']);
+
 export class CallRuntime implements SignalingEvents {
   private readonly opts: RuntimeOptions;
   private readonly calls = new CallRegistry();
@@ -224,7 +227,7 @@ export class CallRuntime implements SignalingEvents {
    * An answered call's recorded SIP dialog is adopted first (when the adapter can), so a BYE due
    * now or later goes out on it from this node.
    */
-  async resume(callId: string): Promise<CallActor> {
+  async resume(callId: string, options: { end?: { code: string; message: string } } = {}): Promise<CallActor> {
     const existing = this.calls.get(callId);
     if (existing) return existing;
     const { actor, events } = await CallActor.rehydrateWithHistory(callId, this.actorDeps);
@@ -234,6 +237,8 @@ export class CallRuntime implements SignalingEvents {
     this.adoptRecordedDialog(actor, events);
     void this.legs?.resume(callId, events);
     await actor.tick();
+    // Recovery: a call with no ending decided yet is ended (a decided one keeps its own, when due).
+    if (options.end && ENDABLE_ON_RESUME.has(actor.state)) await actor.submit([{ type: 'CallErrored', data: options.end }]);
     // A node that died between answer and bot start left the call waiting for its bot.
     if (actor.state === 'connecting') this.botLink.start(actor);
     return actor;

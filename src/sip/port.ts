@@ -42,6 +42,12 @@ export interface DialRequest {
  */
 export type HangupOutcome = 'sent' | 'peer-ended';
 
+/** Extras of a final error response to an INVITE. */
+export interface RejectOptions {
+  /** Retry-After (seconds) on a 503 or 480: when the caller may try again (overload, draining). */
+  retryAfterS?: number;
+}
+
 export interface HangupRequest {
   /** Full Reason header value (`Q.850;cause=16;text="…"`), or null for none. */
   reasonHeader: string | null;
@@ -107,7 +113,7 @@ export interface SignalingAdapter {
   start(events: SignalingEvents): Promise<void>;
   stop(): Promise<void>;
   answer(callId: string, options?: { sdp?: string }): Promise<void>;
-  reject(callId: string, status: number, reasonPhrase?: string): Promise<void>;
+  reject(callId: string, status: number, reasonPhrase?: string, options?: RejectOptions): Promise<void>;
   /** Sends BYE with the Reason and headers given. Resolves once the BYE is on the wire, or at once with `peer-ended`. */
   hangup(callId: string, request: HangupRequest): Promise<HangupOutcome>;
   dial(request: DialRequest): Promise<void>;

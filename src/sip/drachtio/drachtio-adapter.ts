@@ -20,7 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
-import type { DialRequest, HangupOutcome, HangupRequest, ReferRequest, SignalingAdapter, SignalingEvents } from '../port.ts';
+import type { DialRequest, HangupOutcome, HangupRequest, ReferRequest, SignalingAdapter, SignalingEvents, RejectOptions } from '../port.ts';
 import { buildInboundOffer } from './inbound-offer.ts';
 import { Srf, isSipError, releaseConnection, type SrfDialog, type SrfInstance, type SrfRequest, type SrfResponse } from './srf-api.ts';
 import { byeHeaders, sanitizeHeaderValue } from './wire-headers.ts';
@@ -205,7 +205,7 @@ export class DrachtioSipAdapter implements SignalingAdapter {
   }
 
   /** Sends a final non-2xx response (300..699). A call the caller already cancelled is left alone. */
-  async reject(callId: string, status: number, reasonPhrase?: string): Promise<void> {
+  async reject(callId: string, status: number, reasonPhrase?: string, options?: RejectOptions): Promise<void> {
     const call = this.calls.inbound(callId);
     if (!Number.isInteger(status) || status < 300 || status > 699) {
       throw new VoxError(ErrorCodes.SIP_PARSE, `reject needs a final non-2xx SIP status (300..699), got ${String(status)}`, { callId });
@@ -216,7 +216,9 @@ export class DrachtioSipAdapter implements SignalingAdapter {
     const phrase = reasonPhrase === undefined ? undefined : sanitizeHeaderValue(reasonPhrase, 128) || undefined;
     await new Promise<void>((resolve, reject) => {
       try {
-        call.res!.send(status, phrase, {}, (err) => {
+        const headers: Record<string, string> = {};
+        if (options?.retryAfterS !== undefined && Number.isInteger(options.retryAfterS) && options.retryAfterS >= 0) headers['Retry-After'] = String(options.retryAfterS);
+        call.res!.send(status, phrase, { headers }, (err) => {
           if (err) reject(transportError(`could not send ${status} for call ${callId}`, err));
           else resolve();
         });

@@ -12,7 +12,7 @@
 import { networkInterfaces } from 'node:os';
 import { systemClock } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
-import type { DialRequest, HangupRequest, ReferRequest, SignalingAdapter, SignalingEvents, HangupOutcome } from '../port.ts';
+import type { DialRequest, HangupRequest, ReferRequest, SignalingAdapter, SignalingEvents, HangupOutcome, RejectOptions } from '../port.ts';
 import type { SipDialogState } from '../../domain/sip-dialog.ts';
 import { DEFAULT_SIP_LIMITS, parseSipMessage, type SipParseLimits } from '../message/parse.ts';
 import { AdoptedCall } from './adopted-call.ts';
@@ -136,11 +136,11 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
     await call.answer(options?.sdp);
   }
 
-  async reject(callId: string, status: number, reasonPhrase?: string): Promise<void> {
+  async reject(callId: string, status: number, reasonPhrase?: string, options?: RejectOptions): Promise<void> {
     const call = this.requireCall(callId);
     if (call.direction === 'adopted') throw new VoxError(ErrorCodes.SIP_NO_DIALOG, 'reject applies to calls not yet answered; an adopted call is answered (use hangup)', { callId });
     if (call.direction !== 'inbound') throw new VoxError(ErrorCodes.SIP_NO_DIALOG, 'reject applies to inbound calls only', { callId });
-    await call.reject(status, reasonPhrase);
+    await call.reject(status, reasonPhrase, options);
   }
 
   async hangup(callId: string, request: HangupRequest): Promise<HangupOutcome> {

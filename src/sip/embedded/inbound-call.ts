@@ -4,7 +4,7 @@
  * caller (200 to the CANCEL, 487 to the INVITE).
  */
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
-import type { HangupOutcome, HangupRequest, InboundOffer } from '../port.ts';
+import type { HangupOutcome, HangupRequest, InboundOffer, RejectOptions } from '../port.ts';
 import { parseNameAddr } from '../message/header-values.ts';
 import { sdpBody, type SipRequest } from '../message/message.ts';
 import { answerOffer, createOffer } from '../../media/sdp/index.ts';
@@ -119,7 +119,7 @@ export class InboundCall {
   }
 
   /** Sends a final 4xx-6xx; the ACK is absorbed by the transaction. */
-  async reject(status: number, reasonPhrase?: string): Promise<void> {
+  async reject(status: number, reasonPhrase?: string, options?: RejectOptions): Promise<void> {
     if (!Number.isInteger(status) || status < 400 || status > 699) {
       throw new VoxError(ErrorCodes.SIP_HEADER_REJECTED, `reject needs a 4xx-6xx status, got ${status}`, this.fields({ status }));
     }
@@ -128,7 +128,12 @@ export class InboundCall {
       return;
     }
     this.state = 'rejected';
-    await this.tx.respond(status, { toTag: this.localTag, ...(reasonPhrase !== undefined ? { reason: reasonPhrase } : {}) });
+    const retryAfter = options?.retryAfterS;
+    await this.tx.respond(status, {
+      toTag: this.localTag,
+      ...(reasonPhrase !== undefined ? { reason: reasonPhrase } : {}),
+      ...(retryAfter !== undefined && Number.isInteger(retryAfter) && retryAfter >= 0 ? { headers: [['Retry-After', String(retryAfter)]] } : {}),
+    });
     this.ctx.log('info', 'rejected', this.fields({ status }));
     this.onEnded(this);
   }

@@ -24,7 +24,7 @@ export class InProcessSignaling implements SignalingAdapter {
   private readonly dialogs = new Map<string, DialogState>();
   /** Every BYE the runtime sent, in order. */
   readonly byes: SentBye[] = [];
-  readonly rejects: Array<{ callId: string; status: number }> = [];
+  readonly rejects: Array<{ callId: string; status: number; retryAfterS?: number }> = [];
   readonly cancels: string[] = [];
   readonly dials: DialRequest[] = [];
   /** Every REFER the runtime sent, in order. */
@@ -55,8 +55,8 @@ export class InProcessSignaling implements SignalingAdapter {
     this.dialogs.set(callId, 'confirmed');
     queueMicrotask(() => this.events?.answered(callId, { sipStatus: 200 }));
   }
-  async reject(callId: string, status: number): Promise<void> {
-    this.rejects.push({ callId, status });
+  async reject(callId: string, status: number, _reasonPhrase?: string, options?: { retryAfterS?: number }): Promise<void> {
+    this.rejects.push({ callId, status, ...(options?.retryAfterS !== undefined ? { retryAfterS: options.retryAfterS } : {}) });
     this.dialogs.set(callId, 'ended');
   }
   async hangup(callId: string, req: HangupRequest): Promise<HangupOutcome> {

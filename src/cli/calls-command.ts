@@ -10,12 +10,13 @@ import type { EventStore } from '../store/port.ts';
 
 type Out = { write(s: string): unknown };
 
-export async function listCalls(store: EventStore, limit: number, json: boolean, io: { out: Out; err: Out }): Promise<number> {
+/** `owner`: who holds the store (`false`: no live node; an open call is then marked `no live owner`). */
+export async function listCalls(store: EventStore, limit: number, json: boolean, io: { out: Out; err: Out }, owner?: string | false): Promise<number> {
   const { state } = await rebuild(store, callIndexProjection({ maxEndedCalls: Math.max(limit, 1) }), { onError: 'skip' });
   const total = state.droppedEnded + state.order.length - state.head;
   const calls = queryCalls(state, { limit: Math.max(limit, 1) }).calls.slice(0, limit).reverse();
   const rows = calls.map((c) => ({
-    callId: c.callId, started: iso(c.offeredAt), state: c.state, caller: c.from, callee: c.to, bot: c.botId, reasonCode: c.reasonCode ?? '-',
+    callId: c.callId, started: iso(c.offeredAt), state: c.state === 'ended' || owner === undefined ? c.state : `${c.state}, ${owner === false ? 'no live owner' : `live on ${owner}`}`, caller: c.from, callee: c.to, bot: c.botId, reasonCode: c.reasonCode ?? '-',
   }));
   if (json) for (const r of rows) io.out.write(JSON.stringify(r) + '\n');
   else if (rows.length) {

@@ -83,9 +83,9 @@ export async function main(argv: string[], io: { out: Out; err: Out } = { out: p
         refuseLiveStore(config);
         return await withStore(config, (store) => cmdSimulate(store, config, values, io));
       case 'calls':
-        return await withStore(config, (store) => cmdCalls(store, values, io));
+        return await withStore(config, (store) => cmdCalls(store, config, values, io));
       case 'replay':
-        return await withStore(config, (store) => cmdReplay(store, positionals[0], values, io));
+        return await withStore(config, (store) => cmdReplay(store, config, positionals[0], values, io));
       case 'cdr':
         return await withStore(config, (store) => cmdCdr(store, values, io));
       case 'project':
@@ -156,12 +156,26 @@ async function cmdSimulate(store: EventStore, config: VoxConfig, v: Record<strin
   return 0;
 }
 
-async function cmdCalls(store: EventStore, v: Record<string, unknown>, io: { out: Out; err: Out }): Promise<number> {
-  return listCalls(store, positiveInt(v.limit as string | undefined, 'limit', 50), v.json === true, io);
+/**
+ * Who could still end an open call: a SQLite store held by a live node (`start` writes
+ * `<file>.holders/`) has an owner; one nobody holds has none. Other stores cannot tell (undefined).
+ */
+function liveOwnerOf(config: VoxConfig): string | undefined | false {
+  if (config.store.kind !== 'sqlite' || config.store.path === ':memory:') return undefined;
+  const live = liveHolders(config.store.path);
+  return live.length ? live.map((h) => h.nodeId).join(', ') : false;
 }
 
-/** `replay --verify --all`: every call in the store, one line per call with a difference. */
-async function verifyAll(store: EventStore, io: { out: Out }): Promise<number> {
+/** `calls`: an open call's state says whether a live node holds it (`offered, no live owner`). */
+async function cmdCalls(store: EventStore, config: VoxConfig, v: Record<string, unknown>, io: { out: Out; err: Out }): Promise<number> {
+  return listCalls(store, positiveInt(v.limit as string | undefined, 'limit', 50), v.json === true, io, liveOwnerOf(config));
+}
+
+/**
+ * `replay --verify --all`: every call in the store, one line per call with a difference; a call
+ * with no CallEnded that no live node holds (it would stay open for ever) is one too.
+ */
+async function verifyAll(store: EventStore, config: VoxConfig, io: { out: Out }): Promise<number> {
   const byStream = new Map<string, ReturnType<typeof fromRecorded>[]>();
   let calls = 0;
   let bad = 0;
@@ -183,15 +197,26 @@ async function verifyAll(store: EventStore, io: { out: Out }): Promise<number> {
       if (r.type === 'CallEnded') flush(r.streamId);
     }
   }
-  for (const id of [...byStream.keys()]) flush(id);
-  io.out.write(`verify: ${calls} calls, ${bad} with differences\n`);
-  return bad ? 3 : 0;
+  const open = [...byStream.keys()];
+  for (const id of open) flush(id);
+  let orphans = 0;
+  if (open.length) {
+    const owner = liveOwnerOf(config);
+    for (const streamId of open) {
+      if (owner === false) {
+        orphans++;
+        io.out.write(`${streamId}: open: no CallEnded and no live node holds the store (start a node on it: it ends such calls at start)\n`);
+      } else io.out.write(`${streamId}: open (${owner ? `live on ${owner}` : 'owner unknown for this store'})\n`);
+    }
+  }
+  io.out.write(`verify: ${calls} calls, ${bad} with differences${open.length ? `, ${open.length} open (${orphans} with no live owner)` : ''}\n`);
+  return bad || orphans ? 3 : 0;
 }
 
-async function cmdReplay(store: EventStore, callId: string | undefined, v: Record<string, unknown>, io: { out: Out }): Promise<number> {
+async function cmdReplay(store: EventStore, config: VoxConfig, callId: string | undefined, v: Record<string, unknown>, io: { out: Out }): Promise<number> {
   if (v.all) {
     if (!v.verify) throw new VoxError(ErrorCodes.CLI_USAGE, '--all goes with --verify');
-    return verifyAll(store, io);
+    return verifyAll(store, config, io);
   }
   if (!callId) throw new VoxError(ErrorCodes.CLI_USAGE, 'replay needs a call id (see `voxledger calls`)');
   const recorded = await store.readStream(callStreamId(callId)).catch((err) => {

@@ -22,8 +22,6 @@ export const ErrorCodes = {
   CALL_ALREADY_ENDED: 'VOX_CALL_ALREADY_ENDED',
   /** A call left open by a node that stopped without ending it, ended by recovery at the next start. */
   CALL_RECOVERED: 'VOX_CALL_RECOVERED',
-  /** A call still live when the node's drain time ran out at shutdown. */
-  NODE_SHUTTING_DOWN: 'VOX_NODE_SHUTTING_DOWN',
   // config & cli
   CONFIG_INVALID: 'VOX_CONFIG_INVALID',
   CONFIG_NOT_FOUND: 'VOX_CONFIG_NOT_FOUND',

@@ -241,6 +241,8 @@ export const callMachine = setup({
     },
     dialing: {
       on: {
+        // The callee rings: a fact for the record and the call-status webhooks; nothing changes here.
+        CallRinging: { actions: assign({}) },
         CallAnswered: { target: 'connecting', actions: assign({ answeredAt: ({ event }) => event.at }) },
         RingTimeoutReached: { actions: assign({ cancelRequested: () => true }) },
         OutboundCallFailed: {

@@ -2,8 +2,8 @@
  * Call-status notifications: what each status change of a call tells a dialer, with the bot
  * operation result as it stands (outbound campaigns read it). Statuses:
  *   initiated  outbound call placed (CallOffered, outbound)
- *   ringing    inbound INVITE offered (CallOffered, inbound); outbound calls have no ringing
- *              status yet (the signaling port reports no provisional responses)
+ *   ringing    inbound INVITE offered (CallOffered, inbound); outbound: the callee's first 18x
+ *              (CallRinging; the embedded adapter reports it, drachtio does not yet)
  *   answered   CallAnswered
  *   completed  CallEnded after answer
  *   failed     CallEnded before answer: reasonCode no-answer, busy, declined, error (and
@@ -49,6 +49,7 @@ export interface CallMemo {
   to: string;
   botId: string;
   answered: boolean;
+  rang?: boolean;
   botOperationResult?: string;
   botOperationData?: unknown;
   /** From the dial request (CallOffered.statusCallback). */
@@ -85,6 +86,12 @@ export const callStatusProjection: Projection<CallStatusState, CallStatusNotific
     const m = state.calls.get(e.callId);
     if (!m) return;
     switch (e.type) {
+      case 'CallRinging':
+        if (!m.rang && !m.answered) {
+          m.rang = true;
+          state.emitted.push({ notification: notification(e, at, 'ringing', m, { sipStatus: e.data.sipStatus }), memo: m });
+        }
+        break;
       case 'CallAnswered':
         m.answered = true;
         state.emitted.push({ notification: notification(e, at, 'answered', m), memo: m });

@@ -55,6 +55,8 @@ export interface CallEventDataMap {
     /** Media anchored on rtpengine: the session a takeover node re-attaches to (MediaInfo.anchor). */
     anchor?: { engine: 'rtpengine'; control: string; sessionId: string; peerTag: string; ourTag: string; offerer: 'peer' | 'us'; peerSdp: string };
   };
+  /** Outbound: the callee rings (first 18x provisional response). */
+  CallRinging: { sipStatus: number };
   /** Outbound call ended before answer with a final SIP status (0: no response at all). */
   OutboundCallFailed: { sipStatus: number; reasonCode: ReasonCode; reason: string };
   /** Decision: the ring timeout passed; the runtime CANCELs the INVITE. */
@@ -195,7 +197,7 @@ export type CallEvent = DomainEvent<CallEventType>;
 
 /** Events the outside world causes (replayed by `--verify`); the rest are the machine's decisions. */
 export const INPUT_EVENTS: ReadonlySet<CallEventType> = new Set<CallEventType>([
-  'CallOffered', 'CallAnswered', 'OutboundCallFailed', 'CancelReceived', 'BotConversationStarted', 'BotStartFailed',
+  'CallOffered', 'CallRinging', 'CallAnswered', 'OutboundCallFailed', 'CancelReceived', 'BotConversationStarted', 'BotStartFailed',
   'SessionParamsUpdated', 'BotHangupRequested', 'OperatorHangupRequested', 'BotInputRejected', 'SttStarted', 'SttFinalReceived', 'ByeReceived', 'CallErrored',
   'MediaNegotiated', 'SttFailed', 'PlaybackStarted', 'PlaybackFinished', 'DtmfReceived',
   'TransferRequested', 'TransferProgressed',
@@ -248,6 +250,7 @@ const SCHEMAS: Record<EventType, Check> = {
     statusCallback: (v, p, o) => void (v !== undefined && shape({ url: str })(v, p, o)),
   }),
   CallAnswered: shape({ sipStatus: int, dialog: (v, p, o) => void (v !== undefined && obj(v, p, o)) }),
+  CallRinging: shape({ sipStatus: int }),
   OutboundCallFailed: shape({ sipStatus: nonNegInt, reasonCode, reason: str }),
   RingTimeoutReached: shape({ ringTimeoutMs: nonNegInt }),
   CancelReceived: obj,

@@ -99,6 +99,7 @@ export class MediaSignaling implements SignalingAdapter {
         if (ep && !ep.info && info.sdp !== undefined && !this.offers.has(callId)) this.accept(callId, ep, info.sdp);
       },
       dialFailed: (callId, info) => events.dialFailed(callId, info),
+      ringing: (callId, info) => events.ringing?.(callId, info),
       peerHungUp: (callId, info) => events.peerHungUp(callId, info),
       peerCancelled: (callId) => events.peerCancelled(callId),
       failed: (callId, info) => events.failed(callId, info),

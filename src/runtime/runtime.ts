@@ -157,6 +157,10 @@ export class CallRuntime implements SignalingEvents {
     this.input(callId, { type: 'CallAnswered', data: info.dialog ? { sipStatus: info.sipStatus, dialog: info.dialog } : { sipStatus: info.sipStatus } });
   }
 
+  ringing(callId: string, info: { sipStatus: number }): void {
+    this.input(callId, { type: 'CallRinging', data: { sipStatus: info.sipStatus } });
+  }
+
   dialFailed(callId: string, info: { sipStatus: number }): void {
     const { reasonCode, reason } = reasonCodeForSipFailure(info.sipStatus);
     this.input(callId, { type: 'OutboundCallFailed', data: { sipStatus: info.sipStatus, reasonCode, reason } });

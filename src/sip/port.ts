@@ -85,6 +85,8 @@ export interface SignalingEvents {
   answered(callId: string, info: { sipStatus: number; sdp?: string; dialog?: SipDialogState }): void;
   /** Outbound only: a final non-2xx response (or 0 when nothing answered before Timer B). */
   dialFailed(callId: string, info: { sipStatus: number; reasonPhrase?: string }): void;
+  /** Outbound only, optional: the callee rings (the first 18x provisional response). */
+  ringing?(callId: string, info: { sipStatus: number }): void;
   /** The peer sent BYE (already answered 200 OK). */
   peerHungUp(callId: string, info: { reasonHeader?: string }): void;
   /** The caller CANCELled an inbound INVITE (already answered 200 + 487). */

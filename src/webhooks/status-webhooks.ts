@@ -31,7 +31,7 @@ export interface StatusWebhooksOptions {
 }
 
 const NAME = 'status-webhooks';
-const RELEVANT = new Set(['CallOffered', 'CallAnswered', 'SessionParamsUpdated', 'CallEnded']);
+const RELEVANT = new Set(['CallOffered', 'CallRinging', 'CallAnswered', 'SessionParamsUpdated', 'CallEnded']);
 type Outcome = 'delivered' | 'failed' | 'gave-up';
 
 /** The URL as recorded and logged: without its query string, which may carry a receiver's secret. */

@@ -31,6 +31,7 @@ const AT = T0 + 1_000;
 const SAMPLE: Record<CallEventType, CallEvent> = {
   CallOffered: offerIn(AT),
   CallAnswered: ev('CallAnswered', { sipStatus: 200 }, AT),
+  CallRinging: ev('CallRinging', { sipStatus: 180 }, AT),
   OutboundCallFailed: ev('OutboundCallFailed', { sipStatus: 486, reasonCode: 'busy', reason: 'Busy Here' }, AT),
   RingTimeoutReached: ev('RingTimeoutReached', { ringTimeoutMs: 30_000 }, AT),
   CancelReceived: ev('CancelReceived', {}, AT),
@@ -102,7 +103,7 @@ const GOLDEN: Record<CallState, Partial<Record<CallEventType, CallState>>> = {
     SessionParamsUpdated: 'offered', BotInputRejected: 'offered', MediaNegotiated: 'offered', ...speech('offered'), SttStarted: 'offered', SttFinalReceived: 'offered',
   },
   dialing: {
-    CallAnswered: 'connecting', RingTimeoutReached: 'dialing', OutboundCallFailed: 'ending', CallErrored: 'ending', OperatorHangupRequested: 'ending',
+    CallAnswered: 'connecting', CallRinging: 'dialing', RingTimeoutReached: 'dialing', OutboundCallFailed: 'ending', CallErrored: 'ending', OperatorHangupRequested: 'ending',
     SessionParamsUpdated: 'dialing', BotInputRejected: 'dialing', MediaNegotiated: 'dialing', ...speech('dialing'), SttStarted: 'dialing', SttFinalReceived: 'dialing',
   },
   connecting: {

@@ -52,6 +52,7 @@ describe('call-status webhooks across a change of leader', { skip: !sippAvailabl
       await other.webhooks!.drain();
       const count = (s: string) => rx.for('/c').filter((r) => r.json.callId === callId && r.json.status === s).length;
       assert.equal(count('initiated'), 1);
+      assert.equal(count('ringing'), 1);
       assert.equal(count('answered'), 1);
       const completed = rx.for('/c').filter((r) => r.json.callId === callId && r.json.status === 'completed');
       assert.equal(completed.filter((r) => r.headers['x-voxledger-attempt'] && rx.received.indexOf(r) >= before).length, 1, 'delivered once by the new leader');

@@ -48,11 +48,12 @@ describe('call-status webhooks (real receiver, real node, sipp)', { skip: !sippA
     await rx.close();
   });
 
-  it('answered outbound call: initiated, answered, completed, in order, signed, each keyed by its event id, with the bot\'s result', async () => {
+  it('answered outbound call: initiated, ringing, answered, completed, in order, signed, each keyed by its event id, with the bot\'s result', async () => {
     const { callId, done } = await dial(n, 'uas-answer.xml', { botId: 'quick', statusCallback: { url: `${rx.url}/ok?k=receiver-secret` } });
     await done;
-    const got = await eventually(() => (rx.for('/ok?k=receiver-secret').filter((r) => r.json.callId === callId).length === 3 ? rx.for('/ok?k=receiver-secret').filter((r) => r.json.callId === callId) : undefined), 10_000, 'three webhooks');
-    assert.deepEqual(got.map((r) => r.json.status), ['initiated', 'answered', 'completed']);
+    const got = await eventually(() => (rx.for('/ok?k=receiver-secret').filter((r) => r.json.callId === callId).length === 4 ? rx.for('/ok?k=receiver-secret').filter((r) => r.json.callId === callId) : undefined), 10_000, 'four webhooks');
+    assert.deepEqual(got.map((r) => r.json.status), ['initiated', 'ringing', 'answered', 'completed']);
+    assert.equal(got[1]!.json.sipStatus, 180);
     for (const r of got) {
       assert.equal(r.headers['content-type'], 'application/json');
       assert.equal(r.headers['idempotency-key'], r.json.id);
@@ -63,8 +64,8 @@ describe('call-status webhooks (real receiver, real node, sipp)', { skip: !sippA
       assert.ok(!verifySignature('another-secret-0123456789', sig, r.body, Math.floor(Date.now() / 1000)), 'another secret does not verify');
       assert.ok(!verifySignature(SECRET, sig, r.body, Math.floor(Date.now() / 1000) + 3600), 'an old signature is refused');
     }
-    assert.equal(new Set(got.map((r) => r.json.id)).size, 3, 'one idempotency key per status');
-    const completed = got[2]!.json;
+    assert.equal(new Set(got.map((r) => r.json.id)).size, 4, 'one idempotency key per status');
+    const completed = got[3]!.json;
     assert.equal(completed.reasonCode, 'bot-disconnected');
     assert.equal(completed.reason, 'all done');
     assert.equal(completed.terminatedBy, 'bot');
@@ -72,12 +73,12 @@ describe('call-status webhooks (real receiver, real node, sipp)', { skip: !sippA
     assert.deepEqual(completed.botOperationData, { order: 7 });
     assert.equal(completed.direction, 'outbound');
     const events = await n.api(`/v1/calls/${callId}/events`).then((r) => r.json() as Promise<{ events: Array<{ id: string; type: string }> }>);
-    assert.deepEqual(got.map((r) => r.json.id), ['CallOffered', 'CallAnswered', 'CallEnded'].map((t) => events.events.find((e) => e.type === t)!.id));
+    assert.deepEqual(got.map((r) => r.json.id), ['CallOffered', 'CallRinging', 'CallAnswered', 'CallEnded'].map((t) => events.events.find((e) => e.type === t)!.id));
     const recorded = await eventually(async () => {
       const a = await attempts(n, callId);
-      return a.length === 3 ? a : undefined;
+      return a.length === 4 ? a : undefined;
     });
-    assert.deepEqual(recorded.map((a) => [a.status, a.outcome, a.httpStatus]), [['initiated', 'delivered', 200], ['answered', 'delivered', 200], ['completed', 'delivered', 200]]);
+    assert.deepEqual(recorded.map((a) => [a.status, a.outcome, a.httpStatus]), [['initiated', 'delivered', 200], ['ringing', 'delivered', 200], ['answered', 'delivered', 200], ['completed', 'delivered', 200]]);
     assert.ok(recorded.every((a) => !JSON.stringify(a).includes('receiver-secret')), 'the query string is not recorded');
   });
 
@@ -156,11 +157,12 @@ describe('call-status webhooks across a restart', { skip: !sippAvailable() && 's
       await b.webhooks!.drain();
       const byStatus = (s: string) => rx.for('/r').filter((r) => r.json.callId === callId && r.json.status === s);
       assert.equal(byStatus('initiated').length, 1, 'initiated acknowledged once, not repeated');
+      assert.equal(byStatus('ringing').length, 1, 'ringing acknowledged once, not repeated');
       assert.equal(byStatus('answered').length, 1, 'answered acknowledged once, not repeated');
       assert.ok(Number(completed[0]!.headers['x-voxledger-attempt']) >= 3, 'the attempt count carries over');
       assert.equal(new Set(byStatus('completed').map((r) => r.headers['idempotency-key'])).size, 1);
       const recorded = await attempts(b, callId);
-      assert.equal(recorded.filter((x) => x.outcome === 'delivered').length, 3);
+      assert.equal(recorded.filter((x) => x.outcome === 'delivered').length, 4);
     } finally {
       await b?.close();
       await rx.close();

@@ -42,6 +42,7 @@ function ladderRows(items, direction) {
     switch (type) {
       case 'CallOffered': direction === 'inbound' ? row(P, V, 'INVITE') : row(V, P, `INVITE ${d.to}`); break;
       case 'CallAnswered': direction === 'inbound' ? row(V, P, `${d.sipStatus} OK`) : row(P, V, `${d.sipStatus} OK`); break;
+      case 'CallRinging': row(P, V, `${d.sipStatus} Ringing`); break;
       case 'OutboundCallFailed': row(P, V, `${d.sipStatus || 'no answer'} → ${d.reasonCode}`, 'fail'); break;
       case 'RingTimeoutReached': row(V, P, 'CANCEL (ring timeout)'); break;
       case 'CancelReceived': row(P, V, 'CANCEL'); break;

@@ -42,6 +42,8 @@ function fromIdentity(from: string, local: { host: string; port: number }): stri
 export class OutboundCall {
   readonly direction = 'outbound' as const;
   state: OutboundState = 'calling';
+  /** The runtime was told the callee rings (once, on the first 18x). */
+  private rang = false;
   readonly sipCallId: string;
   readonly localTag = newTag();
   private readonly inviteSeq = initialCSeq();
@@ -147,6 +149,10 @@ export class OutboundCall {
   private onProvisional(res: SipResponse): void {
     if (this.state === 'calling') this.state = 'ringing';
     this.ctx.log('debug', 'provisional response', this.fields({ status: res.status }));
+    if (res.status >= 180 && !this.rang && this.state === 'ringing') {
+      this.rang = true;
+      this.ctx.emit('ringing', this.callId, { sipStatus: res.status });
+    }
     if (this.cancelRequested && !this.cancelSent && this.state === 'ringing') void this.sendCancel();
   }
 

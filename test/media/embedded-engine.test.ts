@@ -114,7 +114,7 @@ test('playback is paced 20 ms with one SSRC, consecutive sequence and timestamps
     assert.ok(pkts.every(({ pkt }) => pkt.header.payloadType === 8 && pkt.header.ssrc === pkts[0]!.pkt.header.ssrc && pkt.payload.length === 160));
     for (let i = 1; i < 12; i++) assert.equal(pkts[i]!.pkt.header.sequenceNumber, (pkts[0]!.pkt.header.sequenceNumber + i) & 0xffff);
     for (let i = 1; i < 10; i++) assert.equal(pkts[i]!.pkt.header.timestamp - pkts[i - 1]!.pkt.header.timestamp, 160);
-    assert.ok(pkts[10]!.pkt.header.timestamp - pkts[9]!.pkt.header.timestamp >= 160 * 3, 'timestamps advance through the silence');
+    assert.ok(pkts[10]!.pkt.header.timestamp - pkts[9]!.pkt.header.timestamp >= 160 * 3, `timestamps advance through the silence: ${pkts.map(({ pkt, at }) => `${pkt.header.timestamp}@${at.toFixed(1)}`).join(' ')}`);
     assert.deepEqual(pkts.map(({ pkt }) => pkt.header.marker), [true, ...Array(9).fill(false), true, false]);
     const decoded = alaw.decode(new Uint8Array(pkts[3]!.pkt.payload));
     for (let i = 0; i < 160; i++) assert.ok(Math.abs(decoded[i]! - pcm[480 + i]!) <= 300, 'the audio arrives intact (G.711 quantisation only)');

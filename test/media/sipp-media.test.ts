@@ -271,6 +271,28 @@ describe('media on the wire (sipp ↔ voxledger, embedded engine)', { skip: skip
     }
   });
 
+  it('an INVITE without SDP: our offer in the 200, the caller\'s answer in the ACK, recorded; audio goes where the answer says', async () => {
+    const peer = await rawPeer();
+    try {
+      const leg = n.next();
+      const answer = sdp({ port: '[rtpa]', formats: '8', address: '127.0.0.1', attributes: ['a=rtpmap:8 PCMA/8000'] });
+      const sipp = runSipp({ scenario: callerScenario(undefined, ['m=audio [0-9]+ RTP/AVP 0 8 101', 'a=sendrecv'], [{ pause: 1500 }], answer), remote: n.sipAddr, keys: { rtpa: String(peer.port) }, timeoutMs: 10_000 });
+      const { callId, ep } = await legOrFail(leg, sipp);
+      await until(() => ep.info !== undefined, 'the answer from the ACK');
+      assert.equal(ep.info!.codec, 'PCMA');
+      await ep.play(new Int16Array(160 * 5).fill(500)).done;
+      await until(() => peer.packets.length >= 5, 'audio at the answer\'s address');
+      assert.ok(peer.packets.every((p) => p.header.payloadType === 8));
+      const result = await sipp;
+      assert.equal(result.code, 0, result.diagnostics);
+      const evs = await ended(n, callId);
+      const m = evs.find((e) => e.type === 'MediaNegotiated');
+      assert.ok(m?.type === 'MediaNegotiated' && m.data.codec === 'PCMA' && m.data.remote.port === peer.port);
+    } finally {
+      peer.socket.close();
+    }
+  });
+
   it('an SDP with only G.729 gets 488: CallErrored (VOX_MEDIA_NO_CODEC, 488), one CallEnded, no port taken', async () => {
     const started = new Promise<string>((r) => {
       const off = n.runtime.onCallStarted((c) => {

@@ -170,7 +170,10 @@ export class EmbeddedEndpoint implements MediaEndpoint, PacedSender {
   onTick(tick: number): boolean {
     const target = this.target();
     const n = this.negotiated;
-    if (this.released || !n || !target || !this.canSend) return false; // woken again by apply/latch
+    if (this.released || !n || !target || !this.canSend) {
+      this.sender.endTalkspurt();
+      return false; // woken again by apply/latch
+    }
     return this.sender.tick(tick, target, { codec: n.codec, pt: n.payloadType }, n.dtmfPayloadType);
   }
 

@@ -33,7 +33,7 @@ export function sdp(s: SdpSpec, version = 1): string {
   ].join('\n      ');
 }
 
-function invite(cseq: number, body: string, initial: boolean): string {
+function invite(cseq: number, body: string | undefined, initial: boolean): string {
   const to = initial ? `To: <sip:1000@[remote_ip]:[remote_port]>` : `To: <sip:1000@[remote_ip]:[remote_port]>[peer_tag_param]`;
   const ruri = initial ? 'sip:1000@[remote_ip]:[remote_port]' : '[next_url]';
   return `
@@ -47,15 +47,12 @@ function invite(cseq: number, body: string, initial: boolean): string {
       CSeq: ${cseq} INVITE
       ${CONTACT}
       Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      ${body}
+${body === undefined ? '      Content-Length: 0\n' : `      Content-Type: application/sdp\n      Content-Length: [len]\n\n      ${body}`}
     ]]>
   </send>`;
 }
 
-function ack(cseq: number, branchOf?: number): string {
+function ack(cseq: number, branchOf?: number, body?: string): string {
   const branch = branchOf === undefined ? '[branch]' : `z9hG4bK-[pid]-[call_number]-${branchOf}`;
   const ruri = branchOf === undefined ? '[next_url]' : 'sip:1000@[remote_ip]:[remote_port]';
   return `
@@ -69,7 +66,7 @@ function ack(cseq: number, branchOf?: number): string {
       CSeq: ${cseq} ACK
       ${CONTACT}
       Max-Forwards: 70
-      Content-Length: 0
+${body === undefined ? '      Content-Length: 0' : `      Content-Type: application/sdp\n      Content-Length: [len]\n\n      ${body}`}
     ]]>
   </send>`;
 }
@@ -94,10 +91,13 @@ export type Step =
   | { rtpStream: string; payloadType: number }
   | { reinvite: string; expect: string[] };
 
-/** A caller: INVITE with `offer`, the 200's SDP checked against `expect`, the steps, then BYE. */
-export function callerScenario(offer: string, expect: string[], steps: Step[]): string {
+/**
+ * A caller: INVITE with `offer`, the 200's SDP checked against `expect`, the steps, then BYE.
+ * Without `offer` (delayed offer) the 200 carries ours and `ackAnswer` goes in the ACK.
+ */
+export function callerScenario(offer: string | undefined, expect: string[], steps: Step[], ackAnswer?: string): string {
   let cseq = 1;
-  let out = HEAD + invite(cseq, offer, true) + ok(expect, 'a') + ack(cseq);
+  let out = HEAD + invite(cseq, offer, true) + ok(expect, 'a') + ack(cseq, undefined, ackAnswer);
   for (const s of steps) {
     if ('pause' in s) out += `\n  <pause milliseconds="${s.pause}"/>`;
     else if ('rtpStream' in s) out += `\n  <nop><action><exec rtp_stream="${s.rtpStream},1,${s.payloadType}"/></action></nop>`;

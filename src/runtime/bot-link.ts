@@ -5,11 +5,14 @@
  */
 import { ErrorCodes, toVoxError } from '../domain/errors.ts';
 import { mergeParams } from '../domain/bot-params.ts';
-import type { BotActivity, BotSession } from '../bots/port.ts';
+import type { BotActivity, BotConnector, BotSession, EndNotice } from '../bots/port.ts';
 import type { BotDirectory } from '../bots/directory.ts';
 import { appliedActivity } from '../../machines/call-machine.ts';
 import type { CallActor } from './call-actor.ts';
 import { activityToInputs, recordedActivityId, TransferGate, type CallInput } from './bot-activity.ts';
+
+/** How long a conversation created too late waits for its call's end before being told. */
+const LATE_BOT_WAIT_MS = 10_000;
 
 interface LinkState {
   session?: BotSession;
@@ -80,6 +83,9 @@ export class BotLink {
         const appended = await actor.submit([{ type: 'BotConversationStarted', data: { provider: bot.provider, conversationId: session.conversationId, ref: session.ref } }]);
         x.starting = false;
         if (!appended.length) {
+          // The call ended (or is ending) while the conversation was being created: the notifier
+          // will find no conversation for it, so the bot is told here, once, how the call ended.
+          await this.tellLateBot(actor, bot.connector, session);
           await session.close();
           return;
         }
@@ -130,6 +136,23 @@ export class BotLink {
         return inputs;
       })
       .catch((err) => actor.log.error('bot activities could not be recorded', { err }));
+  }
+
+  /**
+   * A conversation created after its call stopped taking one: waits (bounded) for the call's end,
+   * then sends the bot the end-of-call notice in its dialect. Logged, not recorded: the call's
+   * stream ended without this conversation, and its notifier records `skipped`.
+   */
+  private async tellLateBot(actor: CallActor, connector: BotConnector, session: BotSession): Promise<void> {
+    for (let waited = 0; !actor.ended && waited < LATE_BOT_WAIT_MS; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    const ending = actor.snapshot.context.ending;
+    const notice: EndNotice = ending ? { reasonCode: ending.reasonCode, reason: ending.reason } : { reasonCode: 'error', reason: 'call ended' };
+    try {
+      await connector.notifyEnded(session.ref, notice);
+      actor.log.info('bot told how the call ended (its conversation started after the call had ended)', { reasonCode: notice.reasonCode });
+    } catch (err) {
+      actor.log.warn('could not tell a late bot how the call ended', { err });
+    }
   }
 
   /** The call's bot session on this node, if its conversation is up here. */

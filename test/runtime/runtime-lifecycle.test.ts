@@ -124,3 +124,27 @@ describe('call runtime lifecycle (in-process signaling, scripted bot, simulated 
     await assert.rejects(h.store.readStream(`call-${callId}`), { code: 'VOX_STORE_STREAM_NOT_FOUND' });
   });
 });
+
+describe('a bot conversation created after its call ended', () => {
+  it('is still told how the call ended (once), though the stream ended without it', async () => {
+    const h = await makeHarness({ script: [] });
+    const start = h.bot.start.bind(h.bot);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    h.bot.start = async (call, sink) => {
+      await gate; // the bot answers slowly
+      return start(call, sink);
+    };
+    const callId = h.sip.peer.offer({ to: '1000' });
+    await h.advance(50);
+    h.sip.peer.bye(callId, 'Q.850;cause=16');
+    await h.advance(50);
+    assert.equal((await h.types(callId)).at(-1), 'CallEnded');
+    release();
+    for (let i = 0; i < 50 && !h.bot.notices.get(`scripted-${callId}`); i++) await new Promise((r) => setTimeout(r, 10));
+    const told = h.bot.notices.get(`scripted-${callId}`) ?? [];
+    assert.equal(told.length, 1, 'told once');
+    assert.equal(told[0]!.reasonCode, 'client-disconnected');
+    assert.ok(!(await h.types(callId)).includes('BotConversationStarted'));
+  });
+});

@@ -140,7 +140,7 @@ export class EmbeddedEndpoint implements MediaEndpoint, PacedSender {
     }
     if (this.onHold !== wasOnHold) {
       this.log.info(this.onHold ? 'caller put the call on hold' : 'caller resumed the call', { peerDirection: n.peerDirection });
-      for (const l of this.holdListeners) this.guard(() => l(this.onHold));
+      for (const l of this.holdListeners) this.call(l, this.onHold);
     }
     this.wake();
   }
@@ -249,13 +249,13 @@ export class EmbeddedEndpoint implements MediaEndpoint, PacedSender {
       this.frameFill = 0;
       this.log.info('peer SSRC changed', { from: this.rx.ssrc, to: v.ssrc });
     }
-    if (!this.rx.onPacket(v.ssrc, v.sequence, v.timestamp, performance.now() * 8)) return;
+    if (!this.rx.onPacket(v.ssrc, v.sequence, v.timestamp, this.lastRefill * 8)) return; // arrival: the time admit() read
     if (pt === dtmfPt) {
       const digit = this.dtmfRx.onPacket(buf, v.payloadOffset, v.payloadLength, v.timestamp);
       if (digit) {
         const event: DtmfEvent = { digit: digit.digit, durationMs: digit.durationMs, at: this.ctx.clock.now() };
         this.log.debug('DTMF received', { digit: digit.digit });
-        for (const l of this.dtmfListeners) this.guard(() => l(event));
+        for (const l of this.dtmfListeners) this.call(l, event);
       }
       return;
     }
@@ -276,7 +276,7 @@ export class EmbeddedEndpoint implements MediaEndpoint, PacedSender {
         this.frameFill = 0;
         f.at = this.ctx.clock.now();
         f.seq = seq;
-        for (const l of this.audioListeners) this.guard(() => l(f));
+        for (const l of this.audioListeners) this.call(l, f); // no closure per frame
       }
     }
   }
@@ -323,9 +323,9 @@ export class EmbeddedEndpoint implements MediaEndpoint, PacedSender {
 
   // ------------------------------------------------------------------ listeners, stats, release
 
-  private guard(fn: () => void): void {
+  private call<T>(listener: Listener<T>, value: T): void {
     try {
-      fn();
+      listener(value);
     } catch (err) {
       this.log.error('media listener threw', { err });
     }

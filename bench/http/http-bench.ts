@@ -115,7 +115,7 @@ export async function runHttpBench(o: { quick?: boolean } = {}): Promise<Record<
     const store2 = await openStore({ kind: 'sqlite', path: join(dir, 'webhooks.db') });
     await simulate({ store: store2, calls: o.quick ? 1_000 : 5_000, seed: 9, log: silent });
     const config = parseWebhookConfig({ secret: 'bench-secret-0123456789', concurrency: 32, bots: { 'sim-bot': { url: rx }, 'sim-bot-2': { url: rx } } }, new Set(['sim-bot', 'sim-bot-2']));
-    const sender = new StatusWebhooks({ store: store2, clock: systemClock, log: silent, nodeId: 'bench', config, secret: () => 'bench-secret-0123456789' });
+    const sender = new StatusWebhooks({ store: store2, clock: systemClock, log: silent, nodeId: 'bench', config, secret: () => 'bench-secret-0123456789', backfill: true });
     const t = await timed(async () => {
       await sender.start();
       await sender.drain();

@@ -27,7 +27,9 @@ export class DeliveryTracker {
   /** Deliveries that ended without a recorded outcome (closed, or a bug): they pin the checkpoint. */
   private readonly unsettled = new Map<string, number>();
   private lastSeen = -1;
+  private lastWritten = -1;
   private isClosed = false;
+  private checkpointTimer: { cancel(): void } | undefined;
   private readonly sleepers = new Set<() => void>();
   private readonly o: DeliveryTrackerOptions;
 
@@ -39,7 +41,30 @@ export class DeliveryTracker {
   async resume(): Promise<number> {
     const from = await ProjectionRunner.readCheckpoint(this.o.store, this.o.name);
     this.lastSeen = from;
+    this.lastWritten = from;
     return from;
+  }
+
+  /** Records `position` as the checkpoint now (e.g. where a deliverer enabled for the first time begins). */
+  async writeCheckpoint(position: number): Promise<void> {
+    await ProjectionRunner.writeCheckpoint(this.o.store, this.o.name, position, { nodeId: this.o.nodeId, at: this.o.clock.now() });
+    this.lastWritten = Math.max(this.lastWritten, position);
+    this.lastSeen = Math.max(this.lastSeen, position);
+  }
+
+  /** Writes the safe position every `ms` while it moves, so a crash replays little. */
+  checkpointEvery(ms: number): void {
+    const tick = () => {
+      this.checkpointTimer = undefined;
+      if (this.isClosed) return;
+      const p = this.safePosition();
+      const next = () => {
+        if (!this.isClosed) this.checkpointTimer = this.o.clock.at(this.o.clock.now() + ms, tick);
+      };
+      if (p <= this.lastWritten) return next();
+      this.writeCheckpoint(p).catch((err) => this.o.log.warn(`${this.o.name} checkpoint not written`, { err })).finally(next);
+    };
+    this.checkpointTimer = this.o.clock.at(this.o.clock.now() + ms, tick);
   }
 
   get closed(): boolean {
@@ -125,6 +150,7 @@ export class DeliveryTracker {
   /** Stops: wakes sleepers, closes the subscription, writes the safe checkpoint. */
   async close(sub: Subscription | undefined): Promise<void> {
     this.isClosed = true;
+    this.checkpointTimer?.cancel();
     for (const wake of [...this.sleepers]) wake();
     await sub?.close();
     const position = this.safePosition();

@@ -28,9 +28,12 @@ export interface StatusWebhooksOptions {
   config: WebhookConfig;
   /** The signing secret (resolved from config, env or file on first use). */
   secret: () => string;
+  /** First start on a store with history: deliver it all (default: begin with what happens from now on). */
+  backfill?: boolean;
 }
 
 const NAME = 'status-webhooks';
+const CHECKPOINT_EVERY_MS = 5_000;
 const RELEVANT = new Set(['CallOffered', 'CallRinging', 'CallAnswered', 'SessionParamsUpdated', 'CallEnded']);
 type Outcome = 'delivered' | 'failed' | 'gave-up';
 
@@ -60,8 +63,15 @@ export class StatusWebhooks {
   }
 
   async start(): Promise<void> {
-    const from = await this.tracker.resume();
+    let from = await this.tracker.resume();
     this.headAtStart = await this.o.store.headPosition();
+    if (from < 0 && this.headAtStart >= 0 && !this.o.backfill) {
+      // Enabled for the first time on a store with history: begin with what happens from now on
+      // (no flood of old calls' statuses), and say so durably.
+      await this.tracker.writeCheckpoint(this.headAtStart);
+      from = this.headAtStart;
+    }
+    this.tracker.checkpointEvery(CHECKPOINT_EVERY_MS);
     this.sub = this.o.store.subscribeToAll({ ...(from >= 0 ? { after: from } : {}), streamPrefixes: ['call-'] }, (r) => this.onEvent(r));
     await this.sub.caughtUp;
   }

@@ -169,3 +169,27 @@ describe('call-status webhooks across a restart', { skip: !sippAvailable() && 's
     }
   });
 });
+
+describe('call-status webhooks enabled on a store with history', { skip: !sippAvailable() && 'sipp not installed (Debian package sip-tester)' }, () => {
+  it('begin with the calls after the first start: no flood of old calls\' statuses', async () => {
+    const rx = await new Receiver().start();
+    const a = await httpNode({ bots: [quickBot] }, { keepDir: true });
+    let b: HttpNode | undefined;
+    try {
+      const old = await dial(a, 'uas-answer.xml', { botId: 'quick' });
+      await old.done;
+      await eventually(async () => ((await (await a.api(`/v1/calls/${old.callId}`)).json()) as { state: string }).state === 'ended' || undefined);
+      await a.close();
+      // Same store, now with a per-bot URL: the old call is history.
+      b = await httpNode({ bots: [quickBot], webhooks: webhooks({ bots: { quick: { url: `${rx.url}/hist` } } }) }, { dir: a.dir });
+      const fresh = await dial(b, 'uas-answer.xml', { botId: 'quick' });
+      await fresh.done;
+      await eventually(() => (rx.for('/hist').some((r) => r.json.callId === fresh.callId && r.json.status === 'completed') ? true : undefined), 10_000, 'the new call\'s webhooks');
+      await b.webhooks!.drain();
+      assert.equal(rx.for('/hist').filter((r) => r.json.callId === old.callId).length, 0, 'nothing for the call before webhooks were enabled');
+    } finally {
+      await b?.close();
+      await rx.close();
+    }
+  });
+});

@@ -39,6 +39,9 @@ export interface CallIndexObservers {
   /** BotHangupRequested → ByeSent, ms (includes the STT wait). */
   hangupToBye?(ms: number): void;
   callEnded?(summary: CallSummary): void;
+  /** A BYE that waited for the caller's last words: the wait, ms. */
+  sttWait?(ms: number, trigger: string): void;
+  sttFinal?(): void;
 }
 
 export interface CallIndexState {
@@ -135,9 +138,13 @@ export function callIndexProjection(options: CallIndexOptions = {}): Projection<
           c.sipStatus = e.data.sipStatus;
           setState(s, c, 'ending');
           break;
+        case 'SttFinalReceived':
+          obs.sttFinal?.();
+          break;
         case 'ByeSent': {
           const h = s.hangupAt.get(e.callId);
           if (h !== undefined) obs.hangupToBye?.(Math.max(0, e.at - h));
+          if (e.data.trigger === 'stt-final' || e.data.trigger === 'deadline') obs.sttWait?.(e.data.sttWaitMs, e.data.trigger);
           setState(s, c, 'ending');
           break;
         }

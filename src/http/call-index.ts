@@ -19,7 +19,14 @@ export class CallIndex {
     const projection = callIndexProjection({
       maxEndedCalls: options.maxEndedCalls,
       notifierAttempts: options.notifierAttempts,
-      observers: m ? { botStart: (ms) => m.botStartSeconds.observe(ms / 1000), hangupToBye: (ms) => m.hangupToByeSeconds.observe(ms / 1000) } : {},
+      observers: m
+        ? {
+            botStart: (ms) => m.botStartSeconds.observe(ms / 1000),
+            hangupToBye: (ms) => m.hangupToByeSeconds.observe(ms / 1000),
+            sttWait: (ms, trigger) => m.sttWaitSeconds.observe({ trigger }, ms / 1000),
+            sttFinal: () => m.sttFinals.inc(),
+          }
+        : {},
     });
     this.runner = new ProjectionRunner(store, projection, { persistCheckpoints: false, log: options.log });
   }

@@ -20,6 +20,8 @@ export class Metrics {
   readonly botStartSeconds: Histogram;
   readonly hangupToByeSeconds: Histogram;
   readonly httpRequests: Counter;
+  readonly sttWaitSeconds: Histogram;
+  readonly sttFinals: Counter;
   private sources: MetricSources | undefined;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -28,6 +30,8 @@ export class Metrics {
     this.appendSeconds = new Histogram({ name: 'voxledger_store_append_seconds', help: 'Event store append latency (durable acknowledgement)', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers });
     this.botStartSeconds = new Histogram({ name: 'voxledger_bot_start_seconds', help: 'From answer to the bot conversation started', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
     this.hangupToByeSeconds = new Histogram({ name: 'voxledger_hangup_to_bye_seconds', help: 'From the hangup request (bot or operator) to the BYE recorded, STT wait included', buckets: [0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10], registers });
+    this.sttWaitSeconds = new Histogram({ name: 'voxledger_bye_stt_wait_seconds', help: 'How long a bot\'s BYE waited for the caller\'s last words (delayBotDisconnectMs), by what ended the wait', labelNames: ['trigger'], buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10], registers });
+    this.sttFinals = new Counter({ name: 'voxledger_stt_finals_total', help: 'Final speech recognition results recorded', registers });
     this.httpRequests = new Counter({ name: 'voxledger_http_requests_total', help: 'HTTP API requests by route and status', labelNames: ['route', 'status'], registers });
     const self = this;
     new Gauge({

@@ -86,6 +86,12 @@ describe('auditor pages in headless chromium', { skip: (!existsSync(CHROMIUM) &&
     await page.close();
   });
 
+  it('metrics: the STT wait of that BYE is measured', async () => {
+    const text = await (await n.api('/metrics', { token: READER })).text();
+    assert.match(text, /voxledger_bye_stt_wait_seconds_count\{trigger="deadline"\} 1/);
+    assert.match(text, /voxledger_bye_stt_wait_seconds_bucket\{le="1",trigger="deadline"\} 1/);
+  });
+
   it('list page finds the call and links to it; without a token the pages ask for one', async () => {
     const ctx = await browser.newContext();
     const page = await ctx.newPage();

@@ -23,6 +23,8 @@ export interface SipConfig {
   publicHost?: string;
   /** RFC 3261 T1 (RTT estimate) for the embedded adapter, ms; default 500. */
   t1Ms?: number;
+  /** Embedded: in-dialog OPTIONS every this many ms on each confirmed dialog (default 30,000; 0 off). */
+  dialogKeepaliveMs?: number;
   /** Embedded TCP: most connections open at once (default 1,024). */
   maxTcpConnections?: number;
   /** Embedded TCP: a message must be complete this long after its first byte (default 10,000 ms). */
@@ -166,7 +168,7 @@ export function parseConfig(input: unknown): VoxConfig {
   } else throw bad('store.kind', 'must be one of memory, sqlite, esdb');
 
   const s = obj(root.sip, 'sip');
-  onlyKeys(s, 'sip', ['adapter', 'host', 'port', 'transport', 'publicHost', 't1Ms', 'maxTcpConnections', 'tcpMessageTimeoutMs', 'drachtio']);
+  onlyKeys(s, 'sip', ['adapter', 'host', 'port', 'transport', 'publicHost', 't1Ms', 'maxTcpConnections', 'tcpMessageTimeoutMs', 'dialogKeepaliveMs', 'drachtio']);
   const adapter = s.adapter ?? DEFAULTS.sip.adapter;
   if (adapter !== 'embedded' && adapter !== 'drachtio') throw bad('sip.adapter', 'must be embedded or drachtio');
   const transport = s.transport ?? DEFAULTS.sip.transport;
@@ -174,6 +176,7 @@ export function parseConfig(input: unknown): VoxConfig {
   const sip: SipConfig = { adapter, host: str(s.host, 'sip.host', DEFAULTS.sip.host), port: int(s.port, 'sip.port', DEFAULTS.sip.port, 0, 65535), transport: transport as SipConfig['transport'] };
   if (s.publicHost !== undefined) sip.publicHost = str(s.publicHost, 'sip.publicHost');
   if (s.t1Ms !== undefined) sip.t1Ms = int(s.t1Ms, 'sip.t1Ms', 500, 10, 10_000);
+  if (s.dialogKeepaliveMs !== undefined) sip.dialogKeepaliveMs = int(s.dialogKeepaliveMs, 'sip.dialogKeepaliveMs', 30_000, 0, 3_600_000);
   if (s.maxTcpConnections !== undefined) sip.maxTcpConnections = int(s.maxTcpConnections, 'sip.maxTcpConnections', 1024, 1, 1_000_000);
   if (s.tcpMessageTimeoutMs !== undefined) sip.tcpMessageTimeoutMs = int(s.tcpMessageTimeoutMs, 'sip.tcpMessageTimeoutMs', 10_000, 100, 600_000);
   if (adapter === 'drachtio' || s.drachtio !== undefined) {

@@ -21,6 +21,7 @@ export function createSignaling(sip: SipConfig, log: Logger): SignalingAdapter {
     ...(sip.publicHost ? { publicHost: sip.publicHost } : {}),
     ...(sip.t1Ms ? { timers: { t1Ms: sip.t1Ms } } : {}),
     tcp,
+    ...(sip.dialogKeepaliveMs !== undefined ? { dialogKeepaliveMs: sip.dialogKeepaliveMs } : {}),
     log: log.fn,
   });
 }

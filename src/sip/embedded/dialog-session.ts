@@ -19,6 +19,7 @@ import { ErrorCodes, VoxError } from '../../domain/errors.ts';
 import { isSafeHeaderValue, wireSafeHeaders } from '../../domain/hangup-headers.ts';
 import type { HangupOutcome, HangupRequest, ReferRequest } from '../port.ts';
 import { ReferSubscription } from './refer.ts';
+import { DialogKeepalive } from './dialog-keepalive.ts';
 import type { HeaderList } from '../message/build.ts';
 import { parseNameAddr } from '../message/header-values.ts';
 import { sdpBody, type SipRequest } from '../message/message.ts';
@@ -66,6 +67,7 @@ export class DialogSession {
   private hangupPromise: Promise<HangupOutcome> | undefined;
   private deferredHangup: HangupRequest | undefined;
   private refers: ReferSubscription | undefined;
+  private readonly keepalive: DialogKeepalive;
 
   constructor(
     private readonly ctx: SessionContext,
@@ -73,7 +75,11 @@ export class DialogSession {
     readonly dialog: Dialog,
     public localSdp: string | undefined,
     private readonly hooks: SessionHooks = {},
-  ) {}
+  ) {
+    // Probing waits out our unacknowledged 2xx (no ACK is Timer H's business) and stops at a BYE.
+    this.keepalive = new DialogKeepalive(ctx, callId, dialog, ctx.dialogKeepaliveMs, () => this.ended || this.byeSent || this.byeReceived);
+    this.keepalive.start();
+  }
 
   private fields(extra: Record<string, unknown> = {}): Record<string, unknown> {
     return { callId: this.callId, sipCallId: this.dialog.sipCallId, ...extra };
@@ -335,6 +341,7 @@ export class DialogSession {
     if (this.ended) return;
     this.ended = true;
     this.dialog.state = 'terminated';
+    this.keepalive.stop();
     this.clearPendingAck();
     this.flushAckWaiters();
     this.ctx.retireDialog(this);
@@ -344,6 +351,7 @@ export class DialogSession {
   /** Adapter shutdown: stops timers, sends nothing; a hangup still waiting resolves. */
   dispose(): void {
     this.ended = true;
+    this.keepalive.stop();
     this.clearPendingAck();
     this.flushAckWaiters();
   }

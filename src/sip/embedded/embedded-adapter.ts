@@ -20,7 +20,7 @@ import type { StackContext } from './context.ts';
 import { askSessionOffered, type EmitFn } from './leg-context.ts';
 import { hostPort, type LocalEndpoint } from './dialog.ts';
 import { adoptedSdp, dialogFromState } from './dialog-state.ts';
-import { resolveTimers, type EmbeddedSipOptions, type SipLogFn, type SipTimers, type SipTransportChoice } from './options.ts';
+import { DEFAULT_DIALOG_KEEPALIVE_MS, resolveTimers, type EmbeddedSipOptions, type SipLogFn, type SipTimers, type SipTransportChoice } from './options.ts';
 import { OutboundCall } from './outbound-call.ts';
 import { TimerRegistry } from './timer-registry.ts';
 import type { ClientTransactionUser } from './transactions/client.ts';
@@ -221,6 +221,7 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
       log: this.log,
       userAgent: this.options.userAgent ?? 'voxledger',
       placeholderRtpPort: this.options.placeholderRtpPort ?? 9,
+      dialogKeepaliveMs: this.options.dialogKeepaliveMs ?? DEFAULT_DIALOG_KEEPALIVE_MS,
       emit,
       sessionOffered: askSessionOffered(() => (this.running ? this.events : undefined)),
       allow: ALLOW,

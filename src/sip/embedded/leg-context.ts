@@ -19,6 +19,8 @@ export interface LegContext {
   log: SipLogFn;
   userAgent: string;
   placeholderRtpPort: number;
+  /** In-dialog OPTIONS every this many ms on a confirmed dialog (dialog-keepalive.ts); 0: none. */
+  dialogKeepaliveMs: number;
   /** Delivers an event to the runtime; a throwing handler is logged, never propagated. */
   emit: EmitFn;
   /** Asks the runtime for our answer to an in-dialog SDP offer (SignalingEvents.sessionOffered); undefined: keep ours. */

@@ -47,6 +47,11 @@ export interface EmbeddedSipOptions {
   maxTransactions?: number;
   /** Written as User-Agent / Server. Default 'voxledger'. */
   userAgent?: string;
+  /**
+   * In-dialog OPTIONS on every confirmed dialog this often, so a peer that vanished is noticed
+   * (dialog-keepalive.ts). Default 30,000 ms; 0 turns it off.
+   */
+  dialogKeepaliveMs?: number;
   /** Guards of the TCP transport against connections that hold resources without sending SIP. */
   tcp?: TcpGuardOptions;
 }
@@ -61,6 +66,8 @@ export interface TcpGuardOptions {
    */
   messageTimeoutMs?: number;
 }
+
+export const DEFAULT_DIALOG_KEEPALIVE_MS = 30_000;
 
 export interface SipTimers {
   t1: number;

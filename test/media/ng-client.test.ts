@@ -162,3 +162,16 @@ test('ng client: close() rejects what is in flight', async () => {
   assert.ok(isVoxError(await rejection(ngPing(c)), 'VOX_MEDIA_ENGINE'));
   srv.close();
 });
+
+test('ng client: an unresolvable rtpengine host is VOX_MEDIA_ENGINE, and the client tries again on the next request', async () => {
+  const c = new NgClient({ address: 'rtpengine.invalid', port: 22222, timeoutMs: 100, retries: 0 });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const err = await rejection(ngPing(c));
+      assert.ok(isVoxError(err, 'VOX_MEDIA_ENGINE'), String(err));
+      assert.match(err.message, /cannot open the ng socket to rtpengine\.invalid:22222/);
+    }
+  } finally {
+    c.close();
+  }
+});

@@ -91,16 +91,31 @@ export class NgClient {
     if (this.closed) return Promise.reject(this.fail('start', undefined, 'client closed'));
     this.starting ??= new Promise<void>((resolve, reject) => {
       const s = dgram.createSocket(isIPv6(this.address) ? 'udp6' : 'udp4');
-      const onError = (err: Error) => reject(this.fail('start', undefined, `cannot open the ng socket to ${this.target}: ${err.message}`, err));
+      const onError = (err: Error) => {
+        this.starting = undefined; // the next request tries again (a host name that did not resolve yet)
+        try {
+          s.close();
+        } catch {
+          /* not open */
+        }
+        reject(this.fail('start', undefined, `cannot open the ng socket to ${this.target}: ${err.message}`, err));
+      };
       s.once('error', onError);
-      s.connect(this.port, this.address, () => {
+      // Node calls the connect callback with the error when the address does not resolve.
+      const connected = (...args: unknown[]) => {
+        if (args[0] instanceof Error) return onError(args[0]);
         s.off('error', onError);
+        if (this.closed) {
+          s.close();
+          return reject(this.fail('start', undefined, 'client closed'));
+        }
         s.on('error', (err) => this.onSocketError(err as NodeJS.ErrnoException));
         s.on('message', (msg) => this.onMessage(msg));
         s.unref();
         this.socket = s;
         resolve();
-      });
+      };
+      s.connect(this.port, this.address, connected as () => void);
     });
     return this.starting;
   }

@@ -284,3 +284,30 @@ test('rtpengine engine: takeover of an outbound call (we offered) replays our of
   await ep2.release();
   assert.ok(await sessionGone(id));
 });
+
+test('rtpengine engine: DTMF both ways through rtpengine (RFC 4733 telephone-event passes through)', async () => {
+  const { engine } = await makeEngine();
+  const caller = await open();
+  const ep = await engine.answer(`dtmf-${Date.now()}`, bareSdp(caller.port));
+  const relayPort = sdpPort(ep.localSdp);
+  try {
+    // The caller presses 7: four progress packets and three end packets, one RTP timestamp.
+    const digits: string[] = [];
+    ep.onDtmf((d) => digits.push(d.digit));
+    await caller.stream(relayPort, 3); // some audio first, as a phone would send
+    const ev = (end: boolean, dur: number) => Buffer.from([7, end ? 0x8a : 0x0a, dur >> 8, dur & 0xff]);
+    for (let d = 1; d <= 4; d++) caller.send(relayPort, { pt: 101, payload: ev(false, d * 160) });
+    for (let k = 0; k < 3; k++) caller.send(relayPort, { pt: 101, payload: ev(true, 800) });
+    await until(() => digits.length >= 1);
+    assert.deepEqual(digits, ['7']);
+    // The bot sends 4#: telephone-event packets reach the caller from rtpengine's port.
+    const before = caller.received.length;
+    await ep.sendDtmf('4#');
+    await until(() => caller.received.slice(before).filter((p) => p.pt === 101).length >= 14);
+    const events = caller.received.slice(before).filter((p) => p.pt === 101);
+    assert.deepEqual([...new Set(events.map((p) => p.payload[0]))], [4, 11]);
+    assert.ok(events.every((p) => p.from.port === relayPort));
+  } finally {
+    await ep.release();
+  }
+});

@@ -53,6 +53,13 @@ export interface BotSession {
    * dialects), an event input with parameters (Dialogflow). Rejects on failure.
    */
   sendEvent(name: string, value: Record<string, unknown>): Promise<void>;
+  /**
+   * A key the caller pressed (0-9 * # A-D), in the dialect's form: AudioCodes Bot API, Bot
+   * Framework, Direct Line and Copilot Studio an event activity named `DTMF` with `value` the digit;
+   * Dialogflow CX a `dtmf` query input; ES an event `DTMF` with parameter `digits`. Absent: the
+   * dialect takes no DTMF.
+   */
+  sendDtmf?(digit: string): Promise<void>;
   /** Stops refresh timers and sockets. Does not notify the bot (see `notifyEnded`). */
   close(): Promise<void>;
 }

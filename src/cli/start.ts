@@ -8,6 +8,7 @@ import { createLogger } from '../log/logger.ts';
 import { buildBotDirectory } from '../bots/registry.ts';
 import { createSignaling } from '../sip/create-signaling.ts';
 import { createMediaEngine } from '../media/create-engine.ts';
+import { createSpeechPipeline } from '../speech/pipeline/create-speech.ts';
 import { CallRuntime } from '../runtime/runtime.ts';
 import { BotNotifier } from '../runtime/bot-notifier.ts';
 import type { EventStore } from '../store/port.ts';
@@ -68,7 +69,12 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
   const { signaling: adapter, control: admission } = withAdmission(createSignaling(config.sip, log), { limits: config.admission, clock, log, liveCalls: () => liveCalls() });
   const notifierOptions = { store, bots, clock, log, nodeId: config.nodeId, ...config.notifier };
   const media = createMediaEngine(config.media, { clock, log });
-  const runtimeOptions = { clock, nodeId: config.nodeId, log, bots, route: makeRouter(config.routes), answerDelayMs: config.answerDelayMs, ringTimeoutMs: config.ringTimeoutMs, transferTimeoutMs: config.transferTimeoutMs, ...(media ? { media } : {}) };
+  // speech needs the calls' audio: no media engine, no speech
+  const speech = media && (config.speech.recognizer !== 'none' || config.speech.synthesizer !== 'none') ? createSpeechPipeline(config.speech, clock, log) : undefined;
+  const runtimeOptions = {
+    clock, nodeId: config.nodeId, log, bots, route: makeRouter(config.routes), answerDelayMs: config.answerDelayMs, ringTimeoutMs: config.ringTimeoutMs, transferTimeoutMs: config.transferTimeoutMs,
+    ...(media ? { media } : {}), ...(speech ? { speech } : {}),
+  };
   let runtime: CallRuntime;
   let signaling: SignalingAdapter;
   let cluster: ClusterNode | undefined;
@@ -134,6 +140,7 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
     sip: addr ? `${addr.transport}:${addr.host}:${addr.port}` : signaling.kind,
     store: store.kind,
     media: media ? `${media.kind} ${config.media.address} ${config.media.portRange.min}-${config.media.portRange.max}` : 'none',
+    speech: speech ? `recognizer ${config.speech.recognizer}, synthesizer ${config.speech.synthesizer}, ${config.speech.language}` : 'none',
     cluster: config.cluster ? { leaseMs: config.cluster.leaseMs } : false,
     bots: bots.list().map((b) => `${b.id}(${b.provider})`),
     routes: config.routes,

@@ -10,6 +10,7 @@ import type { LogLevel } from '../log/logger.ts';
 import { parseClusterConfig, type ClusterConfig } from './cluster-config.ts';
 import { parseHttpConfig, type HttpConfig } from './http-config.ts';
 import { parseWebhookConfig, type WebhookConfig } from './webhook-config.ts';
+import { parseSpeechConfig, type SpeechConfig } from './speech-config.ts';
 import { parseMediaConfig, type MediaConfig } from '../media/media-config.ts';
 
 export type StoreConfig = { kind: 'memory' } | { kind: 'sqlite'; path: string; commitThread?: boolean } | { kind: 'esdb'; connectionString: string };
@@ -75,6 +76,8 @@ export interface VoxConfig {
   http: HttpConfig;
   /** Call-status webhooks (src/webhooks/). */
   webhooks: WebhookConfig;
+  /** Speech for calls with a media leg (src/config/speech-config.ts). */
+  speech: SpeechConfig;
   /** Projection modules (paths from the working directory) the node runs live and serves over HTTP. */
   projections: string[];
 }
@@ -110,7 +113,7 @@ export const DEFAULTS = {
   answerDelayMs: 0,
 };
 
-const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'media', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'transferTimeoutMs', 'answerDelayMs', 'admission', 'shutdown', 'cluster', 'http', 'webhooks', 'projections', '$schema', 'comment'];
+const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'media', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'transferTimeoutMs', 'answerDelayMs', 'admission', 'shutdown', 'cluster', 'http', 'webhooks', 'projections', 'speech', '$schema', 'comment'];
 
 function bad(key: string, what: string): VoxError {
   return new VoxError(ErrorCodes.CONFIG_INVALID, `${key} ${what}`, { key });
@@ -250,6 +253,7 @@ export function parseConfig(input: unknown): VoxConfig {
     ...(root.cluster !== undefined ? { cluster: parseClusterConfig(root.cluster) } : {}),
     http: parseHttpConfig(root.http),
     webhooks: parseWebhookConfig(root.webhooks, ids),
+    speech: parseSpeechConfig(root.speech, ids),
     projections: parseProjectionModules(root.projections),
   };
 }

@@ -31,6 +31,8 @@ export interface ActivityContext {
   transferTimeoutMs?: number;
   /** Why the call cannot take a transfer now (machines/transfer.ts `transferRefusal`), if it cannot. */
   transferRefusal?: string;
+  /** A call that speaks: how long a goodbye still playing may hold the BYE (ms). */
+  goodbyeMaxMs?: number;
 }
 
 /** True for an activity that asks for a transfer. */
@@ -39,7 +41,8 @@ export function isTransferActivity(a: BotActivity): boolean {
 }
 
 /**
- * Inputs for one activity, given the call's current session params and the time. Each carries
+ * Inputs for one activity, given the call's current session params, the time and, for a call that
+ * speaks, how long a goodbye may hold the BYE (`playbackDeadline`). Each carries
  * the activity's id (`activityId`): the stream says which activities were applied (see
  * `appliedActivity` in machines/call-machine.ts), so any node drops a repeat.
  */
@@ -64,6 +67,8 @@ export function activityToInputs(activity: BotActivity, session: SessionParams, 
     const data: CallEventDataMap['BotHangupRequested'] = { hangupSipHeaders: eff.hangupSipHeaders ?? [], delayMs, deadline: iso(now + delayMs) };
     if (eff.hangupReason !== undefined) data.hangupReason = eff.hangupReason;
     if (activityId !== undefined) data.activityId = activityId;
+    // a call that speaks: a goodbye still playing may hold the BYE this long (README, Goodbye)
+    if (ctx.goodbyeMaxMs !== undefined && ctx.goodbyeMaxMs > 0) data.playbackDeadline = iso(now + ctx.goodbyeMaxMs);
     out.push({ type: 'BotHangupRequested', data });
   } else if (isTransferActivity(activity)) {
     keepOperationResult(a.params, out, tag);

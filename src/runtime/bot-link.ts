@@ -10,6 +10,8 @@ import type { BotDirectory } from '../bots/directory.ts';
 import { appliedActivity } from '../../machines/call-machine.ts';
 import type { CallActor } from './call-actor.ts';
 import { activityToInputs, recordedActivityId, TransferGate, type CallInput } from './bot-activity.ts';
+import { promptInputs } from './prompt-inputs.ts';
+import type { SpeakableText } from '../speech/speakable-text.ts';
 
 /** How long a conversation created too late waits for its call's end before being told. */
 const LATE_BOT_WAIT_MS = 10_000;
@@ -23,8 +25,15 @@ interface LinkState {
   sipHeaders?: Record<string, string>;
 }
 
+/** What the bot link asks of the call's speech (speech-link.ts), when the runtime has it. */
+export interface BotSpeech {
+  prompt(callId: string, text: string): SpeakableText | undefined;
+  goodbyeMaxMs(callId: string): number | undefined;
+}
+
 export interface BotLinkDeps {
   bots: BotDirectory;
+  speech?: BotSpeech;
   actor(callId: string): CallActor | undefined;
   /** Records inputs for a call (errors logged, never thrown). */
   submit(actor: CallActor, inputs: CallInput[]): void;
@@ -121,6 +130,7 @@ export class BotLink {
         let session = snapshot.context.params;
         const here = new Set<string>();
         const gate = new TransferGate({ state: String(snapshot.value), ...(snapshot.context.transfer ? { transfer: snapshot.context.transfer } : {}) }, this.deps.transferTimeoutMs);
+        const goodbyeMaxMs = this.deps.speech?.goodbyeMaxMs(callId);
         for (const a of activities) {
           const id = recordedActivityId(a);
           if (id !== undefined && (here.has(id) || appliedActivity(snapshot.context, id))) {
@@ -128,10 +138,15 @@ export class BotLink {
             continue;
           }
           if (id !== undefined) here.add(id);
-          const more = activityToInputs(a, session, now, gate.context());
+          const more = activityToInputs(a, session, now, { ...gate.context(), ...(goodbyeMaxMs === undefined ? {} : { goodbyeMaxMs }) });
           gate.saw(more);
           for (const i of more) if (i.type === 'SessionParamsUpdated') session = mergeParams(session, i.data.params);
           inputs.push(...more);
+          // a message with text, on a call that speaks: queued for the caller (PlaybackStarted), before any later hangup
+          if (a.type === 'message' && typeof a.text === 'string' && this.deps.speech) {
+            const spoken = this.deps.speech.prompt(callId, a.text);
+            if (spoken) inputs.push(...promptInputs(spoken, a.text, id));
+          }
         }
         return inputs;
       })
@@ -158,6 +173,17 @@ export class BotLink {
   /** The call's bot session on this node, if its conversation is up here. */
   session(callId: string): BotSession | undefined {
     return this.links.get(callId)?.session;
+  }
+
+  /**
+   * The caller's key press, to the bot in its dialect (when its conversation is up on this node):
+   * the session's `sendDtmf` where the dialect has one, else a `DTMF` event with `{digit}`.
+   */
+  passDtmf(actor: CallActor, digit: string): void {
+    const session = this.links.get(actor.callId)?.session;
+    if (!session) return;
+    const sent = session.sendDtmf ? session.sendDtmf(digit) : session.sendEvent('DTMF', { digit });
+    sent.catch((err) => actor.log.warn('could not pass the caller\'s DTMF to the bot', { err }));
   }
 
   /** The caller's words, to the bot (when its conversation is up on this node). */

@@ -13,6 +13,7 @@ import type { CallRegistry } from './call-registry.ts';
 import type { Effect, EffectOutcome } from './effects.ts';
 import { refusalStatus, type MediaSignaling } from './media-signaling.ts';
 import { sendRefer, tellBotTransferFailed } from './transfer-effects.ts';
+import type { SpeechLink } from './speech-link.ts';
 
 export interface EffectPerformerDeps {
   signaling: SignalingAdapter;
@@ -24,6 +25,8 @@ export interface EffectPerformerDeps {
   submit(actor: CallActor, inputs: CallInput[]): void;
   /** The calls' media legs, when the runtime has a media engine (released on Finish). */
   media?: MediaSignaling;
+  /** The calls' speech, when the runtime has a speech pipeline. */
+  speech?: SpeechLink;
 }
 
 const DONE: Promise<EffectOutcome> = Promise.resolve('done');
@@ -66,6 +69,7 @@ export function effectPerformer(deps: EffectPerformerDeps): (actor: CallActor, e
         signaling.dial({ callId, target: effect.target, from: effect.from, headers: effect.headers }).catch(fail(ErrorCodes.SIP_TRANSPORT));
         return DONE;
       case 'StartBot':
+        deps.speech?.answered(actor);
         deps.botLink.start(actor);
         return DONE;
       case 'Cancel':
@@ -74,9 +78,17 @@ export function effectPerformer(deps: EffectPerformerDeps): (actor: CallActor, e
       case 'PassToBot':
         deps.botLink.passText(actor, effect.text);
         return DONE;
+      case 'PassDtmfToBot':
+        deps.botLink.passDtmf(actor, effect.digit);
+        return DONE;
+      case 'Speak':
+        if (deps.speech) deps.speech.speak(callId, effect.playbackId, effect.text);
+        else deps.submit(actor, [{ type: 'PlaybackFinished', data: { playbackId: effect.playbackId, outcome: 'cancelled' } }]);
+        return DONE;
       case 'Finish': {
         const { ended } = effect;
         deps.registry.remove(callId);
+        void deps.speech?.finish(callId);
         void deps.media?.release(callId);
         deps.botLink.forget(callId)?.close().catch((err) => actor.log.warn('bot session close failed', { err }));
         const ctx = actor.snapshot.context;

@@ -24,8 +24,12 @@ export type Effect =
   | { type: 'StartBot' }
   /** CANCEL a ringing outbound INVITE (RingTimeoutReached). */
   | { type: 'Cancel' }
-  /** Pass the caller's words to the bot (SttFinalReceived). */
+  /** Pass the caller's words to the bot (SttFinalReceived with words). */
   | { type: 'PassToBot'; text: string }
+  /** Pass the caller's key press to the bot (DtmfReceived). */
+  | { type: 'PassDtmfToBot'; digit: string }
+  /** Synthesize and play a bot message to the caller (PlaybackStarted). */
+  | { type: 'Speak'; playbackId: string; text: string }
   /** The call is over on this node: release it, close the bot session, answer a pending INVITE (CallEnded). */
   | { type: 'Finish'; ended: Extract<CallEvent, { type: 'CallEnded' }> };
 
@@ -61,7 +65,13 @@ export function effectsOf(events: readonly CallEvent[]): Effect[] {
         out.push({ type: 'Cancel' });
         break;
       case 'SttFinalReceived':
-        out.push({ type: 'PassToBot', text: e.data.text });
+        if (e.data.text.trim()) out.push({ type: 'PassToBot', text: e.data.text });
+        break;
+      case 'DtmfReceived':
+        out.push({ type: 'PassDtmfToBot', digit: e.data.digit });
+        break;
+      case 'PlaybackStarted':
+        out.push({ type: 'Speak', playbackId: e.data.playbackId, text: e.data.text });
         break;
       case 'ReferSent':
         if (e.data.error !== undefined) out.push({ type: 'ReferNotSent', error: e.data.error });

@@ -25,6 +25,8 @@ import { effectPerformer } from './effect-performer.ts';
 import { transferProgressInput } from './transfer-effects.ts';
 import type { MediaEndpoint, MediaEngine } from '../media/port.ts';
 import { MediaSignaling, type MediaListener } from './media-signaling.ts';
+import type { SpeechPipeline } from '../speech/pipeline/speech-pipeline.ts';
+import { SpeechLink } from './speech-link.ts';
 
 export interface RuntimeOptions {
   store: EventStore;
@@ -45,6 +47,8 @@ export interface RuntimeOptions {
   media?: MediaEngine;
   /** A bot's transfer without a final outcome by then fails (ms, default 60,000). */
   transferTimeoutMs?: number;
+  /** Speech for calls with a media leg (speech-link.ts): recognition, the bot's prompts, DTMF. */
+  speech?: SpeechPipeline;
 }
 
 export interface PlaceCallRequest {
@@ -71,20 +75,29 @@ export class CallRuntime implements SignalingEvents {
   /** The SIP adapter, wrapped with the media engine when there is one. */
   private readonly signaling: SignalingAdapter;
   private readonly legs: MediaSignaling | undefined;
+  private readonly speech: SpeechLink | undefined;
 
   constructor(opts: RuntimeOptions) {
     this.opts = opts;
     this.legs = opts.media && new MediaSignaling(opts.signaling, opts.media, (callId, input) => this.input(callId, input), opts.log);
     this.signaling = this.legs ?? opts.signaling;
     const submit = (actor: CallActor, inputs: CallInput[]) => this.submit(actor, inputs);
-    this.botLink = new BotLink({ bots: opts.bots, actor: (callId) => this.calls.get(callId), submit, ...(opts.transferTimeoutMs !== undefined ? { transferTimeoutMs: opts.transferTimeoutMs } : {}) });
+    const legs = this.legs;
+    this.speech = legs && opts.speech
+      ? new SpeechLink({ pipeline: opts.speech, endpoint: (id) => legs.endpoint(id), onEndpoint: (l) => legs.onEndpoint(l), record: (id, input) => this.input(id, input) })
+      : undefined;
+    this.botLink = new BotLink({
+      bots: opts.bots, actor: (callId) => this.calls.get(callId), submit,
+      ...(opts.transferTimeoutMs !== undefined ? { transferTimeoutMs: opts.transferTimeoutMs } : {}), ...(this.speech ? { speech: this.speech } : {}),
+    });
     this.actorDeps = {
       store: opts.store,
       clock: opts.clock,
       nodeId: opts.nodeId,
       log: opts.log,
       perform: effectPerformer({
-        signaling: this.signaling, clock: opts.clock, answerDelayMs: opts.answerDelayMs ?? 0, registry: this.calls, botLink: this.botLink, submit, ...(this.legs ? { media: this.legs } : {}),
+        signaling: this.signaling, clock: opts.clock, answerDelayMs: opts.answerDelayMs ?? 0, registry: this.calls, botLink: this.botLink, submit,
+        ...(this.legs ? { media: this.legs } : {}), ...(this.speech ? { speech: this.speech } : {}),
       }),
     };
   }
@@ -96,6 +109,7 @@ export class CallRuntime implements SignalingEvents {
   async stop(): Promise<void> {
     for (const a of this.calls.all()) a.dispose();
     await this.botLink.closeAll();
+    await this.speech?.close();
     await this.signaling.stop();
   }
 
@@ -130,6 +144,7 @@ export class CallRuntime implements SignalingEvents {
 
   /** Drops a call's actor from this node without ending it (another node owns it now); frees its media leg (media anchored on rtpengine stays for the new owner). */
   release(callId: string): void {
+    void this.speech?.finish(callId);
     void this.legs?.handOver(callId);
     this.calls.remove(callId);
     this.botLink.forget(callId);

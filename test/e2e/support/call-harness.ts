@@ -27,8 +27,8 @@ export interface E2eNode extends RunningNode {
   dispose(): Promise<void>;
 }
 
-/** Launches a node whose only bot (`id` "bot", routed for every number) is `bot`. */
-export async function launchE2eNode(bot: Record<string, unknown>): Promise<E2eNode> {
+/** Launches a node whose only bot (`id` "bot", routed for every number) is `bot`; `extra` adds top-level config sections (e.g. `speech`). */
+export async function launchE2eNode(bot: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<E2eNode> {
   const dir = mkdtempSync(join(tmpdir(), 'voxledger-e2e-bots-'));
   const config = parseConfig({
     store: { kind: 'sqlite', path: join(dir, 'calls.db') },
@@ -37,6 +37,7 @@ export async function launchE2eNode(bot: Record<string, unknown>): Promise<E2eNo
     log: { level: 'error' },
     notifier: { attempts: 3, backoffMs: 100, maxBackoffMs: 200 },
     bots: [{ id: 'bot', ...bot }],
+    ...extra,
   });
   let n: RunningNode;
   try {

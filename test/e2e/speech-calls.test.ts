@@ -1,0 +1,216 @@
+/**
+ * Spoken calls end to end, on real sockets: a real sipp caller streams audio made at test time
+ * (flite, then sox to an 8 kHz PCMU WAV) with rtp_stream into a voxledger node (embedded SIP,
+ * embedded RTP engine, embedded speech: real pocketsphinx and flite), whose AudioCodes Bot API
+ * bot (the scripted test bot over HTTP) hears the caller's words and speaks back. What voxledger
+ * plays to the caller is captured off loopback with tcpdump and decoded with pocketsphinx.
+ * Scenarios (issue 11): (a) the caller's sentence reaches the bot; (b) the bot hangs up with
+ * delayBotDisconnectMs 3000 mid-sentence: BYE at the final, the final recorded and passed on;
+ * (d) silence: BYE at once; (e) the bot's reply reaches the caller as audio that decodes to its
+ * words; (f) the goodbye is heard before the BYE.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AC_TOKEN, defaultScript, startAcScriptedBot } from '../bots/fixtures/ac-bot-api-scripted-bot.ts';
+import { launchE2eNode, ended, nextCall, waitUntil, type E2eNode } from './support/call-harness.ts';
+import { startCapture, pcmuAudio, sipRequests } from './support/loopback-capture.ts';
+import { sippAvailable, startSipp } from '../sip/sipp.ts';
+import { ensurePsStream } from '../speech/support/audio.ts';
+import { PocketsphinxRecognizer } from '../../src/speech/embedded/pocketsphinx-recognizer.ts';
+import type { DomainEvent } from '../../src/domain/events.ts';
+import type { RecognitionEvent } from '../../src/speech/port.ts';
+
+const SCENARIO = new URL('./scenarios/uac-speaks-then-waits-bye.xml', import.meta.url).pathname;
+const GRAMMAR = `#JSGF V1.0;
+grammar bank;
+public <u> = [hello] [i would like to] check my account balance | what is my balance | talk to an agent | goodbye
+  | your balance is (ten | twenty | fifty) dollars | thank you for calling goodbye;
+`;
+
+type Activity = Record<string, unknown>;
+let dir: string;
+
+/** An 8 kHz mono PCMU WAV (what sipp's rtp_stream plays): `leadMs` of silence, flite's words, `tailMs` of silence. */
+function callerWav(name: string, text: string | undefined, leadMs: number, tailMs: number): string {
+  const speech = join(dir, `${name}-speech.wav`);
+  const out = join(dir, `${name}.wav`);
+  if (text) execFileSync('flite', ['-voice', 'kal', '-t', text, '-o', speech]);
+  else execFileSync('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', speech, 'trim', '0', '0.5']);
+  // a faint line noise (as a real phone line has), silence around, then G.711 µ-law
+  execFileSync('sox', [speech, '-r', '8000', '-c', '1', '-e', 'u-law', out, 'pad', String(leadMs / 1000), String(tailMs / 1000), 'dither']);
+  return out;
+}
+
+function types(events: DomainEvent[]): string[] {
+  return events.map((e) => e.type);
+}
+
+function messagesToBot(requests: Array<{ route: string; body: Record<string, unknown> }>): string[] {
+  return requests
+    .filter((r) => r.route === 'activities')
+    .flatMap((r) => (r.body.activities as Activity[]) ?? [])
+    .filter((a) => a.type === 'message')
+    .map((a) => String(a.text));
+}
+
+async function decode(pcm: Int16Array): Promise<string[]> {
+  const r = new PocketsphinxRecognizer();
+  const heard: RecognitionEvent[] = [];
+  const s = r.start('decode', { language: 'en-US', grammar: GRAMMAR }, (e) => heard.push(e));
+  const padded = new Int16Array(pcm.length + 16000);
+  padded.set(pcm, 4000);
+  for (let i = 0; i + 160 <= padded.length; i += 160) {
+    s.write({ pcm: padded.subarray(i, i + 160), at: 0, seq: 0 });
+    if (i % 1600 === 0) await new Promise((res) => setTimeout(res, 5));
+  }
+  await s.close();
+  await r.close();
+  return heard.flatMap((e) => (e.type === 'final' && e.text ? [e.text] : []));
+}
+
+describe('spoken calls end to end (sipp rtp_stream ↔ voxledger with embedded media and speech ↔ AudioCodes Bot API test bot)', { skip: !sippAvailable() && 'sipp is not installed' }, () => {
+  before(() => {
+    ensurePsStream();
+    dir = mkdtempSync(join(tmpdir(), 'vox-speech-e2e-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function call(opts: {
+    wav: string;
+    onStart: () => Promise<Activity[]> | Activity[];
+    onMessage?: (text: string) => Activity[];
+    speech?: Record<string, unknown>;
+    capture?: boolean;
+  }): Promise<{ events: DomainEvent[]; toBot: string[]; heard?: ReturnType<typeof pcmuAudio>; byeAt?: number; node: E2eNode; sippCode: number | null }> {
+    const script = defaultScript();
+    script.activities = async (body) => {
+      const acts = (body.activities as Activity[]) ?? [];
+      const out: Activity[] = [];
+      for (const a of acts) {
+        if (a.type === 'event' && a.name === 'start') out.push(...(await opts.onStart()));
+        else if (a.type === 'message' && opts.onMessage) out.push(...opts.onMessage(String(a.text)));
+      }
+      return { activities: out };
+    };
+    const bot = await startAcScriptedBot(script);
+    const node = await launchE2eNode(
+      { provider: 'ac-bot-api', botUrl: bot.url, token: AC_TOKEN, timeoutMs: 8000 },
+      { speech: { bots: { bot: { grammar: GRAMMAR } }, ...(opts.speech ?? {}) } },
+    );
+    const id = nextCall(node);
+    const capture = opts.capture ? await startCapture('udp and dst host 127.0.0.2') : undefined;
+    try {
+      // sipp reads rtp_stream's file when it loads the scenario (no [key] there): the path goes into the XML
+      const sipp = await startSipp({ scenario: readFileSync(SCENARIO, 'utf8').replaceAll('[audio]', opts.wav), remote: node.sipAddr, timeoutMs: 40_000 });
+      const events = await ended(node, id, 30_000);
+      const result = await sipp.done;
+      const datagrams = capture ? await capture.stop() : undefined;
+      // other tests on this machine use loopback too: keep this node's SIP port and this call's RTP port
+      const sipPort = Number(node.sipAddr.split(':')[1]);
+      const media = events.find((e) => e.type === 'MediaNegotiated');
+      const rtpPort = media?.type === 'MediaNegotiated' ? media.data.local.port : -1;
+      const bye = datagrams ? sipRequests(datagrams.filter((d) => d.sport === sipPort), 'BYE')[0] : undefined;
+      return {
+        events,
+        toBot: messagesToBot(bot.requests),
+        ...(datagrams ? { heard: pcmuAudio(datagrams.filter((d) => d.src === '127.0.0.1' && d.sport === rtpPort)) } : {}),
+        ...(bye ? { byeAt: bye.at } : {}),
+        node,
+        sippCode: result.code,
+      };
+    } finally {
+      await node.dispose();
+      await bot.close();
+    }
+  }
+
+  it('(a) the caller\'s sentence reaches the bot as a message, and is recorded as SttStarted then SttFinalReceived', async () => {
+    const wav = callerWav('a', 'hello i would like to check my account balance', 500, 1500);
+    let gotWords: () => void;
+    const words = new Promise<void>((r) => (gotWords = r));
+    const r = await call({
+      wav,
+      onStart: () => [],
+      onMessage: () => {
+        gotWords();
+        return [{ id: 'bye-a', type: 'event', name: 'hangup', activityParams: { hangupReason: 'heard you' } }];
+      },
+    });
+    await words;
+    assert.equal(r.sippCode, 0);
+    assert.deepEqual(r.toBot, ['hello i would like to check my account balance']);
+    const t = types(r.events);
+    assert.ok(t.indexOf('SttStarted') > t.indexOf('CallAnswered') && t.indexOf('SttFinalReceived') > t.indexOf('SttStarted'), t.join(' '));
+    const final = r.events.find((e) => e.type === 'SttFinalReceived');
+    assert.equal(final?.type === 'SttFinalReceived' && final.data.text, 'hello i would like to check my account balance');
+  });
+
+  it('(b) the bot hangs up with delayBotDisconnectMs 3000 while the caller is mid-sentence: the BYE follows the STT final, before the deadline; the final is recorded and passed to the bot', async () => {
+    const wav = callerWav('b', 'hello i would like to check my account balance', 300, 4000);
+    const r = await call({
+      wav,
+      // answer the start event 1.5 s in: the caller is mid-sentence
+      onStart: async () => {
+        await new Promise((res) => setTimeout(res, 1500));
+        return [{ id: 'bye-b', type: 'event', name: 'hangup', sessionParams: { delayBotDisconnectMs: 3000 }, activityParams: { hangupReason: 'done' } }];
+      },
+    });
+    assert.equal(r.sippCode, 0);
+    const t = types(r.events);
+    const hangup = r.events.find((e) => e.type === 'BotHangupRequested')!;
+    const final = r.events.find((e) => e.type === 'SttFinalReceived')!;
+    const bye = r.events.find((e) => e.type === 'ByeSent')!;
+    assert.ok(t.indexOf('SttStarted') < t.indexOf('BotHangupRequested'), `recognition in progress at the hangup: ${t.join(' ')}`);
+    assert.ok(bye.type === 'ByeSent' && bye.data.trigger === 'stt-final', JSON.stringify(bye.data));
+    assert.ok(bye.at >= final.at && bye.at < hangup.at + 3000, `BYE ${bye.at - hangup.at} ms after the hangup`);
+    assert.equal(final.type === 'SttFinalReceived' && final.data.text, 'hello i would like to check my account balance');
+    assert.deepEqual(r.toBot, ['hello i would like to check my account balance'], 'the last words reach the bot');
+  });
+
+  it('(d) the caller is silent: the bot\'s hangup with delayBotDisconnectMs 3000 sends the BYE at once', async () => {
+    const wav = callerWav('d', undefined, 0, 4000);
+    const r = await call({
+      wav,
+      onStart: async () => {
+        await new Promise((res) => setTimeout(res, 800));
+        return [{ id: 'bye-d', type: 'event', name: 'hangup', sessionParams: { delayBotDisconnectMs: 3000 } }];
+      },
+    });
+    assert.equal(r.sippCode, 0);
+    const hangup = r.events.find((e) => e.type === 'BotHangupRequested')!;
+    const bye = r.events.find((e) => e.type === 'ByeSent')!;
+    assert.ok(bye.type === 'ByeSent' && bye.data.trigger === 'immediate' && bye.data.sttWaitMs === 0, JSON.stringify(bye.data));
+    assert.ok(bye.at - hangup.at < 500, `BYE ${bye.at - hangup.at} ms after the hangup`);
+    assert.ok(!types(r.events).includes('SttStarted'));
+  });
+
+  it('(e, f) the bot\'s reply and its goodbye reach the caller as audio that decodes back to their words, and the goodbye is heard before the BYE', async () => {
+    const wav = callerWav('e', undefined, 0, 12_000);
+    const r = await call({
+      wav,
+      capture: true,
+      onStart: () => [
+        { id: 'reply-e', type: 'message', text: 'Your balance is twenty dollars.' },
+        { id: 'bye-msg-f', type: 'message', text: 'Thank you for calling, goodbye!' },
+        { id: 'bye-f', type: 'event', name: 'hangup', activityParams: { hangupReason: 'completed' } },
+      ],
+    });
+    assert.equal(r.sippCode, 0);
+    const starts = r.events.filter((e) => e.type === 'PlaybackStarted');
+    const ends = r.events.filter((e) => e.type === 'PlaybackFinished');
+    assert.deepEqual(starts.map((e) => e.type === 'PlaybackStarted' && e.data.text), ['Your balance is twenty dollars.', 'Thank you for calling, goodbye!']);
+    assert.deepEqual(ends.map((e) => e.type === 'PlaybackFinished' && e.data.outcome), ['played', 'played']);
+    const bye = r.events.find((e) => e.type === 'ByeSent')!;
+    assert.ok(bye.type === 'ByeSent' && bye.data.trigger === 'playback-finished', JSON.stringify(bye.data));
+    assert.ok(bye.at >= ends[1]!.at);
+    const heard = r.heard!;
+    assert.ok(heard.packets > 100, `RTP packets to the caller: ${heard.packets}`);
+    assert.ok(r.byeAt !== undefined && heard.lastVoicedAt !== undefined, 'a BYE and sound were captured');
+    assert.ok(heard.lastVoicedAt <= r.byeAt, `the goodbye's last sound went ${(r.byeAt - heard.lastVoicedAt).toFixed(0)} ms before the BYE (last packet of any kind: ${(heard.lastAt! - r.byeAt).toFixed(0)} ms after it)`);
+    assert.deepEqual(await decode(heard.pcm), ['your balance is twenty dollars', 'thank you for calling goodbye']);
+  });
+});

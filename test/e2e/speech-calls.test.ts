@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AC_TOKEN, defaultScript, startAcScriptedBot } from '../bots/fixtures/ac-bot-api-scripted-bot.ts';
-import { launchE2eNode, ended, nextCall, waitUntil, type E2eNode } from './support/call-harness.ts';
+import { launchE2eNode, ended, nextCall, type E2eNode } from './support/call-harness.ts';
 import { startCapture, pcmuAudio, sipRequests } from './support/loopback-capture.ts';
 import { sippAvailable, startSipp } from '../sip/sipp.ts';
 import { ensurePsStream } from '../speech/support/audio.ts';

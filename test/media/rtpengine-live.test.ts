@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NgClient } from '../../src/media/rtpengine/ng-client.ts';
-import { ngAnswer, ngDelete, ngOffer, ngPing, ngPlayMedia, ngQuery } from '../../src/media/rtpengine/ng-commands.ts';
+import { ngAnswer, ngDelete, ngOffer, ngPing, ngPlayDtmf, ngPlayMedia, ngQuery, ngStopMedia } from '../../src/media/rtpengine/ng-commands.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -161,6 +161,41 @@ test('live rtpengine: play media sends a file to the caller as RTP in the negoti
     const got = await caller.waitFor(45, 4000);
     assert.ok(got.length >= 45, `the caller got ${got.length} packets`);
     assert.ok(got.every((p) => p.pt === 0 && p.payload.length === 160 && p.from.port === a.callerSendsTo));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await ngDelete(ng, { callId: id, fromTag: 'peer', deleteDelaySec: 0 }).catch(() => undefined);
+  }
+});
+
+test('live rtpengine: stop media ends a playback early; play DTMF (inject DTMF) reaches the caller as telephone-event', async () => {
+  const caller = await open();
+  const inner = await open();
+  const id = callId('stop-dtmf');
+  const dir = mkdtempSync(join(tmpdir(), 'rtpengine-play-'));
+  try {
+    const file = join(dir, 'long.wav');
+    writeFileSync(file, wav(5));
+    const a = await anchor(id, caller, inner, ['port latching', 'inject DTMF']);
+    await caller.stream(a.callerSendsTo, 5);
+    await ngPlayMedia(ng, { callId: id, tag: 'peer', source: { file } });
+    await caller.waitFor(10);
+    await ngStopMedia(ng, { callId: id, tag: 'peer' });
+    await new Promise((r) => setTimeout(r, 100));
+    const afterStop = caller.received.length;
+    await new Promise((r) => setTimeout(r, 600));
+    assert.ok(caller.received.length - afterStop < 10, `playback stopped (${caller.received.length - afterStop} packets after stop)`);
+    // DTMF as if voxledger's side pressed 5, injected into its stream (rtpengine needs that stream's SSRC).
+    const talking = inner.stream(a.innerSendsTo, 40);
+    await new Promise((r) => setTimeout(r, 100));
+    const before = caller.received.length;
+    await ngPlayDtmf(ng, { callId: id, tag: 'voxledger', digit: '5', durationMs: 200 });
+    const deadline = Date.now() + 3000;
+    while (!caller.received.slice(before).some((p) => p.pt === 101) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const events = caller.received.slice(before).filter((p) => p.pt === 101);
+    assert.ok(events.length > 0, 'telephone-event packets reached the caller');
+    assert.equal(events[0]!.payload[0], 5);
+    await talking;
+    await assert.rejects(ngPlayDtmf(ng, { callId: id, tag: 'voxledger', digit: 'Z' }), (err) => isVoxError(err, 'VOX_MEDIA_ENGINE'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await ngDelete(ng, { callId: id, fromTag: 'peer', deleteDelaySec: 0 }).catch(() => undefined);

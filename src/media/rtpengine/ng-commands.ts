@@ -152,7 +152,11 @@ export async function ngStopMedia(c: NgClient, p: { callId: string; tag: string 
   await c.request('stop media', { 'call-id': p.callId, 'from-tag': p.tag });
 }
 
-/** `play DTMF`: injects an RFC 4733 event towards the participant `tag`. */
+/**
+ * `play DTMF`: injects a DTMF event as if participant `tag` sent it (telephone-event when the
+ * receiving side negotiated it, else a tone). The call must have been offered and answered with
+ * the `inject DTMF` flag.
+ */
 export async function ngPlayDtmf(c: NgClient, p: { callId: string; tag: string; digit: string; durationMs?: number }): Promise<void> {
   const d: NgDict = { 'call-id': p.callId, 'from-tag': p.tag, code: p.digit };
   if (p.durationMs !== undefined) d.duration = p.durationMs;

@@ -26,6 +26,7 @@ import type { CallEvent } from '../src/domain/events.ts';
 import type { Direction, ReasonCode, SessionParams, SipHeader, TerminatedBy } from '../src/domain/types.ts';
 import { mergeParams } from '../src/domain/bot-params.ts';
 import { CLIENT_SIDE_REASON } from '../src/domain/reason-codes.ts';
+import { amdListening, amdOnEvent, armAmd, MACHINE_DETECTED_REASON, type AmdState } from './amd.ts';
 import { isTransferAwaiting, isTransferSuccess, transferFromRequest, transferOnProgress, transferRefusal, transferredReason, type TransferState } from './transfer.ts';
 
 export interface PendingHangup {
@@ -73,9 +74,11 @@ export interface CallContext {
   /** Session-level params, last write wins in stream order (config first, then the bot). */
   params: SessionParams;
   hangup?: PendingHangup;
-  byeTrigger?: 'immediate' | 'stt-final' | 'stt-failed' | 'playback-finished' | 'deadline' | 'error' | 'transferred';
+  byeTrigger?: 'immediate' | 'stt-final' | 'stt-failed' | 'playback-finished' | 'deadline' | 'error' | 'transferred' | 'machine-detected';
   /** The bot's transfer, the last one requested (machines/transfer.ts). */
   transfer?: TransferState;
+  /** Answering-machine detection, armed at answer on outbound calls with a policy (machines/amd.ts). */
+  amd?: AmdState;
   /** Set when the BYE went out (ms). */
   byeSentAt?: number;
   errorReason?: string;
@@ -119,6 +122,9 @@ export const callMachine = setup({
     lastPlaybackEnds: ({ context, event }) => event.type === 'PlaybackFinished' && context.playbacks.every((id) => id === event.data.playbackId),
     /** After the playback wait: the caller is speaking and the STT deadline is ahead. */
     sttPending: ({ context, event }) => context.sttInProgress && context.hangup !== undefined && context.hangup.delayMs > 0 && context.hangup.deadline > event.at,
+    amdListening: ({ context }) => amdListening(context.amd),
+    amdObserving: ({ context }) => amdListening(context.amd) && context.amd?.observation === undefined,
+    amdDisconnects: ({ context, event }) => amdListening(context.amd) && event.type === 'AmdVerdictReached' && event.data.action === 'disconnect',
     transferAllowed: ({ context }) => transferRefusal('active', context.transfer) === undefined,
     referDue: ({ context }) => context.transfer?.phase === 'requested',
     transferAwaiting: ({ context }) => isTransferAwaiting(context.transfer),
@@ -171,6 +177,11 @@ export const callMachine = setup({
       ending: ({ context }): CallEnding =>
         context.transfer?.phase === 'succeeded' && context.ending ? context.ending : { reasonCode: 'client-disconnected', reason: CLIENT_SIDE_REASON, terminatedBy: 'client' },
     }),
+    amdFact: assign({ amd: ({ context, event }) => amdOnEvent(context.amd, event) }),
+    machineEnding: assign({
+      ending: (): CallEnding => ({ reasonCode: 'machine-detected', reason: MACHINE_DETECTED_REASON, terminatedBy: 'system' }),
+      byeTrigger: () => 'machine-detected' as const,
+    }),
     recordTransfer: assign({ transfer: ({ event }) => transferFromRequest(event) }),
     recordRefer: assign({ transfer: ({ context }) => (context.transfer ? { ...context.transfer, phase: 'referred' as const } : undefined) }),
     recordTransferProgress: assign({ transfer: ({ context, event }) => transferOnProgress(context.transfer, event) }),
@@ -204,7 +215,7 @@ export const callMachine = setup({
     // Facts that may arrive in any live state; `ended` (final) accepts nothing, so CallEnded stays last.
     SessionParamsUpdated: { actions: ['updateParams', 'noteActivity'] },
     SttStarted: { actions: 'trackSttStart' },
-    SttFinalReceived: { actions: 'trackSttFinal' },
+    SttFinalReceived: { actions: ['trackSttFinal', 'amdFact'] },
     SttFailed: { actions: 'trackSttFinal' },
     PlaybackStarted: { actions: ['trackPlaybackStart', 'noteActivity'] },
     PlaybackFinished: { actions: 'trackPlaybackEnd' },
@@ -243,7 +254,7 @@ export const callMachine = setup({
       on: {
         // The callee rings: a fact for the record and the call-status webhooks; nothing changes here.
         CallRinging: { actions: assign({}) },
-        CallAnswered: { target: 'connecting', actions: assign({ answeredAt: ({ event }) => event.at }) },
+        CallAnswered: { target: 'connecting', actions: assign({ answeredAt: ({ event }) => event.at, amd: ({ context }) => armAmd(context.params.machineDetection) }) },
         RingTimeoutReached: { actions: assign({ cancelRequested: () => true }) },
         OutboundCallFailed: {
           target: 'ending',
@@ -270,6 +281,12 @@ export const callMachine = setup({
         ByeReceived: { target: 'ending', actions: 'clientEnded' },
         CallErrored: { target: 'byeDue', actions: 'errorEnding' },
         OperatorHangupRequested: { target: 'byeDue', actions: 'operatorEnding' },
+        AmdObserved: { guard: 'amdObserving', actions: 'amdFact' },
+        AmdBeepDetected: { guard: 'amdListening', actions: 'amdFact' },
+        AmdVerdictReached: [
+          { guard: 'amdDisconnects', target: 'byeDue', actions: ['amdFact', 'machineEnding'] },
+          { guard: 'amdListening', actions: 'amdFact' },
+        ],
       },
     },
     active: {
@@ -289,6 +306,12 @@ export const callMachine = setup({
           { guard: 'transferAwaiting', actions: 'recordTransferProgress' },
         ],
         TransferFailed: { guard: 'transferFailing', actions: 'recordTransferFailed' },
+        AmdObserved: { guard: 'amdObserving', actions: 'amdFact' },
+        AmdBeepDetected: { guard: 'amdListening', actions: 'amdFact' },
+        AmdVerdictReached: [
+          { guard: 'amdDisconnects', target: 'byeDue', actions: ['amdFact', 'machineEnding'] },
+          { guard: 'amdListening', actions: 'amdFact' },
+        ],
       },
     },
     awaitingSttFinal: {

@@ -15,6 +15,7 @@ import { buildReasonHeader } from '../src/domain/hangup-headers.ts';
 import { BOT_SIDE_REASON } from '../src/domain/reason-codes.ts';
 import { TRANSFER_BYE_CAUSE } from '../src/domain/transfer.ts';
 import { decideTransfer, transferWakeUp, transferredReason, type TransferDecision } from './transfer.ts';
+import { amdWakeUp, decideAmd, MACHINE_DETECTED_REASON, type AmdDecision } from './amd.ts';
 
 export type CallSnapshot = SnapshotFrom<typeof callMachine>;
 export type CallState = 'idle' | 'offered' | 'dialing' | 'connecting' | 'active' | 'awaitingSttFinal' | 'awaitingPlayback' | 'byeDue' | 'ending' | 'ended';
@@ -23,7 +24,8 @@ export type Decision =
   | { type: 'RingTimeoutReached'; data: CallEventDataMap['RingTimeoutReached'] }
   | { type: 'ByeSent'; data: CallEventDataMap['ByeSent'] }
   | { type: 'CallEnded'; data: CallEventDataMap['CallEnded'] }
-  | TransferDecision;
+  | TransferDecision
+  | AmdDecision;
 
 /** Q.850 cause 41 (temporary failure) for BYEs the runtime sends because something failed. */
 export const ERROR_Q850_CAUSE = 41;
@@ -69,6 +71,9 @@ export function fold(events: Iterable<CallEvent>): CallSnapshot {
 }
 
 function byeFor(ctx: CallContext, trigger: CallEventDataMap['ByeSent']['trigger'], now: number): Decision {
+  if (trigger === 'machine-detected') {
+    return { type: 'ByeSent', data: { reasonHeader: buildReasonHeader(MACHINE_DETECTED_REASON), headers: [], trigger, sttWaitMs: 0 } };
+  }
   if (trigger === 'transferred') {
     return { type: 'ByeSent', data: { reasonHeader: buildReasonHeader(transferredReason(ctx.transfer), TRANSFER_BYE_CAUSE), headers: [], trigger, sttWaitMs: 0 } };
   }
@@ -100,8 +105,10 @@ export function decide(snapshot: CallSnapshot, now: number): Decision | undefine
       return ctx.hangup && now >= ctx.hangup.deadline ? byeFor(ctx, 'deadline', now) : undefined;
     case 'awaitingPlayback':
       return ctx.hangup?.playbackDeadline !== undefined && now >= ctx.hangup.playbackDeadline ? byeFor(ctx, 'deadline', now) : undefined;
+    case 'connecting':
+      return decideAmd(ctx.amd, now);
     case 'active':
-      return decideTransfer(ctx.transfer, now);
+      return decideTransfer(ctx.transfer, now) ?? decideAmd(ctx.amd, now);
     case 'byeDue':
       return byeFor(ctx, ctx.byeTrigger ?? 'immediate', now);
     case 'ending': {
@@ -158,8 +165,13 @@ export function nextWakeUp(snapshot: CallSnapshot): number | undefined {
       return ctx.hangup?.deadline;
     case 'awaitingPlayback':
       return ctx.hangup?.playbackDeadline;
-    case 'active':
-      return transferWakeUp(ctx.transfer);
+    case 'connecting':
+      return amdWakeUp(ctx.amd);
+    case 'active': {
+      const t = transferWakeUp(ctx.transfer);
+      const a = amdWakeUp(ctx.amd);
+      return t === undefined ? a : a === undefined ? t : Math.min(t, a);
+    }
     default:
       return undefined;
   }

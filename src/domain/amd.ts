@@ -18,6 +18,9 @@ export const MACHINE_DETECTION_POLICIES: readonly MachineDetectionPolicy[] = ['d
 
 export type AmdResult = 'human' | 'machine' | 'silence';
 
+/** The event the bot gets with the verdict: `{result, reason, beep}` in its dialect. */
+export const MACHINE_DETECTION_EVENT = 'machineDetection';
+
 export const AMD = {
   /** No speech this long after answer: `silence`. */
   initialSilenceMs: 4_500,

@@ -22,7 +22,8 @@ export interface ParamCheck {
 }
 
 /** The parameters voxledger understands (sessionParams / activityParams / a bot's defaults). */
-export const PARAM_KEYS = ['botOperationResult', 'botOperationData', 'delayBotDisconnectMs', 'hangupReason', 'hangupSipHeaders'] as const;
+export const PARAM_KEYS = ['botOperationResult', 'botOperationData', 'delayBotDisconnectMs', 'hangupReason', 'hangupSipHeaders', 'machineDetection'] as const;
+const MACHINE_DETECTION = ['detect', 'disconnect', 'detect-beep'] as const;
 const KNOWN = new Set<string>(PARAM_KEYS);
 
 export function excerpt(value: unknown, max = 120): string {
@@ -83,6 +84,10 @@ export function checkParams(bag: unknown, prefix: string): ParamCheck {
           params.hangupReason = clean;
           if (clean !== v) rejected.push({ field, reason: `control characters replaced by spaces or cut at ${MAX_HANGUP_REASON_CHARS} characters`, excerpt: excerpt(v) });
         } else rejected.push({ field, reason: 'must be a string', excerpt: excerpt(v) });
+        break;
+      case 'machineDetection':
+        if ((MACHINE_DETECTION as readonly unknown[]).includes(v)) params.machineDetection = v as (typeof MACHINE_DETECTION)[number];
+        else rejected.push({ field, reason: `must be one of ${MACHINE_DETECTION.join(', ')}`, excerpt: excerpt(v) });
         break;
       case 'hangupSipHeaders': {
         const { accepted, rejected: bad } = checkHangupHeaders(v);

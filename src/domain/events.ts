@@ -127,12 +127,39 @@ export interface CallEventDataMap {
    * deadline passed); the bot is told (`transferStatus` in its dialect) and the call goes on.
    */
   TransferFailed: { sipStatus: number; reasonCode: ReasonCode; reason: string; cause: 'refer-failed' | 'notify-failure' | 'timeout' };
+  /**
+   * Answering-machine detection (outbound calls with session param machineDetection): what the
+   * audio analyzer measured after answer (ms from answer; src/domain/amd.ts AmdObservation).
+   */
+  AmdObserved: {
+    initialSilenceMs: number;
+    greetingMs: number;
+    silenceAfterMs: number;
+    endedBy: 'silence-after-greeting' | 'long-greeting' | 'initial-silence' | 'beep' | 'timeout';
+    beepWaitMs: number;
+  };
+  /** The analyzer heard a beep: a steady tone of `freqHz` from `atMs` after answer, `durationMs` long. */
+  AmdBeepDetected: { atMs: number; freqHz: number; durationMs: number };
+  /**
+   * Decision: the detector's verdict, from AmdObserved, AmdBeepDetected and the words recognised
+   * meanwhile. `action`: tell-bot (a `machineDetection` event) or disconnect (a machine under
+   * policy disconnect: BYE, CallEnded machine-detected).
+   */
+  AmdVerdictReached: {
+    result: 'human' | 'machine' | 'silence';
+    reason: string;
+    words: number;
+    greetingMs: number;
+    beep: boolean;
+    policy: 'detect' | 'disconnect' | 'detect-beep';
+    action: 'tell-bot' | 'disconnect';
+  };
   /** Decision, then effect: the BYE the runtime sends, with headers exactly as they go on the wire. */
   ByeSent: {
     reasonHeader: string | null;
     headers: SipHeader[];
     /** stt-failed: the recognizer failed during the STT wait; playback-finished: the goodbye prompt ended. */
-    trigger: 'immediate' | 'stt-final' | 'stt-failed' | 'playback-finished' | 'deadline' | 'error' | 'transferred';
+    trigger: 'immediate' | 'stt-final' | 'stt-failed' | 'playback-finished' | 'deadline' | 'error' | 'transferred' | 'machine-detected';
     /** How long the BYE waited for the STT final (0 when it did not wait). */
     sttWaitMs: number;
     /** Set when the BYE could not be put on the wire (the call ends all the same). */
@@ -200,11 +227,11 @@ export const INPUT_EVENTS: ReadonlySet<CallEventType> = new Set<CallEventType>([
   'CallOffered', 'CallRinging', 'CallAnswered', 'OutboundCallFailed', 'CancelReceived', 'BotConversationStarted', 'BotStartFailed',
   'SessionParamsUpdated', 'BotHangupRequested', 'OperatorHangupRequested', 'BotInputRejected', 'SttStarted', 'SttFinalReceived', 'ByeReceived', 'CallErrored',
   'MediaNegotiated', 'SttFailed', 'PlaybackStarted', 'PlaybackFinished', 'DtmfReceived',
-  'TransferRequested', 'TransferProgressed',
+  'TransferRequested', 'TransferProgressed', 'AmdObserved', 'AmdBeepDetected',
 ]);
 /** Delivery records, kept beside the call's stream (`notify-`, `status-`), never in it. */
 export const DELIVERY_EVENTS: ReadonlySet<EventType> = new Set<EventType>(['BotNotified', 'StatusWebhookAttempted']);
-export const DECISION_EVENTS: ReadonlySet<CallEventType> = new Set<CallEventType>(['RingTimeoutReached', 'ByeSent', 'CallEnded', 'ReferSent', 'TransferFailed']);
+export const DECISION_EVENTS: ReadonlySet<CallEventType> = new Set<CallEventType>(['RingTimeoutReached', 'ByeSent', 'CallEnded', 'ReferSent', 'TransferFailed', 'AmdVerdictReached']);
 
 // ---------------------------------------------------------------------------------------------
 // Validation at the boundary. Small hand-written checks: each returns a list of problems.
@@ -269,11 +296,14 @@ const SCHEMAS: Record<EventType, Check> = {
   ReferSent: shape({ target: str, referredBy: optStr, headers, error: optStr }),
   TransferProgressed: shape({ source: oneOf(['refer-response', 'notify']), sipStatus: nonNegInt, reason: optStr }),
   TransferFailed: shape({ sipStatus: nonNegInt, reasonCode, reason: str, cause: oneOf(['refer-failed', 'notify-failure', 'timeout']) }),
+  AmdObserved: shape({ initialSilenceMs: nonNegInt, greetingMs: nonNegInt, silenceAfterMs: nonNegInt, endedBy: oneOf(['silence-after-greeting', 'long-greeting', 'initial-silence', 'beep', 'timeout']), beepWaitMs: nonNegInt }),
+  AmdBeepDetected: shape({ atMs: nonNegInt, freqHz: nonNegInt, durationMs: nonNegInt }),
+  AmdVerdictReached: shape({ result: oneOf(['human', 'machine', 'silence']), reason: str, words: nonNegInt, greetingMs: nonNegInt, beep: (v, p, o) => void (typeof v !== 'boolean' && o.push(`${p} must be a boolean`)), policy: oneOf(['detect', 'disconnect', 'detect-beep']), action: oneOf(['tell-bot', 'disconnect']) }),
   SttFailed: shape({ code: str, message: str }),
   PlaybackStarted: shape({ playbackId: str, text: str, activityId: optStr }),
   PlaybackFinished: shape({ playbackId: str, outcome: oneOf(['played', 'cancelled', 'failed']), error: optStr }),
   DtmfReceived: shape({ digit: (v, p, o) => void (!(typeof v === 'string' && /^[0-9*#A-D]$/.test(v)) && o.push(`${p} must be one of 0-9 * # A-D`)), durationMs: nonNegInt }),
-  ByeSent: shape({ reasonHeader: (v, p, o) => void (v !== null && str(v, p, o)), headers, trigger: oneOf(['immediate', 'stt-final', 'stt-failed', 'playback-finished', 'deadline', 'error', 'transferred']), sttWaitMs: nonNegInt, error: optStr }),
+  ByeSent: shape({ reasonHeader: (v, p, o) => void (v !== null && str(v, p, o)), headers, trigger: oneOf(['immediate', 'stt-final', 'stt-failed', 'playback-finished', 'deadline', 'error', 'transferred', 'machine-detected']), sttWaitMs: nonNegInt, error: optStr }),
   ByeReceived: shape({ reasonHeader: optStr }),
   CallErrored: shape({ code: str, message: str, sipStatus: (v, p, o) => void (v !== undefined && int(v, p, o)) }),
   MediaNegotiated: shape({

@@ -43,5 +43,7 @@ export interface SessionParams {
   delayBotDisconnectMs?: number;
   hangupReason?: string;
   hangupSipHeaders?: SipHeader[];
+  /** Outbound calls: answering-machine detection policy (src/domain/amd.ts). */
+  machineDetection?: 'detect' | 'disconnect' | 'detect-beep';
 }
 

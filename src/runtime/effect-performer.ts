@@ -12,7 +12,8 @@ import type { BotLink } from './bot-link.ts';
 import type { CallRegistry } from './call-registry.ts';
 import type { Effect, EffectOutcome } from './effects.ts';
 import { refusalStatus, type MediaSignaling } from './media-signaling.ts';
-import { sendRefer, tellBotTransferFailed } from './transfer-effects.ts';
+import { sendRefer, tellBot } from './transfer-effects.ts';
+import type { AmdRunner } from './amd-runner.ts';
 import type { SpeechLink } from './speech-link.ts';
 
 export interface EffectPerformerDeps {
@@ -27,6 +28,8 @@ export interface EffectPerformerDeps {
   media?: MediaSignaling;
   /** The calls' speech, when the runtime has a speech pipeline. */
   speech?: SpeechLink;
+  /** Answering-machine detectors on the calls' audio (stopped on Finish). */
+  amd?: AmdRunner;
 }
 
 const DONE: Promise<EffectOutcome> = Promise.resolve('done');
@@ -54,8 +57,11 @@ export function effectPerformer(deps: EffectPerformerDeps): (actor: CallActor, e
       case 'ReferNotSent':
         deps.submit(actor, [{ type: 'TransferProgressed', data: { source: 'refer-response', sipStatus: 0, reason: effect.error.slice(0, 200) } }]);
         return DONE;
-      case 'TellBotTransferFailed':
-        tellBotTransferFailed(deps.botLink.session(callId), effect.failure, actor.log);
+      case 'TellBot':
+        tellBot(deps.botLink.session(callId), effect.name, effect.value, actor.log);
+        return DONE;
+      case 'WatchForMachine':
+        if (actor.snapshot.context.amd) deps.amd?.start(actor, deps.media?.endpoint(callId));
         return DONE;
       case 'Answer': {
         const answer = () => {
@@ -89,6 +95,7 @@ export function effectPerformer(deps: EffectPerformerDeps): (actor: CallActor, e
         const { ended } = effect;
         deps.registry.remove(callId);
         void deps.speech?.finish(callId);
+        deps.amd?.stop(callId);
         void deps.media?.release(callId);
         deps.botLink.forget(callId)?.close().catch((err) => actor.log.warn('bot session close failed', { err }));
         const ctx = actor.snapshot.context;

@@ -6,6 +6,8 @@
  */
 import type { CallEvent, CallEventDataMap } from '../domain/events.ts';
 import type { SipHeader } from '../domain/types.ts';
+import { TRANSFER_STATUS_EVENT } from '../domain/transfer.ts';
+import { MACHINE_DETECTION_EVENT } from '../domain/amd.ts';
 
 export type Effect =
   /** Put our BYE on the wire (decided ByeSent, not yet recorded). */
@@ -14,8 +16,10 @@ export type Effect =
   | { type: 'SendRefer'; refer: CallEventDataMap['ReferSent'] }
   /** The REFER could not be sent (ReferSent with its error): record the failure as TransferProgressed sipStatus 0. */
   | { type: 'ReferNotSent'; error: string }
-  /** Tell the bot its transfer failed (TransferFailed): `transferStatus` in its dialect. */
-  | { type: 'TellBotTransferFailed'; failure: CallEventDataMap['TransferFailed'] }
+  /** An event for the bot in its dialect: `transferStatus` (TransferFailed), `machineDetection` (AmdVerdictReached, tell-bot). */
+  | { type: 'TellBot'; name: string; value: Record<string, unknown> }
+  /** Start the answering-machine detector on the call's audio, when it is armed (CallAnswered). */
+  | { type: 'WatchForMachine' }
   /** Answer an inbound INVITE (CallOffered, inbound). */
   | { type: 'Answer' }
   /** Send the INVITE of an outbound call (CallOffered, outbound). */
@@ -59,7 +63,7 @@ export function effectsOf(events: readonly CallEvent[]): Effect[] {
         else out.push({ type: 'Dial', target: e.data.to, from: e.data.from, headers: Object.entries(e.data.headers ?? {}).map(([name, value]) => ({ name, value })) });
         break;
       case 'CallAnswered':
-        out.push({ type: 'StartBot' });
+        out.push({ type: 'StartBot' }, { type: 'WatchForMachine' });
         break;
       case 'RingTimeoutReached':
         out.push({ type: 'Cancel' });
@@ -77,7 +81,10 @@ export function effectsOf(events: readonly CallEvent[]): Effect[] {
         if (e.data.error !== undefined) out.push({ type: 'ReferNotSent', error: e.data.error });
         break;
       case 'TransferFailed':
-        out.push({ type: 'TellBotTransferFailed', failure: e.data });
+        out.push({ type: 'TellBot', name: TRANSFER_STATUS_EVENT, value: { status: 'failed', reasonCode: e.data.reasonCode, reason: e.data.reason, sipStatus: e.data.sipStatus } });
+        break;
+      case 'AmdVerdictReached':
+        if (e.data.action === 'tell-bot') out.push({ type: 'TellBot', name: MACHINE_DETECTION_EVENT, value: { result: e.data.result, reason: e.data.reason, beep: e.data.beep } });
         break;
       case 'CallEnded':
         out.push({ type: 'Finish', ended: e });

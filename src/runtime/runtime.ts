@@ -23,6 +23,7 @@ import { CallRegistry, type EndedListener } from './call-registry.ts';
 import { BotLink } from './bot-link.ts';
 import { effectPerformer } from './effect-performer.ts';
 import { transferProgressInput } from './transfer-effects.ts';
+import { AmdRunner } from './amd-runner.ts';
 import type { MediaEndpoint, MediaEngine } from '../media/port.ts';
 import { MediaSignaling, type MediaListener } from './media-signaling.ts';
 import type { SpeechPipeline } from '../speech/pipeline/speech-pipeline.ts';
@@ -96,7 +97,7 @@ export class CallRuntime implements SignalingEvents {
       nodeId: opts.nodeId,
       log: opts.log,
       perform: effectPerformer({
-        signaling: this.signaling, clock: opts.clock, answerDelayMs: opts.answerDelayMs ?? 0, registry: this.calls, botLink: this.botLink, submit,
+        signaling: this.signaling, clock: opts.clock, answerDelayMs: opts.answerDelayMs ?? 0, registry: this.calls, botLink: this.botLink, submit, amd: new AmdRunner(submit),
         ...(this.legs ? { media: this.legs } : {}), ...(this.speech ? { speech: this.speech } : {}),
       }),
     };

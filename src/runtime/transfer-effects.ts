@@ -8,7 +8,6 @@
 import type { CallEventDataMap } from '../domain/events.ts';
 import { ErrorCodes, toVoxError } from '../domain/errors.ts';
 import { sanitizeReasonText } from '../domain/hangup-headers.ts';
-import { TRANSFER_STATUS_EVENT } from '../domain/transfer.ts';
 import type { SignalingAdapter, TransferReport } from '../sip/port.ts';
 import type { BotSession } from '../bots/port.ts';
 import type { Logger } from '../log/logger.ts';
@@ -36,12 +35,15 @@ export function transferProgressInput(report: TransferReport): CallInput {
   return { type: 'TransferProgressed', data };
 }
 
-/** `transferStatus` {status: failed, reasonCode, reason, sipStatus} to the bot (none on this node after a takeover: only recorded). */
-export function tellBotTransferFailed(session: BotSession | undefined, failure: CallEventDataMap['TransferFailed'], log: Logger): void {
+/**
+ * An event for the bot in its dialect (`transferStatus` after a failed transfer, `machineDetection`
+ * with the detector's verdict). No session on this node (after a takeover, or before the bot's
+ * conversation is up): only recorded, logged.
+ */
+export function tellBot(session: BotSession | undefined, name: string, value: Record<string, unknown>, log: Logger): void {
   if (!session) {
-    log.warn('transfer failed; no bot session on this node to tell', { reasonCode: failure.reasonCode });
+    log.warn(`no bot session on this node to send ${name} to`, { event: name });
     return;
   }
-  const value = { status: 'failed', reasonCode: failure.reasonCode, reason: failure.reason, sipStatus: failure.sipStatus };
-  session.sendEvent(TRANSFER_STATUS_EVENT, value).catch((err: unknown) => log.warn('could not tell the bot the transfer failed', { err }));
+  session.sendEvent(name, value).catch((err: unknown) => log.warn(`could not send ${name} to the bot`, { err }));
 }

@@ -57,6 +57,10 @@ const SAMPLE: Record<CallEventType, CallEvent> = {
   ReferSent: ev('ReferSent', { target: 'sip:agent@pbx', headers: [] }, AT),
   TransferProgressed: ev('TransferProgressed', { source: 'notify', sipStatus: 200 }, AT),
   TransferFailed: ev('TransferFailed', { sipStatus: 603, reasonCode: 'declined', reason: 'Decline', cause: 'refer-failed' }, AT),
+  // With no detector armed (inbound, no policy) these are refused everywhere (test/runtime/amd-machine.test.ts covers the armed ones).
+  AmdObserved: ev('AmdObserved', { initialSilenceMs: 300, greetingMs: 500, silenceAfterMs: 800, endedBy: 'silence-after-greeting', beepWaitMs: 0 }, AT),
+  AmdBeepDetected: ev('AmdBeepDetected', { atMs: 3000, freqHz: 1000, durationMs: 120 }, AT),
+  AmdVerdictReached: ev('AmdVerdictReached', { result: 'human', reason: 'short', words: 1, greetingMs: 500, beep: false, policy: 'detect', action: 'tell-bot' }, AT),
 };
 const CALL_EVENT_TYPES = EVENT_TYPES.filter((t): t is CallEventType => !DELIVERY_EVENTS.has(t));
 

@@ -49,6 +49,9 @@ export interface Cdr {
   transferSipStatus?: number;
   /** Transfers the bot asked for and the call took (TransferRequested). */
   transferAttempts?: number;
+  /** Answering-machine detection's verdict (human, machine, silence) and why. */
+  machineDetection?: 'human' | 'machine' | 'silence';
+  machineDetectionReason?: string;
 }
 
 
@@ -88,6 +91,10 @@ export function applyToCdr(cdr: Cdr, e: DomainEvent): void {
       cdr.transferOutcome = 'failed';
       cdr.transferSipStatus = e.data.sipStatus;
       break;
+    case 'AmdVerdictReached':
+      cdr.machineDetection = e.data.result;
+      cdr.machineDetectionReason = e.data.reason;
+      break;
     case 'ByeSent':
       cdr.hangupSipHeaders = e.data.headers;
       cdr.byeReasonHeader = e.data.reasonHeader;
@@ -125,7 +132,7 @@ export const CDR_COLUMNS: Array<keyof Cdr> = [
   'callId', 'direction', 'from', 'to', 'botId', 'sipCallId', 'offeredAt', 'answeredAt', 'endedAt', 'durationMs', 'reasonCode', 'reason',
   'terminatedBy', 'hangupReason', 'hangupSipHeaders', 'byeReasonHeader', 'peerReasonHeader', 'botOperationResult', 'botOperationData',
   'sipStatus', 'sttWaitMs', 'rejectedBotInputs', 'botNotified', 'botNotifyAttempts',
-  'transferTarget', 'transferOutcome', 'transferSipStatus', 'transferAttempts',
+  'transferTarget', 'transferOutcome', 'transferSipStatus', 'transferAttempts', 'machineDetection', 'machineDetectionReason',
 ];
 
 /** RFC 4180 CSV: objects as JSON, quotes doubled, every field quoted when needed. */

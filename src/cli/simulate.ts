@@ -16,7 +16,7 @@ import type { Logger } from '../log/logger.ts';
 export const SCENARIOS = [
   'bot-hangup', 'bot-hangup-stt-final', 'bot-hangup-stt-deadline', 'caller-hangup', 'caller-cancel',
   'outbound-busy', 'outbound-declined', 'outbound-no-answer', 'outbound-ring-timeout', 'outbound-error', 'outbound-answered',
-  'bot-start-failure', 'hostile-hangup', 'bot-transfer', 'bot-transfer-refused',
+  'bot-start-failure', 'hostile-hangup', 'bot-transfer', 'bot-transfer-refused', 'outbound-machine',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -132,6 +132,11 @@ export async function simulate(options: { store: EventStore; calls: number; seed
     'outbound-no-answer': (id) => sip.peer.fail(id, 480),
     'outbound-error': (id) => sip.peer.fail(id, 404),
     'outbound-answered': (id) => sip.peer.answer(id),
+    // A voicemail answers: the detector reports a long greeting 3 s later; policy disconnect ends the call.
+    'outbound-machine': (id) => {
+      sip.peer.answer(id);
+      clock.at(clock.now() + 3000, () => runtime.machineObserved(id, { initialSilenceMs: 400, greetingMs: 2540, silenceAfterMs: 0, endedBy: 'long-greeting', beepWaitMs: 0 }));
+    },
     'outbound-ring-timeout': () => undefined,
   };
   const settle = async () => {
@@ -176,7 +181,10 @@ export async function simulate(options: { store: EventStore; calls: number; seed
       const plan: Plan = { scenario, talkMs: 2000 + Math.floor(rand() * 60_000), delayMs: 500 + Math.floor(rand() * 3000), result: rand() < 0.7 ? 'success' : 'failure' };
       started++;
       if (scenario.startsWith('outbound')) {
-        const callId = await runtime.placeCall({ botId: 'sim-bot', to: `sip:+1555${String(started).padStart(6, '0')}@sim`, ringTimeoutMs: 8000 });
+        const callId = await runtime.placeCall({
+          botId: 'sim-bot', to: `sip:+1555${String(started).padStart(6, '0')}@sim`, ringTimeoutMs: 8000,
+          ...(scenario === 'outbound-machine' ? { sessionParams: { machineDetection: 'disconnect' as const } } : {}),
+        });
         bot.plans.set(callId, plan);
       } else {
         const callId = `sim-${options.seed}-${run}-${started}`;

@@ -24,6 +24,7 @@ import { BotLink } from './bot-link.ts';
 import { effectPerformer } from './effect-performer.ts';
 import { transferProgressInput } from './transfer-effects.ts';
 import { AmdRunner } from './amd-runner.ts';
+import type { AmdObservation } from '../domain/amd.ts';
 import type { MediaEndpoint, MediaEngine } from '../media/port.ts';
 import { MediaSignaling, type MediaListener } from './media-signaling.ts';
 import type { SpeechPipeline } from '../speech/pipeline/speech-pipeline.ts';
@@ -199,6 +200,19 @@ export class CallRuntime implements SignalingEvents {
 
   botActivities(callId: string, activities: BotActivity[]): void {
     this.botLink.activities(callId, activities);
+  }
+
+  /**
+   * What an answering-machine detector observed on an armed call (the built-in one on the call's
+   * media leg reports here through the same inputs; `simulate` and other analyzers may too).
+   */
+  machineObserved(callId: string, observation: AmdObservation): void {
+    this.input(callId, { type: 'AmdObserved', data: { ...observation } });
+  }
+
+  /** A beep heard on an armed call (ms from answer). */
+  machineBeep(callId: string, beep: { atMs: number; freqHz: number; durationMs: number }): void {
+    this.input(callId, { type: 'AmdBeepDetected', data: { ...beep } });
   }
 
   /** The SIP side's word on a transfer: the REFER's response, a NOTIFY's sipfrag status. */

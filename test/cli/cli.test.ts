@@ -35,7 +35,7 @@ describe('voxledger CLI on a sqlite store filled by simulate', () => {
     assert.equal(lines0.at(-1), '(300 calls)');
     const ids = lines0.slice(1, -1).map((l) => l.split(/\s+/)[0]!);
     assert.equal(ids.length, 300);
-    for (const l of lines0.slice(1, -1)) assert.match(l, /^\S+\s+\d{4}-\d\d-\d\dT\S+Z\s+(ended)\s+\S+\s+\S+\s+\S+\s+(bot-disconnected|client-disconnected|error|busy|declined|no-answer|transferred)$/);
+    for (const l of lines0.slice(1, -1)) assert.match(l, /^\S+\s+\d{4}-\d\d-\d\dT\S+Z\s+(ended)\s+\S+\s+\S+\s+\S+\s+(bot-disconnected|client-disconnected|error|busy|declined|no-answer|transferred|machine-detected)$/);
 
     c = capture();
     assert.equal(await main(['calls', '--config', cfg], c.io), 0);
@@ -72,7 +72,7 @@ describe('voxledger CLI on a sqlite store filled by simulate', () => {
     assert.equal(cdrs.length, 300);
     for (const cdr of cdrs) assert.ok(cdr.reasonCode, `every call ended: ${JSON.stringify(cdr)}`);
     const codes = new Set(cdrs.map((x) => x.reasonCode));
-    for (const code of ['bot-disconnected', 'client-disconnected', 'error', 'busy', 'declined', 'no-answer', 'transferred']) assert.ok(codes.has(code), code);
+    for (const code of ['bot-disconnected', 'client-disconnected', 'error', 'busy', 'declined', 'no-answer', 'transferred', 'machine-detected']) assert.ok(codes.has(code), code);
 
     c = capture();
     assert.equal(await main(['project', 'projections/examples/hangup-reasons-per-bot-per-hour.ts', '--json', '--config', cfg], c.io), 0, c.err());

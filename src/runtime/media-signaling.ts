@@ -228,6 +228,7 @@ export class MediaSignaling implements SignalingAdapter {
   }
 
   reject(callId: string, status: number, reasonPhrase?: string): Promise<void> {
+    this.offers.delete(callId); // a call refused before it had an actor (no route) ends here
     return this.inner.reject(callId, status, reasonPhrase);
   }
 

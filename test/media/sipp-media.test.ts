@@ -338,6 +338,27 @@ describe('media on the wire (sipp ↔ voxledger, embedded engine)', { skip: skip
     }
   });
 
+  it('node shutdown releases the media legs of live calls (their ports can be bound again)', async () => {
+    const doomed = await node(2);
+    const leg = doomed.next();
+    const caller = await startSipp({ scenario: callerScenario(sdp({ port: '[media_port]', formats: '0' }), ['RTP/AVP 0'], [{ pause: 8000 }]), remote: doomed.sipAddr, timeoutMs: 12_000 });
+    try {
+      const { callId, ep } = await legOrFail(leg, caller.done);
+      const port = ep.info!.local.port;
+      await doomed.stop();
+      assert.ok(doomed.legs.released.has(callId), 'released on stop');
+      const s = dgram.createSocket('udp4');
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.bind(port, '127.0.0.1', () => resolve());
+      });
+      s.close();
+    } finally {
+      caller.kill();
+      await caller.done;
+    }
+  });
+
   it('a full port range: 503 for the next call, recorded; once a call ends its port serves the next; nothing leaks', async () => {
     const small = await node(1);
     try {

@@ -35,6 +35,12 @@ function summary(e: DomainEvent): string {
       return `Refer-To: <${e.data.target}>${e.data.headers.map((h) => `; ${h.name}: ${h.value}`).join('')}${e.data.error ? ` (not sent: ${e.data.error})` : ''}`;
     case 'TransferProgressed':
       return `${e.data.source} SIP ${e.data.sipStatus}${e.data.reason ? ` ${e.data.reason}` : ''}`;
+    case 'AmdObserved':
+      return `${e.data.endedBy}: greeting ${e.data.greetingMs} ms after ${e.data.initialSilenceMs} ms, then ${e.data.silenceAfterMs} ms of silence`;
+    case 'AmdBeepDetected':
+      return `${e.data.freqHz} Hz at ${e.data.atMs} ms (${e.data.durationMs} ms)`;
+    case 'AmdVerdictReached':
+      return `${e.data.result} (${e.data.reason}), ${e.data.words} word(s), policy ${e.data.policy} → ${e.data.action}`;
     case 'TransferFailed':
       return `${e.data.cause}: SIP ${e.data.sipStatus} → ${e.data.reasonCode} (${e.data.reason})`;
     case 'ByeReceived':

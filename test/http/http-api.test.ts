@@ -74,6 +74,7 @@ describe('HTTP API on a real node (SQLite, embedded SIP, sipp callee)', { skip: 
     await expectError(await post(JSON.stringify({ to: 'sip:a@127.0.0.1', botId: 'long', ringTimeoutMs: '5000' })), 400, 'VOX_HTTP_VALIDATION');
     await expectError(await post(JSON.stringify({ to: 'sip:a@127.0.0.1', botId: 'long', admin: true })), 400, 'VOX_HTTP_VALIDATION');
     await expectError(await post(JSON.stringify({ to: 'sip:a@127.0.0.1', botId: 'long', sessionParams: { botOperationResult: 'maybe' } })), 400, 'VOX_HTTP_VALIDATION');
+    await expectError(await post(JSON.stringify({ to: 'sip:a@127.0.0.1', botId: 'long', sessionParams: { machineDetection: 'maybe' } })), 400, 'VOX_HTTP_VALIDATION');
     await expectError(await post(JSON.stringify({ to: 'sip:a@127.0.0.1', botId: 'long', headers: [{ name: 'Via', value: 'x' }] })), 400, 'VOX_HTTP_VALIDATION');
     await expectError(await post(JSON.stringify({ to: 'sip:a@127.0.0.1', botId: 'long', headers: [{ name: 'X-A', value: 'a\r\nBYE: x' }] })), 400, 'VOX_HTTP_VALIDATION');
     await expectError(await post(JSON.stringify({ to: 'sip:a@127.0.0.1', botId: 'long', pad: 'x'.repeat(5000) })), 413, 'VOX_HTTP_BODY_TOO_LARGE');

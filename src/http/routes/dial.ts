@@ -50,13 +50,14 @@ export function registerDialRoute(app: FastifyInstance, ctx: HttpContext): void 
           ringTimeoutMs: { type: 'integer', minimum: 1000, maximum: 600000, description: 'ring this long, then CANCEL (no-answer); default ringTimeoutMs from the config' },
           sessionParams: {
             type: 'object',
-            description: 'per-call session params over the bot\'s defaults: botOperationResult, botOperationData, delayBotDisconnectMs, hangupReason, hangupSipHeaders',
+            description: 'per-call session params over the bot\'s defaults: botOperationResult, botOperationData, delayBotDisconnectMs, hangupReason, hangupSipHeaders, machineDetection',
             properties: {
               botOperationResult: { type: 'string', enum: ['success', 'failure'] },
               botOperationData: {},
               delayBotDisconnectMs: { type: 'integer', minimum: 0, maximum: 10000 },
               hangupReason: { type: 'string', maxLength: 1000 },
               hangupSipHeaders: { type: 'array', maxItems: 100, items: headerSchema },
+              machineDetection: { type: 'string', enum: ['detect', 'disconnect', 'detect-beep'], description: 'answering-machine detection policy (README, The rules: Machine detection)' },
             },
             additionalProperties: false,
           },

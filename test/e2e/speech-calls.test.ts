@@ -6,7 +6,7 @@
  * plays to the caller is captured off loopback with tcpdump and decoded with pocketsphinx.
  * Scenarios (issue 11): (a) the caller's sentence reaches the bot; (b) the bot hangs up with
  * delayBotDisconnectMs 3000 mid-sentence: BYE at the final, the final recorded and passed on;
- * (d) silence: BYE at once; (e) the bot's reply reaches the caller as audio that decodes to its
+ * (c) a caller talking past the deadline: BYE at the deadline; (d) silence: BYE at once; (e) the bot's reply reaches the caller as audio that decodes to its
  * words; (f) the goodbye is heard before the BYE.
  */
 import { describe, it, before, after } from 'node:test';
@@ -169,6 +169,26 @@ describe('spoken calls end to end (sipp rtp_stream ↔ voxledger with embedded m
     assert.ok(bye.at >= final.at && bye.at < hangup.at + 3000, `BYE ${bye.at - hangup.at} ms after the hangup`);
     assert.equal(final.type === 'SttFinalReceived' && final.data.text, 'hello i would like to check my account balance');
     assert.deepEqual(r.toBot, ['hello i would like to check my account balance'], 'the last words reach the bot');
+  });
+
+  it('(c) a caller who keeps talking past the deadline: the BYE at the deadline, never before', async () => {
+    const long = 'hello i would like to check my account balance and then i would like to talk to an agent about my card and my account balance and my other card';
+    const wav = callerWav('c', long, 300, 3000);
+    const r = await call({
+      wav,
+      onStart: async () => {
+        await new Promise((res) => setTimeout(res, 1500));
+        return [{ id: 'bye-c', type: 'event', name: 'hangup', sessionParams: { delayBotDisconnectMs: 3000 } }];
+      },
+    });
+    assert.equal(r.sippCode, 0);
+    const hangup = r.events.find((e) => e.type === 'BotHangupRequested')!;
+    const bye = r.events.find((e) => e.type === 'ByeSent')!;
+    const t = types(r.events);
+    assert.ok(t.indexOf('SttStarted') < t.indexOf('BotHangupRequested'));
+    assert.ok(bye.type === 'ByeSent' && bye.data.trigger === 'deadline' && bye.data.sttWaitMs === 3000, JSON.stringify(bye.data));
+    assert.ok(bye.at - hangup.at >= 3000 && bye.at - hangup.at < 3600, `BYE ${bye.at - hangup.at} ms after the hangup`);
+    assert.ok(t.indexOf('SttFinalReceived') < 0 || t.indexOf('SttFinalReceived') > t.indexOf('ByeSent'), 'no final before the BYE');
   });
 
   it('(d) the caller is silent: the bot\'s hangup with delayBotDisconnectMs 3000 sends the BYE at once', async () => {

@@ -66,7 +66,8 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
   const store = new ResilientStore(rawStore, { clock, log, ...(config.cluster?.store ?? {}) });
   const bots = buildBotDirectory(config.bots, clock, log);
   let liveCalls = () => 0;
-  const { signaling: adapter, control: admission } = withAdmission(createSignaling(config.sip, log), { limits: config.admission, clock, log, liveCalls: () => liveCalls() });
+  const sipAdapter = createSignaling(config.sip, log);
+  const { signaling: adapter, control: admission } = withAdmission(sipAdapter, { limits: config.admission, clock, log, liveCalls: () => liveCalls() });
   const notifierOptions = { store, bots, clock, log, nodeId: config.nodeId, ...config.notifier };
   const media = createMediaEngine(config.media, { clock, log });
   // speech needs the calls' audio: no media engine, no speech
@@ -123,6 +124,7 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
   let operator: OperatorSurface;
   try {
     operator = await startOperatorSurface({ config, store, runtime, signaling, bots, ...(cluster ? { cluster } : {}), metrics, log, clock, webhookBacklog: () => webhooks.current?.backlog() ?? 0,
+      ...(hasRetransmissionCount(sipAdapter) ? { sipRetransmissions: () => sipAdapter.retransmissions() } : {}),
       deliverers: { 'bot-notifier': () => notifierOf()?.safePosition(), 'status-webhooks': () => webhooks.current?.safePosition() },
     });
   } catch (err) {
@@ -179,6 +181,10 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
     },
   };
   return node;
+}
+
+function hasRetransmissionCount(a: object): a is { retransmissions(): Record<string, number> } {
+  return typeof (a as { retransmissions?: unknown }).retransmissions === 'function';
 }
 
 export async function startNode(config: VoxConfig): Promise<number> {

@@ -12,6 +12,8 @@ export interface MetricSources {
   index(): CallIndexState;
   /** Webhook deliveries not yet acknowledged or given up. */
   webhookBacklog?(): number;
+  /** SIP retransmissions since start by timer, when the adapter counts them (embedded). */
+  sipRetransmissions?(): Record<string, number>;
 }
 
 export class Metrics {
@@ -60,6 +62,15 @@ export class Metrics {
       registers,
       collect() {
         this.set(self.sources?.index().awaitingNotice.size ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'voxledger_sip_retransmissions',
+      help: 'SIP messages resent over UDP since start, by RFC 3261 timer (A: INVITE, E: other requests, G: final responses, 2xx: our 200 OK until its ACK); embedded adapter only',
+      labelNames: ['timer'],
+      registers,
+      collect() {
+        for (const [timer, n] of Object.entries(self.sources?.sipRetransmissions?.() ?? {})) this.set({ timer }, n);
       },
     });
     new Gauge({

@@ -47,6 +47,7 @@ export async function startOperatorSurface(parts: {
   log: Logger;
   clock: Clock;
   webhookBacklog?: () => number;
+  sipRetransmissions?: () => Record<string, number>;
   /** The live safe positions of the deliverers running on this node (undefined: not here). */
   deliverers?: Record<'bot-notifier' | 'status-webhooks', () => number | undefined>;
 }): Promise<OperatorSurface> {
@@ -63,7 +64,11 @@ export async function startOperatorSurface(parts: {
   }
   const index = new CallIndex(parts.store, { maxEndedCalls: config.http.maxIndexedCalls, notifierAttempts: config.notifier.attempts, metrics: parts.metrics, log });
   index.start().catch((err) => log.error('call index stopped', { err }));
-  parts.metrics.attach({ index: () => index.state, ...(parts.webhookBacklog ? { webhookBacklog: parts.webhookBacklog } : {}) });
+  parts.metrics.attach({
+    index: () => index.state,
+    ...(parts.webhookBacklog ? { webhookBacklog: parts.webhookBacklog } : {}),
+    ...(parts.sipRetransmissions ? { sipRetransmissions: parts.sipRetransmissions } : {}),
+  });
   const projections = new ProjectionRegistry();
   projections.add({ name: 'call-index', streams: ['call-', 'notify-'], description: 'the HTTP call list (in memory, from position 0)', position: () => index.position, checkpoint: async () => undefined, output: () => ({ byState: index.state.byState, endedByReason: index.state.endedByReason, droppedEnded: index.state.droppedEnded }) });
   // The deliverers' stored checkpoints (they run on this node alone, or on the leader).

@@ -200,7 +200,11 @@ describe('HTTP API on a real node (SQLite, embedded SIP, sipp callee)', { skip: 
     assert.equal((await future.text()).trim(), '');
   });
 
-  it('metrics: calls by state, CDRs by reasonCode, append and bot latencies, backlogs', async () => {
+  it('metrics: calls by state, CDRs by reasonCode, append and bot latencies, backlogs, SIP retransmissions', async () => {
+    // An INVITE nobody answers is resent on Timer A (T1 = 100 ms here).
+    const dead = await n.api('/v1/calls', { method: 'POST', json: { to: 'sip:nobody@127.0.0.1:9', botId: 'quick', ringTimeoutMs: 1000 } });
+    assert.equal(dead.status, 202);
+    await eventually(async () => (/voxledger_sip_retransmissions\{timer="Timer A"\} [2-9]/.test(await (await n.api('/metrics')).text()) ? true : undefined), 5_000, 'INVITE retransmissions');
     const r = await n.api('/metrics', { token: READER });
     assert.equal(r.status, 200);
     const text = await r.text();
@@ -212,6 +216,7 @@ describe('HTTP API on a real node (SQLite, embedded SIP, sipp callee)', { skip: 
     assert.match(text, /voxledger_hangup_to_bye_seconds_count [1-9]/);
     assert.match(text, /voxledger_notifier_backlog \d/);
     assert.match(text, /voxledger_webhook_backlog \d/);
+    for (const timer of ['Timer A', 'Timer E', 'Timer G', '2xx']) assert.match(text, new RegExp(`voxledger_sip_retransmissions\\{timer="${timer}"\\} \\d+`), timer);
     assert.match(text, /voxledger_http_requests_total\{route="\/v1\/calls",status="401"\}/);
   });
 });

@@ -270,6 +270,12 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
 
   // ---------------------------------------------------------------- introspection for tests and ops
 
+  /** Retransmission timers fired since start (UDP resends): INVITE (Timer A), non-INVITE (E), final responses (G), our 2xx. */
+  retransmissions(): Record<string, number> {
+    const f = this.timers.fired;
+    return { 'Timer A': f.get('Timer A') ?? 0, 'Timer E': f.get('Timer E') ?? 0, 'Timer G': f.get('Timer G') ?? 0, '2xx': f.get('2xx retransmit') ?? 0 };
+  }
+
   /** Counts of live state, for tests and health checks. */
   stats(): { calls: number; dialogs: number; serverTransactions: number; clientTransactions: number; timers: number } {
     return this.tables.stats();

@@ -7,6 +7,8 @@ import type { SipLogFn } from './options.ts';
 
 export class TimerRegistry {
   private readonly live = new Set<TimerHandle>();
+  /** How many timers of each label have fired since start (retransmission timers count resends). */
+  readonly fired = new Map<string, number>();
 
   constructor(
     private readonly clock: Clock,
@@ -29,6 +31,7 @@ export class TimerRegistry {
     this.live.add(handle);
     inner = this.clock.at(this.clock.now() + ms, () => {
       if (!this.live.delete(handle)) return;
+      this.fired.set(label, (this.fired.get(label) ?? 0) + 1);
       try {
         fn();
       } catch (err) {

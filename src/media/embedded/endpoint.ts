@@ -1,32 +1,22 @@
 /**
- * One call's audio leg on the embedded engine: an RTP/RTCP port pair, the negotiated codec,
- * symmetric RTP and everything the caller's packets go through on the way to the speech pipeline.
- *
- * Receiving, per packet and without allocating: rate limit (a flood on one port is dropped, never
- * queued) → RTCP multiplexed on the RTP port → RTP header check → payload type (codec,
- * telephone-event, comfort noise; anything else dropped) → source (the first valid packet
- * latches the peer's real address — symmetric RTP for NAT; later packets from anywhere else are
- * dropped until a re-INVITE moves the media) → sequence/jitter statistics (duplicates and late
- * packets counted, not played) → DTMF or G.711 decoding into 20 ms frames for the listeners.
- * While the caller holds us (sendonly/inactive/c=0.0.0.0) frames are not delivered and playback
- * waits (queued, not lost). Bad packets are counted in `stats().drops`, never thrown.
+ * One call's audio leg on the embedded engine: an RTP/RTCP port pair and the negotiated codec;
+ * the caller's packets go through the receiver (rtp-receiver.ts), ours out through the sender
+ * (rtp-sender.ts) on the engine's shared pacer. While the caller holds us (sendonly/inactive/
+ * c=0.0.0.0) frames are not delivered and playback waits (queued, not lost). A re-INVITE moving
+ * the media sends to the new address and latches again on its packets.
  */
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
 import type { Logger } from '../../log/logger.ts';
-import { FRAME_SAMPLES, type AudioCodec, type AudioFrame, type DtmfEvent, type MediaEndpoint, type MediaInfo, type MediaStats, type Playback, type PlayOptions } from '../port.ts';
-import { answerOffer, createOffer, readAnswer, STATIC_PT, DEFAULT_DTMF_PT, type NegotiatedAudio } from '../sdp/index.ts';
-import { DtmfReceiver, isDtmfDigit } from './dtmf.ts';
-import { decodeG711 } from './g711.ts';
+import type { AudioCodec, AudioFrame, DtmfEvent, MediaEndpoint, MediaInfo, MediaStats, Playback, PlayOptions } from '../port.ts';
+import { answerOffer, createOffer, readAnswer, type NegotiatedAudio } from '../sdp/index.ts';
+import { isDtmfDigit } from './dtmf.ts';
 import type { Pacer, PacedSender } from './pacer.ts';
 import type { PortPair } from './port-pool.ts';
 import { buildReport, ntpNow, readReport } from './rtcp.ts';
-import { newRtpView, readRtp, looksLikeRtcp } from './rtp-header.ts';
-import { ReceiveStats } from './receive-stats.ts';
+import { RtpReceiver } from './rtp-receiver.ts';
 import { RtpSender, type SendTarget } from './rtp-sender.ts';
-
-const COMFORT_NOISE_PT = 13;
 
 export interface EndpointContext {
   pacer: Pacer;
@@ -49,17 +39,8 @@ export class EmbeddedEndpoint implements MediaEndpoint, PacedSender {
   private readonly sessionId = String(Date.now());
   private version = 0;
   private readonly sender: RtpSender;
-  private readonly view = newRtpView();
-  private readonly rx = new ReceiveStats();
-  private readonly dtmfRx = new DtmfReceiver();
-  private readonly frame: AudioFrame = { pcm: new Int16Array(FRAME_SAMPLES), at: 0, seq: 0 };
-  private frameFill = 0;
-  private latched: SendTarget | undefined;
+  private readonly receiver: RtpReceiver;
   private rtcpLatched: SendTarget | undefined;
-  private readonly drops = { malformed: 0, unknownPayloadType: 0, foreignSource: 0, rateLimited: 0 };
-  private ssrcChanges = 0;
-  private tokens: number;
-  private lastRefill = performance.now();
   private lastSr: { middle: number; at: number } | undefined;
   private peerReport: MediaStats['peerReport'];
   private readonly audioListeners = new Set<Listener<AudioFrame>>();
@@ -74,10 +55,32 @@ export class EmbeddedEndpoint implements MediaEndpoint, PacedSender {
     private readonly ctx: EndpointContext,
   ) {
     this.log = ctx.log.child({ callId, rtpPort: pair.port });
-    this.tokens = ctx.rateLimitPps;
     this.sender = new RtpSender(pair.rtp, ctx.pacer.currentTick());
-    pair.rtp.on('message', (buf, rinfo) => this.onRtp(buf, rinfo.address, rinfo.port));
-    pair.rtcp.on('message', (buf, rinfo) => this.onRtcp(buf, rinfo.address, rinfo.port));
+    this.receiver = new RtpReceiver(ctx.rateLimitPps, {
+      negotiated: () => this.negotiated,
+      wantsAudio: () => this.audioListeners.size > 0 && this.canReceive,
+      latched: (source) => {
+        this.log.info('RTP latched to the peer\'s source', { source: `${source.address}:${source.port}` });
+        this.wake();
+      },
+      frame: (frame) => {
+        for (const l of this.audioListeners) this.call(l, frame); // no closure per frame
+      },
+      digit: (d) => {
+        const event: DtmfEvent = { digit: d.digit, durationMs: d.durationMs, at: ctx.clock.now() };
+        this.log.debug('DTMF received', { digit: d.digit });
+        for (const l of this.dtmfListeners) this.call(l, event);
+      },
+      rtcp: (buf, address, port) => this.readRtcp(buf, address, port),
+      ssrcChanged: (from, to, logIt) => logIt && this.log.info('peer SSRC changed', { from, to }),
+      now: () => ctx.clock.now(),
+    });
+    pair.rtp.on('message', (buf, rinfo) => {
+      if (!this.released) this.receiver.onPacket(buf, rinfo.address, rinfo.port);
+    });
+    pair.rtcp.on('message', (buf, rinfo) => {
+      if (!this.released && this.receiver.admit()) this.readRtcp(buf, rinfo.address, rinfo.port);
+    });
     const onError = (err: Error) => this.log.warn('RTP socket error', { err });
     pair.rtp.on('error', onError);
     pair.rtcp.on('error', onError);
@@ -134,7 +137,7 @@ export class EmbeddedEndpoint implements MediaEndpoint, PacedSender {
     };
     if (before && (before.remote.address !== n.remote.address || before.remote.port !== n.remote.port) && !n.onHold) {
       // The media moved (re-INVITE): send to the new place and latch again on its packets.
-      this.latched = undefined;
+      this.receiver.unlatch();
       this.rtcpLatched = undefined;
       this.log.info('media moved; latching again', { remote: `${n.remote.address}:${n.remote.port}` });
     }
@@ -160,7 +163,7 @@ export class EmbeddedEndpoint implements MediaEndpoint, PacedSender {
   }
 
   private target(): SendTarget | undefined {
-    if (this.latched) return this.latched;
+    if (this.receiver.source) return this.receiver.source;
     const r = this.negotiated?.remote;
     return r && r.port > 0 && r.address !== '0.0.0.0' && r.address !== '::' ? r : undefined;
   }
@@ -205,91 +208,10 @@ export class EmbeddedEndpoint implements MediaEndpoint, PacedSender {
 
   // ------------------------------------------------------------------ receiving
 
-  private admit(): boolean {
-    const now = performance.now();
-    const rate = this.ctx.rateLimitPps;
-    this.tokens = Math.min(rate, this.tokens + ((now - this.lastRefill) * rate) / 1000);
-    this.lastRefill = now;
-    if (this.tokens < 1) {
-      this.drops.rateLimited++;
-      return false;
-    }
-    this.tokens -= 1;
-    return true;
-  }
-
-  private onRtp(buf: Buffer, address: string, port: number): void {
-    if (this.released || !this.admit()) return;
-    if (looksLikeRtcp(buf)) return this.readRtcp(buf, address, port);
-    const v = this.view;
-    if (!readRtp(buf, v)) {
-      this.drops.malformed++;
-      return;
-    }
-    const n = this.negotiated;
-    const pt = v.payloadType;
-    const codec = n ? (pt === n.payloadType ? n.codec : undefined) : pt === STATIC_PT.PCMU ? 'PCMU' : pt === STATIC_PT.PCMA ? 'PCMA' : undefined;
-    const dtmfPt = n ? n.dtmfPayloadType : DEFAULT_DTMF_PT;
-    if (codec === undefined && pt !== dtmfPt && pt !== COMFORT_NOISE_PT) {
-      this.drops.unknownPayloadType++;
-      return;
-    }
-    if (this.latched) {
-      if (this.latched.address !== address || this.latched.port !== port) {
-        this.drops.foreignSource++;
-        return;
-      }
-    } else {
-      this.latched = { address, port };
-      this.log.info('RTP latched to the peer\'s source', { source: `${address}:${port}` });
-      this.wake();
-    }
-    if (this.rx.ssrc !== undefined && this.rx.ssrc !== v.ssrc) {
-      this.ssrcChanges++;
-      this.frameFill = 0;
-      this.log.info('peer SSRC changed', { from: this.rx.ssrc, to: v.ssrc });
-    }
-    if (!this.rx.onPacket(v.ssrc, v.sequence, v.timestamp, this.lastRefill * 8)) return; // arrival: the time admit() read
-    if (pt === dtmfPt) {
-      const digit = this.dtmfRx.onPacket(buf, v.payloadOffset, v.payloadLength, v.timestamp);
-      if (digit) {
-        const event: DtmfEvent = { digit: digit.digit, durationMs: digit.durationMs, at: this.ctx.clock.now() };
-        this.log.debug('DTMF received', { digit: digit.digit });
-        for (const l of this.dtmfListeners) this.call(l, event);
-      }
-      return;
-    }
-    if (codec === undefined || this.audioListeners.size === 0 || !this.canReceive) return;
-    this.deliver(codec, buf, v.payloadOffset, v.payloadLength, v.sequence);
-  }
-
-  /** Decodes a payload of any ptime into 20 ms frames. */
-  private deliver(codec: AudioCodec, buf: Buffer, offset: number, length: number, seq: number): void {
-    const f = this.frame;
-    while (length > 0) {
-      const n = Math.min(length, FRAME_SAMPLES - this.frameFill);
-      decodeG711(codec, buf, offset, n, f.pcm, this.frameFill);
-      this.frameFill += n;
-      offset += n;
-      length -= n;
-      if (this.frameFill === FRAME_SAMPLES) {
-        this.frameFill = 0;
-        f.at = this.ctx.clock.now();
-        f.seq = seq;
-        for (const l of this.audioListeners) this.call(l, f); // no closure per frame
-      }
-    }
-  }
-
-  private onRtcp(buf: Buffer, address: string, port: number): void {
-    if (this.released || !this.admit()) return;
-    this.readRtcp(buf, address, port);
-  }
-
   private readRtcp(buf: Buffer, address: string, port: number): void {
     const report = readReport(buf, this.sender.ssrc);
     if (!report) {
-      this.drops.malformed++;
+      this.receiver.drops.malformed++;
       return;
     }
     this.rtcpLatched ??= { address, port };
@@ -303,12 +225,13 @@ export class EmbeddedEndpoint implements MediaEndpoint, PacedSender {
     if (this.released || !rtp) return;
     const dest = this.rtcpLatched ?? { address: rtp.address, port: rtp.port + 1 };
     const s = this.sender;
-    const received = this.rx.ssrc === undefined ? undefined : {
-      ssrc: this.rx.ssrc,
-      fractionLost: this.rx.fractionLostSinceLastReport(),
-      cumulativeLost: this.rx.lost,
-      extendedMaxSeq: this.rx.extendedMaxSeq,
-      jitter: this.rx.jitter,
+    const rx = this.receiver.stats;
+    const received = rx.ssrc === undefined ? undefined : {
+      ssrc: rx.ssrc,
+      fractionLost: rx.fractionLostSinceLastReport(),
+      cumulativeLost: rx.lost,
+      extendedMaxSeq: rx.extendedMaxSeq,
+      jitter: rx.jitter,
       lsr: this.lastSr?.middle ?? 0,
       dlsr: this.lastSr ? Math.round(((performance.now() - this.lastSr.at) / 1000) * 65536) : 0,
     };
@@ -347,15 +270,15 @@ export class EmbeddedEndpoint implements MediaEndpoint, PacedSender {
   }
 
   stats(): MediaStats {
-    const d = this.drops;
+    const r = this.receiver;
     const out: MediaStats = {
-      packetsReceived: this.rx.received,
+      packetsReceived: r.stats.received,
       packetsSent: this.sender.packets,
-      packetsLost: this.rx.lost,
-      jitterMs: this.rx.jitter / 8,
-      packetsDropped: d.malformed + d.unknownPayloadType + d.foreignSource + d.rateLimited,
-      drops: { ...d },
-      ssrcChanges: this.ssrcChanges,
+      packetsLost: r.stats.lost,
+      jitterMs: r.stats.jitter / 8,
+      packetsDropped: r.dropped,
+      drops: { ...r.drops },
+      ssrcChanges: r.ssrcChanges,
     };
     if (this.peerReport) out.peerReport = this.peerReport;
     return out;
@@ -369,7 +292,7 @@ export class EmbeddedEndpoint implements MediaEndpoint, PacedSender {
     this.audioListeners.clear();
     this.dtmfListeners.clear();
     this.holdListeners.clear();
-    this.log.info('media released', { ...this.stats(), drops: undefined, ...this.drops });
+    this.log.info('media released', { ...this.stats(), drops: undefined, ...this.receiver.drops });
     this.ctx.onReleased(this);
   }
 

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, figures and ratios against baselines measured in the same
- * run; nothing here passes or fails on time. `--quick` for a short run; `--only=store,runtime,sip,media,http`.
+ * run; nothing here passes or fails on time. `--quick` for a short run; `--only=store,runtime,sip,media,http,speech`.
  */
 import { runStoreBench } from './store-bench.ts';
 import { runRuntimeBench, printTable } from './runtime-bench.ts';
@@ -29,6 +29,10 @@ if (want('sip')) {
 if (want('http')) {
   const { runHttpBench } = await import('./http/http-bench.ts');
   printTable('HTTP operator surface (CDR export vs voxledger cdr, API latency with autocannon, webhooks)', await runHttpBench({ quick }));
+}
+if (want('speech')) {
+  const { runSpeechBench } = await import('./speech/speech-bench.ts');
+  printTable('speech (pocketsphinx streams, flite to first RTP packet)', await runSpeechBench({ quick }));
 }
 if (want('media')) {
   const { runMediaBench, printSteps } = await import('./media/media-bench.ts');

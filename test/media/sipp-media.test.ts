@@ -293,6 +293,30 @@ describe('media on the wire (sipp ↔ voxledger, embedded engine)', { skip: skip
     }
   });
 
+  it('UPDATE with an offer reaches the media leg too: inactive answered inactive, then a G.729-only UPDATE refused 488 and the session kept', async () => {
+    const peer = await rawPeer();
+    try {
+      const spec = (formats: string, dir: string) => ({ port: '[rtpa]', formats, address: '127.0.0.1', attributes: [`a=${dir}`] });
+      const leg = n.next();
+      const scenario = callerScenario(sdp(spec('0', 'sendrecv')), ['a=sendrecv'], [
+        { update: sdp(spec('0', 'inactive'), 2), expect: ['a=inactive'] },
+        { update: sdp(spec('18', 'sendrecv'), 3), expect: [], status: 488 },
+        { pause: 200 },
+      ]);
+      const sipp = runSipp({ scenario, remote: n.sipAddr, keys: { rtpa: String(peer.port) }, timeoutMs: 10_000 });
+      const { callId, ep } = await legOrFail(leg, sipp);
+      const result = await sipp;
+      assert.equal(result.code, 0, result.diagnostics);
+      const evs = await ended(n, callId);
+      const m = evs.filter((e) => e.type === 'MediaNegotiated').map((e) => e.type === 'MediaNegotiated' && [e.data.trigger, e.data.direction, e.data.onHold]);
+      assert.deepEqual(m, [['answer', 'sendrecv', false], ['update', 'inactive', true]], 'the refused UPDATE changed nothing');
+      assert.equal(ep.onHold, true);
+      assert.equal(ep.info!.codec, 'PCMU');
+    } finally {
+      peer.socket.close();
+    }
+  });
+
   it('an SDP with only G.729 gets 488: CallErrored (VOX_MEDIA_NO_CODEC, 488), one CallEnded, no port taken', async () => {
     const started = new Promise<string>((r) => {
       const off = n.runtime.onCallStarted((c) => {

@@ -33,18 +33,18 @@ export function sdp(s: SdpSpec, version = 1): string {
   ].join('\n      ');
 }
 
-function invite(cseq: number, body: string | undefined, initial: boolean): string {
+function invite(cseq: number, body: string | undefined, initial: boolean, method = 'INVITE'): string {
   const to = initial ? `To: <sip:1000@[remote_ip]:[remote_port]>` : `To: <sip:1000@[remote_ip]:[remote_port]>[peer_tag_param]`;
   const ruri = initial ? 'sip:1000@[remote_ip]:[remote_port]' : '[next_url]';
   return `
   <send retrans="500">
     <![CDATA[
-      INVITE ${ruri} SIP/2.0
+      ${method} ${ruri} SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK-[pid]-[call_number]-${cseq}
       ${FROM}
       ${to}
       Call-ID: [call_id]
-      CSeq: ${cseq} INVITE
+      CSeq: ${cseq} ${method}
       ${CONTACT}
       Max-Forwards: 70
 ${body === undefined ? '      Content-Length: 0\n' : `      Content-Type: application/sdp\n      Content-Length: [len]\n\n      ${body}`}
@@ -89,7 +89,8 @@ function ok(checks: string[], name: string): string {
 export type Step =
   | { pause: number }
   | { rtpStream: string; payloadType: number }
-  | { reinvite: string; expect: string[] };
+  | { reinvite: string; expect: string[] }
+  | { update: string; expect: string[]; status?: number };
 
 /**
  * A caller: INVITE with `offer`, the 200's SDP checked against `expect`, the steps, then BYE.
@@ -101,7 +102,10 @@ export function callerScenario(offer: string | undefined, expect: string[], step
   for (const s of steps) {
     if ('pause' in s) out += `\n  <pause milliseconds="${s.pause}"/>`;
     else if ('rtpStream' in s) out += `\n  <nop><action><exec rtp_stream="${s.rtpStream},1,${s.payloadType}"/></action></nop>`;
-    else {
+    else if ('update' in s) {
+      cseq++;
+      out += invite(cseq, s.update, false, 'UPDATE') + (s.status ? `\n  <recv response="${s.status}"/>` : ok(s.expect, `u${cseq}x`));
+    } else {
       cseq++;
       out += invite(cseq, s.reinvite, false) + ok(s.expect, `r${cseq}x`) + ack(cseq);
     }

@@ -89,7 +89,7 @@ function setup() {
   return { ms, gates, made, calls, recorded, seen, upstream, runtimeEvents, events: () => events };
 }
 
-test('a call released while its leg is being opened gets none: the late leg is freed, no 200 goes out, no listener hears of it', async () => {
+test('engine double: a call released while its leg is being opened gets none: the late leg is freed, no 200 goes out, no listener hears of it', async () => {
   const t = setup();
   await t.ms.start(t.runtimeEvents);
   t.events().offered({ callId: 'c1', sipCallId: 's', to: '1000', from: 'sip:a@b', requestUri: 'sip:1000@x', headers: {}, sdp: 'v=0 offer' });
@@ -104,7 +104,7 @@ test('a call released while its leg is being opened gets none: the late leg is f
   assert.equal(t.ms.endpoint('c1'), undefined);
 });
 
-test('inbound: MediaNegotiated is recorded before the 200 goes out with the leg\'s SDP; release tells the listeners once', async () => {
+test('engine double, inbound: MediaNegotiated is recorded before the 200 goes out with the leg\'s SDP; release tells the listeners once', async () => {
   const t = setup();
   await t.ms.start(t.runtimeEvents);
   t.events().offered({ callId: 'c2', sipCallId: 's', to: '1000', from: 'sip:a@b', requestUri: 'sip:1000@x', headers: {}, sdp: 'v=0 offer' });
@@ -121,7 +121,7 @@ test('inbound: MediaNegotiated is recorded before the 200 goes out with the leg\
   assert.equal(t.made[0]!.released, 1);
 });
 
-test('outbound: the INVITE carries our offer; an answer without our codecs is recorded as CallErrored; a refused re-offer records nothing', async () => {
+test('engine double, outbound: the INVITE carries our offer; an answer without our codecs is recorded as CallErrored; a refused re-offer records nothing', async () => {
   const t = setup();
   await t.ms.start(t.runtimeEvents);
   await t.ms.dial({ callId: 'o1', target: 'sip:b@127.0.0.1', from: 'voxledger' });

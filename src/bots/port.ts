@@ -55,9 +55,8 @@ export interface BotSession {
   sendEvent(name: string, value: Record<string, unknown>): Promise<void>;
   /**
    * A key the caller pressed (0-9 * # A-D), in the dialect's form: AudioCodes Bot API, Bot
-   * Framework, Direct Line and Copilot Studio an event activity named `DTMF` with `value` the digit;
-   * Dialogflow CX a `dtmf` query input; ES an event `DTMF` with parameter `digits`. Absent: the
-   * dialect takes no DTMF.
+   * Framework, Direct Line and Copilot Studio an event activity named `DTMF` with `value` the digit.
+   * Absent (Dialogflow, scripted): the runtime sends `sendEvent('DTMF', {digit})` instead.
    */
   sendDtmf?(digit: string): Promise<void>;
   /** Stops refresh timers and sockets. Does not notify the bot (see `notifyEnded`). */

@@ -16,7 +16,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AC_TOKEN, defaultScript, startAcScriptedBot } from '../bots/fixtures/ac-bot-api-scripted-bot.ts';
-import { launchE2eNode, ended, nextCall, type E2eNode } from './support/call-harness.ts';
+import { launchE2eNode, ended, nextCall, waitForEvents, type E2eNode } from './support/call-harness.ts';
+import { createSocket } from 'node:dgram';
 import { startCapture, pcmuAudio, sipRequests } from './support/loopback-capture.ts';
 import { sippAvailable, startSipp } from '../sip/sipp.ts';
 import { ensurePsStream } from '../speech/support/audio.ts';
@@ -83,6 +84,9 @@ describe('spoken calls end to end (sipp rtp_stream ↔ voxledger with embedded m
     wav: string;
     onStart: () => Promise<Activity[]> | Activity[];
     onMessage?: (text: string) => Activity[];
+    onEvent?: (a: Activity) => Activity[];
+    /** Sends RTP itself (the caller's sipp streams nothing): called once the call is answered with its RTP port. */
+    rtp?: (port: number) => Promise<void>;
     speech?: Record<string, unknown>;
     capture?: boolean;
   }): Promise<{ events: DomainEvent[]; toBot: string[]; heard?: ReturnType<typeof pcmuAudio>; byeAt?: number; node: E2eNode; sippCode: number | null }> {
@@ -93,6 +97,7 @@ describe('spoken calls end to end (sipp rtp_stream ↔ voxledger with embedded m
       for (const a of acts) {
         if (a.type === 'event' && a.name === 'start') out.push(...(await opts.onStart()));
         else if (a.type === 'message' && opts.onMessage) out.push(...opts.onMessage(String(a.text)));
+        else if (a.type === 'event' && opts.onEvent) out.push(...opts.onEvent(a));
       }
       return { activities: out };
     };
@@ -105,7 +110,14 @@ describe('spoken calls end to end (sipp rtp_stream ↔ voxledger with embedded m
     const capture = opts.capture ? await startCapture('udp and dst host 127.0.0.2') : undefined;
     try {
       // sipp reads rtp_stream's file when it loads the scenario (no [key] there): the path goes into the XML
-      const sipp = await startSipp({ scenario: readFileSync(SCENARIO, 'utf8').replaceAll('[audio]', opts.wav), remote: node.sipAddr, timeoutMs: 40_000 });
+      let xml = readFileSync(SCENARIO, 'utf8').replaceAll('[audio]', opts.wav);
+      if (opts.rtp) xml = xml.replace(/<nop>[\s\S]*?<\/nop>/, '');
+      const sipp = await startSipp({ scenario: xml, remote: node.sipAddr, timeoutMs: 40_000 });
+      if (opts.rtp) {
+        const media = await waitForEvents(node, id, (es) => es.some((e) => e.type === 'BotConversationStarted'), 'the call to be answered');
+        const m = media.find((e) => e.type === 'MediaNegotiated');
+        await opts.rtp(m?.type === 'MediaNegotiated' ? m.data.local.port : 0);
+      }
       const events = await ended(node, id, 30_000);
       const result = await sipp.done;
       const datagrams = capture ? await capture.stop() : undefined;
@@ -206,6 +218,46 @@ describe('spoken calls end to end (sipp rtp_stream ↔ voxledger with embedded m
     assert.ok(bye.type === 'ByeSent' && bye.data.trigger === 'immediate' && bye.data.sttWaitMs === 0, JSON.stringify(bye.data));
     assert.ok(bye.at - hangup.at < 500, `BYE ${bye.at - hangup.at} ms after the hangup`);
     assert.ok(!types(r.events).includes('SttStarted'));
+  });
+
+  it('DTMF from the caller (RFC 4733) is recorded and reaches the bot as its dialect\'s DTMF event', async () => {
+    const wav = callerWav('dtmf', undefined, 0, 500);
+    const r = await call({
+      wav,
+      onStart: () => [],
+      onEvent: (a) => (a.name === 'DTMF' ? [{ id: `bye-${String(a.value)}`, type: 'event', name: 'hangup', activityParams: { hangupReason: `pressed ${String(a.value)}` } }] : []),
+      rtp: async (port) => {
+        // the caller's phone: telephone-event packets for "7" (three updates, three end packets), from our own socket
+        const sock = createSocket('udp4');
+        await new Promise<void>((res) => sock.bind(0, '127.0.0.2', () => res()));
+        const send = (seq: number, marker: boolean, end: boolean, duration: number) =>
+          new Promise<void>((res) => {
+            const b = Buffer.alloc(16);
+            b[0] = 0x80;
+            b[1] = (marker ? 0x80 : 0) | 101;
+            b.writeUInt16BE(seq, 2);
+            b.writeUInt32BE(8000, 4);
+            b.writeUInt32BE(0x1234abcd, 8);
+            b[12] = 7;
+            b[13] = (end ? 0x80 : 0) | 10;
+            b.writeUInt16BE(duration, 14);
+            sock.send(b, port, '127.0.0.1', () => res());
+          });
+        let seq = 1;
+        for (const d of [160, 320, 480]) {
+          await send(seq, seq === 1, false, d);
+          seq++;
+          await new Promise((res) => setTimeout(res, 20));
+        }
+        for (let i = 0; i < 3; i++) await send(seq++, false, true, 640);
+        sock.close();
+      },
+    });
+    assert.equal(r.sippCode, 0);
+    const dtmf = r.events.filter((e) => e.type === 'DtmfReceived');
+    assert.deepEqual(dtmf.map((e) => e.type === 'DtmfReceived' && e.data.digit), ['7']);
+    const bye = r.events.find((e) => e.type === 'ByeSent');
+    assert.equal(bye?.type === 'ByeSent' && bye.data.reasonHeader, 'Q.850;cause=16;text="pressed 7"', 'the bot got the digit in its dialect (event DTMF, value "7") and hung up on it');
   });
 
   it('(e, f) the bot\'s reply and its goodbye reach the caller as audio that decodes back to their words, and the goodbye is heard before the BYE', async () => {

@@ -15,7 +15,7 @@ export interface AcOutgoingActivity {
   name?: string;
   text?: string;
   parameters?: Record<string, unknown>;
-  value?: Record<string, unknown>;
+  value?: Record<string, unknown> | string;
 }
 
 export const MAX_ACTIVITY_ID_CHARS = 256;
@@ -44,7 +44,7 @@ export function acMessageActivity(text: string, id: string, timestamp: string): 
 }
 
 /** An event for the bot, its fields in `value` (e.g. `transferStatus` after a failed transfer). */
-export function acEventActivity(name: string, value: Record<string, unknown>, id: string, timestamp: string): AcOutgoingActivity {
+export function acEventActivity(name: string, value: Record<string, unknown> | string, id: string, timestamp: string): AcOutgoingActivity {
   return { id, timestamp, type: 'event', name, value };
 }
 

@@ -140,6 +140,12 @@ export function createAcBotApiConnector(config: AcBotApiConfig, deps: ConnectorD
       await this.post([acEventActivity(name, value, randomUUID(), iso(clock.now()))], `send ${name} event`);
     }
 
+    /** The caller's key: an event activity `DTMF` whose value is the digit (AudioCodes' form). */
+    async sendDtmf(digit: string): Promise<void> {
+      if (this.closed) throw new VoxError(ErrorCodes.CALL_ALREADY_ENDED, 'bot session is closed', { conversation: this.r.conversation });
+      await this.post([acEventActivity('DTMF', digit, randomUUID(), iso(clock.now()))], 'send DTMF event');
+    }
+
     async close(): Promise<void> {
       this.closed = true;
       this.refreshTimer?.cancel();

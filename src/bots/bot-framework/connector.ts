@@ -195,6 +195,11 @@ export function createBotFrameworkConnector(config: BotFrameworkConfig, deps: Co
       if (this.closed) throw new VoxError(ErrorCodes.CALL_ALREADY_ENDED, 'bot session is closed', { conversationId: this.r.conversationId });
       await this.queue.run(() => postToBot({ ...envelope(this.r, this.serviceUrl, 'event'), name, value }, `send ${name} event`));
     }
+    /** The caller's key: an event activity `DTMF` whose value is the digit (as AudioCodes sends it to Microsoft bots). */
+    async sendDtmf(digit: string): Promise<void> {
+      if (this.closed) throw new VoxError(ErrorCodes.CALL_ALREADY_ENDED, 'bot session is closed', { conversationId: this.r.conversationId });
+      await this.queue.run(() => postToBot({ ...envelope(this.r, this.serviceUrl, 'event'), name: 'DTMF', value: digit }, 'send DTMF event'));
+    }
     async close(): Promise<void> {
       this.closed = true;
       live.delete(this.r.conversationId);

@@ -285,6 +285,12 @@ export function createDirectLineFamilyConnector(settings: DirectLineFamilySettin
       await this.post({ ...base(this.r, this.caller, 'event'), name, value }, `send ${name} event`);
     }
 
+    /** The caller's key: an event activity `DTMF` whose value is the digit (as AudioCodes sends it to Microsoft bots). */
+    async sendDtmf(digit: string): Promise<void> {
+      if (this.closed) throw new VoxError(ErrorCodes.CALL_ALREADY_ENDED, 'bot session is closed', { conversationId: this.r.conversationId });
+      await this.post({ ...base(this.r, this.caller, 'event'), name: 'DTMF', value: digit }, 'send DTMF event');
+    }
+
     private stop(): void {
       this.closed = true;
       this.mode = 'idle';

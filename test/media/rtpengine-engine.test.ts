@@ -296,9 +296,11 @@ test('rtpengine engine: DTMF both ways through rtpengine (RFC 4733 telephone-eve
     ep.onDtmf((d) => digits.push(d.digit));
     await caller.stream(relayPort, 3); // some audio first, as a phone would send
     const ev = (end: boolean, dur: number) => Buffer.from([7, end ? 0x8a : 0x0a, dur >> 8, dur & 0xff]);
-    for (let d = 1; d <= 4; d++) caller.send(relayPort, { pt: 101, payload: ev(false, d * 160) });
-    for (let k = 0; k < 3; k++) caller.send(relayPort, { pt: 101, payload: ev(true, 800) });
+    const timestamp = caller.timestamp;
+    for (let d = 1; d <= 4; d++) caller.send(relayPort, { pt: 101, payload: ev(false, d * 160), timestamp, marker: d === 1 });
+    for (let k = 0; k < 3; k++) caller.send(relayPort, { pt: 101, payload: ev(true, 800), timestamp });
     await until(() => digits.length >= 1);
+    await new Promise((r) => setTimeout(r, 100)); // the end packets' repeats report nothing more
     assert.deepEqual(digits, ['7']);
     // The bot sends 4#: telephone-event packets reach the caller from rtpengine's port.
     const before = caller.received.length;

@@ -34,23 +34,32 @@ export class RtpSocket {
     return new RtpSocket(s, (Math.random() * 0xffffffff) >>> 0);
   }
 
+  /** The RTP timestamp the next packet would carry. */
+  get timestamp(): number {
+    return this.ts;
+  }
+
   get port(): number {
     return this.socket.address().port;
   }
 
   /** One packet with `payload` (160 bytes of G.711 by default: the byte `fill`). */
-  send(toPort: number, options: { pt?: number; fill?: number; payload?: Buffer; host?: string } = {}): number {
+  /**
+   * `timestamp`: this RTP timestamp instead of the running one (which then does not advance), as
+   * every packet of one RFC 4733 event carries its start time; `marker` sets the M bit.
+   */
+  send(toPort: number, options: { pt?: number; fill?: number; payload?: Buffer; host?: string; timestamp?: number; marker?: boolean } = {}): number {
     const payload = options.payload ?? Buffer.alloc(160, options.fill ?? 0xff);
     const b = Buffer.alloc(12 + payload.length);
     b[0] = 0x80;
-    b[1] = (options.pt ?? 0) & 0x7f;
+    b[1] = ((options.pt ?? 0) & 0x7f) | (options.marker ? 0x80 : 0);
     const seq = this.seq;
     b.writeUInt16BE(seq, 2);
-    b.writeUInt32BE(this.ts >>> 0, 4);
+    b.writeUInt32BE((options.timestamp ?? this.ts) >>> 0, 4);
     b.writeUInt32BE(this.ssrc, 8);
     payload.copy(b, 12);
     this.seq = (this.seq + 1) & 0xffff;
-    this.ts = (this.ts + 160) >>> 0;
+    if (options.timestamp === undefined) this.ts = (this.ts + 160) >>> 0;
     this.socket.send(b, toPort, options.host ?? '127.0.0.1');
     return seq;
   }

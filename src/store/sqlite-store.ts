@@ -207,7 +207,9 @@ export class SqliteEventStore implements EventStore {
     if (this.closed) throw this.closedError();
     const { after, prefixes } = normaliseAllRead(options);
     const source = {
-      read: (from: number, limit: number) => this.reading('reading for a subscription', () => this.reads.batch(from, limit, prefixes)),
+      // While the store closes (the commit thread may take a while to stop), a subscription reads
+      // nothing more instead of failing with STORE_CLOSED: close() ends it cleanly right after.
+      read: (from: number, limit: number) => (this.closed ? { events: [], scannedTo: from, atHead: true } : this.reading('reading for a subscription', () => this.reads.batch(from, limit, prefixes))),
       changed: () => this.signal.wait(this.pollIntervalMs),
     };
     const sub = new CatchUpSubscription(source, after, handler, (s) => this.subscriptions.delete(s));

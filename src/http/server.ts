@@ -40,6 +40,8 @@ export async function buildHttpServer(ctx: HttpContext): Promise<FastifyInstance
     ...(pino ? { loggerInstance: pino.child({ component: 'http' }) } : { logger: false }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
+    // A client that trickles its request (slowloris) is cut off; responses (CDR export) may stream longer.
+    requestTimeout: 30_000,
     ...(config.tls ? { https: { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } } : {}),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
     routerOptions: { maxParamLength: 256 },

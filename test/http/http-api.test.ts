@@ -201,10 +201,10 @@ describe('HTTP API on a real node (SQLite, embedded SIP, sipp callee)', { skip: 
   });
 
   it('metrics: calls by state, CDRs by reasonCode, append and bot latencies, backlogs, SIP retransmissions', async () => {
-    // An INVITE nobody answers is resent on Timer A (T1 = 100 ms here).
+    // An INVITE nobody answers is resent on Timer A (at 0.5, 1.5, 3.5 s with the default T1).
     const dead = await n.api('/v1/calls', { method: 'POST', json: { to: 'sip:nobody@127.0.0.1:9', botId: 'quick', ringTimeoutMs: 1000 } });
     assert.equal(dead.status, 202);
-    await eventually(async () => (/voxledger_sip_retransmissions\{timer="Timer A"\} [2-9]/.test(await (await n.api('/metrics')).text()) ? true : undefined), 5_000, 'INVITE retransmissions');
+    await eventually(async () => (/voxledger_sip_retransmissions\{timer="Timer A"\} [2-9]/.test(await (await n.api('/metrics')).text()) ? true : undefined), 10_000, 'INVITE retransmissions');
     const r = await n.api('/metrics', { token: READER });
     assert.equal(r.status, 200);
     const text = await r.text();

@@ -21,7 +21,7 @@ export async function httpNode(extra: Record<string, unknown> = {}, options: { d
   const { http: httpExtra, ...rest } = extra as { http?: Record<string, unknown> };
   const config = parseConfig({
     store: { kind: 'sqlite', path: join(dir, 'calls.db') },
-    sip: { host: '127.0.0.1', port: 0, t1Ms: 100 },
+    sip: { host: '127.0.0.1', port: 0 }, // default T1 (500 ms): a loaded machine's late 180 does not make us resend the INVITE
     log: { level: 'error' },
     notifier: { attempts: 3, backoffMs: 100, maxBackoffMs: 200 },
     http: {

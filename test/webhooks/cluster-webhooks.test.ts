@@ -24,7 +24,7 @@ describe('call-status webhooks across a change of leader', { skip: !sippAvailabl
       parseConfig({
         nodeId,
         store: { kind: 'sqlite', path: join(dir, 'cluster.db') },
-        sip: { host: '127.0.0.1', port: 0, t1Ms: 100 },
+        sip: { host: '127.0.0.1', port: 0 }, // default T1 (500 ms): a loaded machine's late 180 does not make us resend the INVITE
         http: { enabled: false },
         log: { level: 'error' },
         cluster: { leaseMs: 1500 },

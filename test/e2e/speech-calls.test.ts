@@ -220,6 +220,59 @@ describe('spoken calls end to end (sipp rtp_stream ↔ voxledger with embedded m
     assert.ok(!types(r.events).includes('SttStarted'));
   });
 
+  it('the recognizer process killed while the BYE waits for the caller\'s final: SttFailed recorded, the BYE at once (trigger stt-failed), the call ends cleanly', async () => {
+    const long = 'hello i would like to check my account balance and then i would like to talk to an agent about my card and my account balance and my other card';
+    const wav = callerWav('kill', long, 300, 2000);
+    const r = await call({
+      wav,
+      onStart: async () => {
+        await new Promise((res) => setTimeout(res, 1500));
+        // the caller is mid-sentence: the hangup waits (delay 6000); then the call's recognizer dies
+        setTimeout(() => {
+          let pids: string[] = [];
+          try {
+            pids = execFileSync('pgrep', ['-P', String(process.pid), '-x', 'ps-stream']).toString().trim().split('\n').filter(Boolean);
+          } catch {
+            // none running: the assertions below say so
+          }
+          for (const pid of pids) process.kill(Number(pid), 'SIGKILL');
+        }, 700);
+        return [{ id: 'bye-kill', type: 'event', name: 'hangup', sessionParams: { delayBotDisconnectMs: 6000 } }];
+      },
+    });
+    assert.equal(r.sippCode, 0);
+    const t = types(r.events);
+    const hangup = r.events.find((e) => e.type === 'BotHangupRequested')!;
+    const failed = r.events.find((e) => e.type === 'SttFailed');
+    const bye = r.events.find((e) => e.type === 'ByeSent')!;
+    assert.ok(failed && failed.type === 'SttFailed' && failed.data.code === 'VOX_SPEECH_ENGINE' && /SIGKILL/.test(failed.data.message), t.join(' '));
+    assert.ok(bye.type === 'ByeSent' && bye.data.trigger === 'stt-failed', JSON.stringify(bye.data));
+    assert.ok(bye.at - hangup.at < 2000 && bye.at >= failed.at, `BYE ${bye.at - hangup.at} ms after the hangup, at the failure`);
+  });
+
+  it('hostile bot text (SSML-like markup, control characters, far too long) is spoken sanitized and bounded, the change recorded, the call goes on', async () => {
+    const wav = callerWav('hostile', undefined, 0, 8000);
+    const hostile = '<speak><prosody rate="x-fast">Goodbye</prosody>\u0007\u202e<break time="99s"/> ' + 'goodbye '.repeat(5000) + '</speak>';
+    const r = await call({
+      wav,
+      speech: { maxPromptChars: 40 },
+      onStart: () => [
+        { id: 'hostile-1', type: 'message', text: hostile },
+        { id: 'bye-h', type: 'event', name: 'hangup' },
+      ],
+    });
+    assert.equal(r.sippCode, 0);
+    const started = r.events.find((e) => e.type === 'PlaybackStarted');
+    assert.ok(started && started.type === 'PlaybackStarted');
+    assert.ok(started.data.text.length <= 40 && !/[<>\u0000-\u001f\u202e]/.test(started.data.text) && started.data.text.startsWith('Goodbye goodbye'), JSON.stringify(started.data.text));
+    const note = r.events.find((e) => e.type === 'BotInputRejected' && e.data.field === 'text');
+    assert.ok(note && note.type === 'BotInputRejected' && /markup tag\(s\) removed/.test(note.data.reason) && /control character/.test(note.data.reason) && /past the limit/.test(note.data.reason), JSON.stringify(note?.data));
+    const finished = r.events.find((e) => e.type === 'PlaybackFinished');
+    assert.equal(finished?.type === 'PlaybackFinished' && finished.data.outcome, 'played');
+    const bye = r.events.find((e) => e.type === 'ByeSent')!;
+    assert.equal(bye.type === 'ByeSent' && bye.data.trigger, 'playback-finished');
+  });
+
   it('DTMF from the caller (RFC 4733) is recorded and reaches the bot as its dialect\'s DTMF event', async () => {
     const wav = callerWav('dtmf', undefined, 0, 500);
     const r = await call({

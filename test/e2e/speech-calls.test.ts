@@ -16,6 +16,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AC_TOKEN, defaultScript, startAcScriptedBot } from '../bots/fixtures/ac-bot-api-scripted-bot.ts';
+import { startBotbuilderDialectBot } from './support/botbuilder-dialect-bot.ts';
 import { launchE2eNode, ended, nextCall, waitForEvents, type E2eNode } from './support/call-harness.ts';
 import { createSocket } from 'node:dgram';
 import { startCapture, pcmuAudio, sipRequests } from './support/loopback-capture.ts';
@@ -159,6 +160,29 @@ describe('spoken calls end to end (sipp rtp_stream ↔ voxledger with embedded m
     assert.ok(t.indexOf('SttStarted') > t.indexOf('CallAnswered') && t.indexOf('SttFinalReceived') > t.indexOf('SttStarted'), t.join(' '));
     const final = r.events.find((e) => e.type === 'SttFinalReceived');
     assert.equal(final?.type === 'SttFinalReceived' && final.data.text, 'hello i would like to check my account balance');
+  });
+
+  it('(a) with a real Bot Framework bot (botbuilder): the caller\'s sentence arrives as a message activity', async () => {
+    const wav = callerWav('a-bf', 'what is my balance', 500, 6000);
+    const bot = await startBotbuilderDialectBot({ sessionParams: {} });
+    const node = await launchE2eNode({ provider: 'bot-framework', botUrl: bot.url }, { speech: { bots: { bot: { grammar: GRAMMAR } } } });
+    const id = nextCall(node);
+    try {
+      const sipp = await startSipp({ scenario: readFileSync(SCENARIO, 'utf8').replaceAll('[audio]', wav), remote: node.sipAddr, timeoutMs: 40_000 });
+      const heard = () => bot.received.filter((a) => a.type === 'message').map((a) => a.text);
+      await waitForEvents(node, id, () => heard().length > 0, 'the bot to receive the caller\'s words', 20_000);
+      // the test, as an operator, ends the call (this bot never hangs up)
+      await node.runtime.actor(id()!)!.submit([{ type: 'OperatorHangupRequested', data: { reason: 'test over', operator: 'test' } }]);
+      const events = await ended(node, id, 20_000);
+      assert.equal((await sipp.done).code, 0);
+      assert.deepEqual(heard(), ['what is my balance']);
+      assert.deepEqual(bot.turnErrors, []);
+      const final = events.find((e) => e.type === 'SttFinalReceived');
+      assert.equal(final?.type === 'SttFinalReceived' && final.data.text, 'what is my balance');
+    } finally {
+      await node.dispose();
+      await bot.close();
+    }
   });
 
   it('(b) the bot hangs up with delayBotDisconnectMs 3000 while the caller is mid-sentence: the BYE follows the STT final, before the deadline; the final is recorded and passed to the bot', async () => {

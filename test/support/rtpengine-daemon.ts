@@ -81,7 +81,7 @@ export async function startRtpengine(options: { ports?: number; threads?: number
         exited.then(() => 'exited' as const),
       ]);
       if (attempt === 'up') break;
-      if (attempt instanceof Error) throw new Error(`cannot run rtpengine: ${attempt.message}`);
+      if (attempt instanceof Error) throw new Error(`cannot run rtpengine (install Debian rtpengine-daemon; .ci/run does): ${attempt.message}`);
       if (attempt === 'exited') throw new Error(`rtpengine exited at start: ${out.trim().slice(-2000)}`);
       if (Date.now() > deadline) {
         await stop();

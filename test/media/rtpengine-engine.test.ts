@@ -313,3 +313,37 @@ test('rtpengine engine: DTMF both ways through rtpengine (RFC 4733 telephone-eve
     await ep.release();
   }
 });
+
+test('rtpengine engine: media.rtpengine.interfaces puts the peer on one rtpengine interface and voxledger\'s leg on another (ng direction)', async () => {
+  const two = await startRtpengine({ ports: 40, interfaces: ['pub/127.0.0.1', 'priv/127.0.0.2'] });
+  const base = 20_000 + 2 * Math.floor(Math.random() * 2000);
+  const inner = new EmbeddedMediaEngine({ address: '127.0.0.1', portRange: { min: base, max: base + 39 } });
+  const engine = new RtpengineMediaEngine({ config: { ...RTPENGINE_DEFAULTS, ngPort: two.ngPort, interfaces: { peer: 'pub', inner: 'priv' } }, inner });
+  const caller = await open();
+  const ng = new NgClient({ address: '127.0.0.1', port: two.ngPort });
+  try {
+    await engine.start();
+    const id = `ifaces-${Date.now()}`;
+    const ep = await engine.answer(id, bareSdp(caller.port));
+    assert.match(ep.localSdp, /c=IN IP4 127\.0\.0\.1/, 'the peer is given the pub interface');
+    const q = await ngQuery(ng, { callId: id });
+    const innerSide = q.tags.find((t) => t.tag === 'voxledger')!.media[0]!.streams.find((s) => !s.rtcp)!;
+    assert.equal(innerSide.localAddress, '127.0.0.2', 'voxledger\'s leg talks to the priv interface');
+    let frames = 0;
+    ep.onAudio(() => frames++);
+    await caller.stream(sdpPort(ep.localSdp), 10);
+    await until(() => frames >= 10);
+    await ep.release();
+    // Outbound: our offer goes out on pub too, and the callee's answer reaches the inner leg on priv.
+    const out = await engine.offer(`ifaces-out-${Date.now()}`);
+    assert.match(out.localSdp, /c=IN IP4 127\.0\.0\.1/);
+    await out.acceptAnswer(bareSdp(caller.port));
+    assert.equal(out.info?.local.address, '127.0.0.1');
+    await out.release();
+  } finally {
+    ng.close();
+    caller.close();
+    await engine.stop();
+    await two.stop();
+  }
+});

@@ -40,7 +40,8 @@ export async function hasRtpengine(): Promise<boolean> {
   });
 }
 
-export async function startRtpengine(options: { ports?: number; threads?: number; extraArgs?: string[]; logLevel?: number } = {}): Promise<RtpengineDaemon> {
+/** `interfaces`: `--interface` values (default one unnamed on 127.0.0.1), e.g. `['pub/127.0.0.1', 'priv/127.0.0.2']`. */
+export async function startRtpengine(options: { ports?: number; threads?: number; extraArgs?: string[]; logLevel?: number; interfaces?: string[] } = {}): Promise<RtpengineDaemon> {
   const ports = options.ports ?? 200;
   // A block in 20000-31999: below Linux's ephemeral range, so it never meets a port 0 bind.
   const blocks = Math.floor(12_000 / ports);
@@ -49,7 +50,7 @@ export async function startRtpengine(options: { ports?: number; threads?: number
   const ngPort = await freeUdpPort();
   const threads = String(options.threads ?? 1);
   const args = [
-    '--config-file=none', '--table=-1', '--interface=127.0.0.1', `--listen-ng=127.0.0.1:${ngPort}`, '--foreground',
+    '--config-file=none', '--table=-1', ...(options.interfaces ?? ['127.0.0.1']).map((i) => `--interface=${i}`), `--listen-ng=127.0.0.1:${ngPort}`, '--foreground',
     `--port-min=${portMin}`, `--port-max=${portMax}`, '--log-stderr', `--log-level=${options.logLevel ?? 3}`, '--no-log-timestamps',
     '--delete-delay=0', `--num-threads=${threads}`, `--media-num-threads=${threads}`, ...(options.extraArgs ?? []),
   ];

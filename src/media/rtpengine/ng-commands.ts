@@ -48,9 +48,14 @@ export async function ngOffer(c: NgClient, p: SdpExchange): Promise<string> {
   return sdpOf(await c.request('offer', exchangeDict(p)), 'offer', p.callId);
 }
 
-/** `answer`: returns the answer SDP rewritten for the offerer. */
+/**
+ * `answer`: returns the answer SDP rewritten for the offerer. `direction` is left out: rtpengine
+ * keeps the interfaces the offer chose, and reads a `direction` on an answer from the answerer's
+ * side, which would swap them.
+ */
 export async function ngAnswer(c: NgClient, p: SdpExchange & { toTag: string }): Promise<string> {
-  return sdpOf(await c.request('answer', exchangeDict(p)), 'answer', p.callId);
+  const { direction: _ignored, ...rest } = p;
+  return sdpOf(await c.request('answer', exchangeDict(rest)), 'answer', p.callId);
 }
 
 export interface DeleteParams {

@@ -221,3 +221,34 @@ test('mediasoup engine: no worker binary -> start() fails with VOX_MEDIA_ENGINE 
   assert.equal(inner.activeCount, 0);
   await assert.rejects(engine.answer('x', bareSdp(4000)), (err) => isVoxError(err, 'VOX_MEDIA_ENGINE'));
 });
+
+test('mediasoup engine (worker double): DTMF both ways; a peer using another telephone-event payload type is still heard (the router maps it)', async () => {
+  const { engine } = await make();
+  for (const peerDtmfPt of [101, 96]) {
+    const caller = await RtpSocket.open();
+    try {
+      const sdp = bareSdp(caller.port).replace(/ 101/g, ` ${peerDtmfPt}`).replace(/:101 /g, `:${peerDtmfPt} `);
+      const ep = await engine.answer(`dtmf-${peerDtmfPt}`, sdp);
+      assert.equal(ep.info?.dtmfPayloadType, peerDtmfPt);
+      const port = sdpPort(ep.localSdp);
+      const digits: string[] = [];
+      ep.onDtmf((d) => digits.push(d.digit));
+      await caller.stream(port, 3);
+      const timestamp = caller.timestamp;
+      const ev = (end: boolean, dur: number) => Buffer.from([9, end ? 0x8a : 0x0a, dur >> 8, dur & 0xff]);
+      for (let d = 1; d <= 4; d++) caller.send(port, { pt: peerDtmfPt, payload: ev(false, d * 160), timestamp, marker: d === 1 });
+      for (let k = 0; k < 3; k++) caller.send(port, { pt: peerDtmfPt, payload: ev(true, 800), timestamp });
+      await until(() => digits.length >= 1);
+      assert.deepEqual(digits, ['9'], `peer telephone-event PT ${peerDtmfPt}`);
+      const before = caller.received.length;
+      await ep.sendDtmf('3');
+      await new Promise((r) => setTimeout(r, 300));
+      const events = caller.received.slice(before).filter((p) => p.pt === 101);
+      if (peerDtmfPt === 101) assert.ok(events.length >= 7 && events.every((p) => p.payload[0] === 3), 'the bot\'s DTMF reaches the caller');
+      else assert.equal(events.length, 0, 'not forwarded to a peer on another payload type (logged)');
+      await ep.release();
+    } finally {
+      caller.close();
+    }
+  }
+});

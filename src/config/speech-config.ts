@@ -46,6 +46,8 @@ export interface SpeechConfig {
   maxPromptChars: number;
   /** Silence that ends an utterance (ms). */
   endpointingMs: number;
+  /** Most calls recognized at once on this node; past it a call goes on without recognition (recorded as SttFailed). */
+  maxStreams: number;
   embedded: { vadThreshold: number; noiseFloor: number; stallMs: number };
   google: GoogleSpeechEndpointConfig;
   bots: Record<string, BotSpeechConfig>;
@@ -59,12 +61,13 @@ export const SPEECH_DEFAULTS: SpeechConfig = {
   goodbyeMaxMs: 8_000,
   maxPromptChars: 1_000,
   endpointingMs: 500,
+  maxStreams: 8,
   embedded: { vadThreshold: 3.5, noiseFloor: 16, stallMs: 4_000 },
   google: {},
   bots: {},
 };
 
-const KEYS = ['recognizer', 'synthesizer', 'language', 'voice', 'bargeIn', 'goodbyeMaxMs', 'maxPromptChars', 'endpointingMs', 'embedded', 'google', 'bots'];
+const KEYS = ['recognizer', 'synthesizer', 'language', 'voice', 'bargeIn', 'goodbyeMaxMs', 'maxPromptChars', 'endpointingMs', 'maxStreams', 'embedded', 'google', 'bots'];
 const BOT_KEYS = ['grammar', 'grammarFile', 'hints', 'language', 'voice', 'bargeIn', 'goodbyeMaxMs', 'enabled'];
 const GOOGLE_KEYS = ['apiEndpoint', 'port', 'insecure', 'keyFilename', 'credentials', 'timeoutMs', 'model'];
 const EMBEDDED_KEYS = ['vadThreshold', 'noiseFloor', 'stallMs'];
@@ -202,6 +205,7 @@ export function parseSpeechConfig(input: unknown, botIds: Set<string>): SpeechCo
     goodbyeMaxMs: int(input.goodbyeMaxMs, 'goodbyeMaxMs', SPEECH_DEFAULTS.goodbyeMaxMs, 0, 60_000),
     maxPromptChars: int(input.maxPromptChars, 'maxPromptChars', SPEECH_DEFAULTS.maxPromptChars, 10, 20_000),
     endpointingMs: int(input.endpointingMs, 'endpointingMs', SPEECH_DEFAULTS.endpointingMs, 100, 5_000),
+    maxStreams: int(input.maxStreams, 'maxStreams', SPEECH_DEFAULTS.maxStreams, 0, 10_000),
     embedded: {
       vadThreshold: num(emb?.vadThreshold, 'embedded.vadThreshold', SPEECH_DEFAULTS.embedded.vadThreshold, 0.5, 20),
       noiseFloor: num(emb?.noiseFloor, 'embedded.noiseFloor', SPEECH_DEFAULTS.embedded.noiseFloor, 0, 1000),

@@ -164,6 +164,19 @@ describe('call speech pipeline with real pocketsphinx and flite, against an in-p
     assert.deepEqual(facts.map((f) => `${f.playbackId}:${f.outcome}:${f.error ?? ''}`), ['bad:failed:VOX_SPEECH_ENGINE', 'good:played:']);
   });
 
+  it('speech.maxStreams: past the cap a call is not recognized (recorded as stt-failed) but still speaks', async () => {
+    const { p, facts } = pipeline({ maxStreams: 1, bots: { bank: { grammar: GRAMMAR } } });
+    const a = p.attach('m1', 'bank', new FakeMediaEndpoint('m1', systemClock))!;
+    const b = p.attach('m2', 'bank', new FakeMediaEndpoint('m2', systemClock))!;
+    assert.equal(p.recognizing(), 1);
+    assert.ok(a.settings.recognizer && !b.settings.recognizer && b.speaks);
+    assert.deepEqual(facts.map((f) => `${f.callId}:${f.kind}:${f.code ?? ''}`), ['m2:stt-failed:VOX_SPEECH_ENGINE']);
+    await p.detach('m1');
+    await p.detach('m2');
+    assert.ok(p.attach('m3', 'bank', new FakeMediaEndpoint('m3', systemClock))!.settings.recognizer, 'capacity is back once calls end');
+    await p.detach('m3');
+  });
+
   it('speech off for a bot (enabled false) or with no engines: no attach, no prompt', () => {
     const { p } = pipeline({ bots: { bank: { enabled: false } } });
     const ep = new FakeMediaEndpoint('c7', systemClock);

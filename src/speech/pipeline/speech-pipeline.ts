@@ -10,6 +10,7 @@ import type { SpeechConfig } from '../../config/speech-config.ts';
 import type { Clock } from '../../domain/clock.ts';
 import type { Logger } from '../../log/logger.ts';
 import { speakableText, type SpeakableText } from '../speakable-text.ts';
+import { ErrorCodes } from '../../domain/errors.ts';
 import { CallSpeech, type CallSpeechSettings, type SpeechSink } from './call-speech.ts';
 
 export interface SpeechPipelineDeps {
@@ -52,12 +53,26 @@ export class SpeechPipeline {
   attach(callId: string, botId: string, endpoint: MediaEndpoint): CallSpeech | undefined {
     const sink = this.sink;
     if (!sink || this.calls.has(callId)) return this.calls.get(callId);
-    const settings = this.settingsFor(botId);
+    let settings = this.settingsFor(botId);
     if (!settings) return undefined;
+    const max = this.deps.config.maxStreams;
+    if (settings.recognizer && this.recognizing() >= max) {
+      // a recognizer is a process (~30-100 MB): past the cap a call goes on without recognition, recorded
+      const { recognizer: _none, ...rest } = settings;
+      settings = rest;
+      sink.sttFailed(callId, ErrorCodes.SPEECH_ENGINE, `no recognition for this call: ${max} recognition streams already run on this node (speech.maxStreams)`);
+    }
     const speech = new CallSpeech(callId, endpoint, settings, sink, this.deps.clock, this.deps.log.child({ callId, component: 'speech' }));
     this.calls.set(callId, speech);
     speech.start();
     return speech;
+  }
+
+  /** Calls recognizing now. */
+  recognizing(): number {
+    let n = 0;
+    for (const c of this.calls.values()) if (c.settings.recognizer) n++;
+    return n;
   }
 
   get(callId: string): CallSpeech | undefined {

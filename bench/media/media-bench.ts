@@ -7,6 +7,9 @@
  *   and plays 50 packets/s back (the bot talking: encoded and paced by the engine).
  * - rtpengine: N calls anchored on a real rtpengine (user space, 2 threads), both ends in the
  *   load generator, 50 packets/s each way: the C forwarding ceiling.
+ * - rtpengine+inner: voxledger's rtpengine engine, the real setup of `media.engine: rtpengine`:
+ *   rtpengine anchors each call and forwards to an embedded inner leg in this process (CPU is
+ *   this process's plus rtpengine's).
  *
  * The far ends run in a child process (rtp-load-generator.ts) so their CPU is not the engine's.
  * For each N (doubling) and engine: p99 of |inter-arrival − 20 ms| of what the engine sends, loss,
@@ -22,14 +25,17 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { EmbeddedMediaEngine } from '../../src/media/embedded/index.ts';
 import { createOffer } from '../../src/media/sdp/index.ts';
-import type { MediaEndpoint } from '../../src/media/port.ts';
+import type { MediaEndpoint, MediaEngine } from '../../src/media/port.ts';
+import { RtpengineMediaEngine } from '../../src/media/rtpengine/rtpengine-engine.ts';
+import { RTPENGINE_DEFAULTS } from '../../src/media/rtpengine/rtpengine-config.ts';
 import { NgClient } from '../../src/media/rtpengine/ng-client.ts';
 import { ngAnswer, ngDelete, ngOffer } from '../../src/media/rtpengine/ng-commands.ts';
 import { hasRtpengine, startRtpengine, type RtpengineDaemon } from '../../test/support/rtpengine-daemon.ts';
 import type { GeneratorStats } from './rtp-load-generator.ts';
 
 export interface StepResult {
-  engine: 'embedded' | 'rtpengine';
+  /** `rtpengine+inner`: voxledger's rtpengine engine (rtpengine anchoring, an embedded inner leg per call). */
+  engine: 'embedded' | 'rtpengine' | 'rtpengine+inner';
   calls: number;
   held: boolean;
   jitterP99Ms: number;
@@ -113,8 +119,11 @@ function verdict(engine: StepResult['engine'], calls: number, s: GeneratorStats,
   };
 }
 
-async function embeddedStep(gen: Generator, calls: number, seconds: number, portBase: number): Promise<StepResult> {
-  const engine = new EmbeddedMediaEngine({ address: '127.0.0.1', portRange: { min: portBase, max: portBase + 2 * calls + 199 }, rateLimitPps: 500 });
+async function embeddedStep(gen: Generator, calls: number, seconds: number, portBase: number, withRtpengine?: RtpengineDaemon): Promise<StepResult> {
+  const inner = new EmbeddedMediaEngine({ address: '127.0.0.1', portRange: { min: portBase, max: portBase + 2 * calls + 199 }, rateLimitPps: 500 });
+  const engine: MediaEngine = withRtpengine
+    ? new RtpengineMediaEngine({ config: { ...RTPENGINE_DEFAULTS, ngPort: withRtpengine.ngPort, timeoutMs: 2000 }, inner })
+    : inner;
   await engine.start();
   const callers = await gen.open(calls);
   gc?.();
@@ -136,16 +145,18 @@ async function embeddedStep(gen: Generator, calls: number, seconds: number, port
   await gen.stop();
   await gen.start(eps.map((e) => e.info!.local.port));
   const cpu0 = process.cpuUsage();
+  const relay0 = withRtpengine ? procCpuMs(withRtpengine.pid) : 0;
   const lost0 = eps.reduce((a, e) => a + e.stats().packetsLost, 0);
   await sleep(seconds * 1000);
   const cpu = process.cpuUsage(cpu0);
+  const relayMs = withRtpengine ? procCpuMs(withRtpengine.pid) - relay0 : 0;
   const s = await gen.stop();
   // Loss the other way (caller -> engine), from the engine's own counters.
   s.lost += eps.reduce((a, e) => a + e.stats().packetsLost, 0) - lost0;
   await engine.stop();
   await gen.reset();
   void frames;
-  return verdict('embedded', calls, s, (cpu.user + cpu.system) / 1000, seconds, heap1 - heap0);
+  return verdict(withRtpengine ? 'rtpengine+inner' : 'embedded', calls, s, (cpu.user + cpu.system) / 1000 + relayMs, seconds, heap1 - heap0);
 }
 
 async function rtpengineStep(gen: Generator, daemon: RtpengineDaemon, ng: NgClient, calls: number, seconds: number): Promise<StepResult> {
@@ -186,11 +197,11 @@ export async function runMediaBench(options: { quick?: boolean } = {}): Promise<
   const daemon = withRtpengine ? await startRtpengine({ ports: Math.min(8000, 4 * maxCalls + 400), threads: 2 }) : undefined;
   const ng = daemon ? new NgClient({ address: '127.0.0.1', port: daemon.ngPort, timeoutMs: 2000, retries: 1 }) : undefined;
   // An engine leaves the ladder after two steps in a row that it did not hold.
-  const misses = { embedded: 0, rtpengine: withRtpengine ? 0 : 2 };
+  const misses = { embedded: 0, rtpengine: withRtpengine ? 0 : 2, inner: withRtpengine ? 0 : 2 };
   // The embedded engine's ports sit below rtpengine's block.
   const embeddedBase = daemon && daemon.portMin < 26_000 ? 26_000 : 20_000;
   try {
-    for (let calls = quick ? 25 : 50; calls <= maxCalls && (misses.embedded < 2 || misses.rtpengine < 2); calls *= 2) {
+    for (let calls = quick ? 25 : 50; calls <= maxCalls && (misses.embedded < 2 || misses.rtpengine < 2 || misses.inner < 2); calls *= 2) {
       if (misses.embedded < 2) {
         const r = await embeddedStep(gen, calls, seconds, embeddedBase);
         steps.push(r);
@@ -200,6 +211,11 @@ export async function runMediaBench(options: { quick?: boolean } = {}): Promise<
         const r = await rtpengineStep(gen, daemon, ng, calls, seconds);
         steps.push(r);
         misses.rtpengine = r.held ? 0 : misses.rtpengine + 1;
+      }
+      if (misses.inner < 2 && daemon) {
+        const r = await embeddedStep(gen, calls, seconds, embeddedBase, daemon);
+        steps.push(r);
+        misses.inner = r.held ? 0 : misses.inner + 1;
       }
     }
   } finally {
@@ -214,6 +230,7 @@ export async function runMediaBench(options: { quick?: boolean } = {}): Promise<
     'embedded: calls held (p99 send jitter < 5 ms, no loss)': heldBy('embedded'),
     'rtpengine: calls held (p99 send jitter < 5 ms, no loss)': withRtpengine ? heldBy('rtpengine') : NaN,
     'calls held, embedded / rtpengine': withRtpengine ? heldBy('embedded') / Math.max(1, heldBy('rtpengine')) : NaN,
+    'rtpengine engine (rtpengine + embedded inner legs): calls held': withRtpengine ? heldBy('rtpengine+inner') : NaN,
   };
   // CPU and memory per call at the largest load both engines ran.
   const both = steps.filter((x) => x.engine === 'embedded' && (!withRtpengine || at('rtpengine', x.calls))).map((x) => x.calls);
@@ -228,15 +245,17 @@ export async function runMediaBench(options: { quick?: boolean } = {}): Promise<
       summary[`rtpengine at ${n} calls: RSS bytes per call`] = r.bytesPerCall;
       summary[`CPU per call, embedded / rtpengine (at ${n} calls)`] = e.cpuPctPerCall / Math.max(1e-9, r.cpuPctPerCall);
     }
+    const ri = at('rtpengine+inner', n);
+    if (ri) summary[`rtpengine engine at ${n} calls: CPU % of a core per call (voxledger + rtpengine)`] = ri.cpuPctPerCall;
   }
   return { steps, summary };
 }
 
 export function printSteps(steps: StepResult[]): void {
   console.log('\n## media: each step (N calls, 50 packets/s each way per call)');
-  console.log(`${'engine'.padEnd(10)} ${'calls'.padStart(6)} ${'held'.padStart(5)} ${'p99 jitter ms'.padStart(14)} ${'max ms'.padStart(8)} ${'lost'.padStart(7)} ${'CPU %/call'.padStart(11)} ${'bytes/call'.padStart(11)} ${'gen tick p99 ms'.padStart(16)}`);
+  console.log(`${'engine'.padEnd(15)} ${'calls'.padStart(6)} ${'held'.padStart(5)} ${'p99 jitter ms'.padStart(14)} ${'max ms'.padStart(8)} ${'lost'.padStart(7)} ${'CPU %/call'.padStart(11)} ${'bytes/call'.padStart(11)} ${'gen tick p99 ms'.padStart(16)}`);
   for (const s of steps) {
-    console.log(`${s.engine.padEnd(10)} ${String(s.calls).padStart(6)} ${(s.held ? 'yes' : 'no').padStart(5)} ${s.jitterP99Ms.toFixed(1).padStart(14)} ${s.jitterMaxMs.toFixed(1).padStart(8)} ${String(s.lost).padStart(7)} ${s.cpuPctPerCall.toFixed(3).padStart(11)} ${Math.round(s.bytesPerCall).toLocaleString('en-US').padStart(11)} ${s.generatorTickLateP99Ms.toFixed(1).padStart(16)}`);
+    console.log(`${s.engine.padEnd(15)} ${String(s.calls).padStart(6)} ${(s.held ? 'yes' : 'no').padStart(5)} ${s.jitterP99Ms.toFixed(1).padStart(14)} ${s.jitterMaxMs.toFixed(1).padStart(8)} ${String(s.lost).padStart(7)} ${s.cpuPctPerCall.toFixed(3).padStart(11)} ${Math.round(s.bytesPerCall).toLocaleString('en-US').padStart(11)} ${s.generatorTickLateP99Ms.toFixed(1).padStart(16)}`);
   }
 }
 

@@ -107,7 +107,12 @@ function unwrap(max: number, seq: number): number {
 }
 
 function start(targets: number[]): void {
-  legs.forEach((l, i) => (l.target = targets[i] ?? 0));
+  legs.forEach((l, i) => {
+    l.target = targets[i] ?? 0;
+    // Each window is measured on its own (the warm-up's first packets and gaps do not count).
+    l.lastSeq = l.firstSeq = l.maxSeq = -1;
+    l.received = 0;
+  });
   hist.fill(0);
   tickLate.fill(0);
   sent = 0;

@@ -3,7 +3,7 @@
  * operation result as it stands (outbound campaigns read it). Statuses:
  *   initiated  outbound call placed (CallOffered, outbound)
  *   ringing    inbound INVITE offered (CallOffered, inbound); outbound: the callee's first 18x
- *              (CallRinging; the embedded adapter reports it, drachtio does not yet)
+ *              (CallRinging, from either SIP adapter)
  *   answered   CallAnswered
  *   completed  CallEnded after answer
  *   failed     CallEnded before answer: reasonCode no-answer, busy, declined, error (and

@@ -258,9 +258,12 @@ for (const status of [486, 603, 480]) {
 test('outbound call answered 200 gives answered with the callee\'s SDP, then our BYE (against a drachtio-server test double)', async (t) => {
   const p = await startPair(t);
   p.dbl.outboundScript = () => ({ provisional: [180], final: 200, sdp: CALLER_SDP });
+  const rang: Array<{ callId: string; sipStatus: number }> = [];
+  p.rec.events.ringing = (callId, info) => rang.push({ callId, sipStatus: info.sipStatus });
   await p.adapter.dial({ callId: 'out-ok', target: 'sip:callee@127.0.0.2:5062', from: '"Bot" <sip:bot@voxledger.test>', sdp: OUR_SDP });
   const answered = await p.waitEvent('answered', 'out-ok');
   assert.deepEqual(answered.info, { sipStatus: 200, sdp: CALLER_SDP });
+  assert.deepEqual(rang, [{ callId: 'out-ok', sipStatus: 180 }], 'the 180 is reported as ringing, once');
   const ack = await p.dbl.waitForAppMessage((m) => m.parsed.method === 'ACK', 'the ACK');
   assert.ok(ack.wire, 'ACK sent');
   await p.adapter.hangup('out-ok', { reasonHeader: buildReasonHeader('done'), headers: [{ name: 'X-Result', value: 'ok' }] });

@@ -37,7 +37,14 @@ export async function dialOutbound(srf: () => SrfInstance, calls: DrachtioCalls,
   });
   let inviteAccepted = false;
 
+  let rang = false;
   const outcome = connected.createUAC(target, { headers: all, localSdp: request.sdp }, {
+    cbProvisional: (res) => {
+      // The callee rings: the first 18x, once.
+      if (rang || (res.status ?? 0) < 180 || call.state === 'ended') return;
+      rang = true;
+      calls.emit('ringing', (e) => e.ringing?.(callId, { sipStatus: res.status! }));
+    },
     cbRequest: (err, req) => {
       if (err || !req) {
         sentReject(err ?? new Error('drachtio-server did not send the INVITE'));

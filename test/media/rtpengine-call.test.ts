@@ -16,7 +16,7 @@ import { ngQuery } from '../../src/media/rtpengine/ng-commands.ts';
 import { isVoxError } from '../../src/domain/errors.ts';
 import { ended, nextCall, waitUntil } from '../e2e/support/call-harness.ts';
 import { sippAvailable, startSipp } from '../sip/sipp.ts';
-import { startRtpengine, type RtpengineDaemon } from '../support/rtpengine-daemon.ts';
+import { freeUdpPort, startRtpengine, type RtpengineDaemon } from '../support/rtpengine-daemon.ts';
 
 let daemon: RtpengineDaemon;
 let node: RunningNode;
@@ -85,5 +85,37 @@ test('a sipp call anchored on rtpengine: the bot\'s audio reaches the caller and
     }, 'the rtpengine session deleted after the call', 5000);
   } finally {
     ng.close();
+  }
+});
+
+test('rtpengine unreachable: the INVITE is refused 503 and the call ends with the error recorded (CallErrored VOX_MEDIA_ENGINE)', { skip: sippAvailable() ? false : 'sipp is not installed (Debian sip-tester)' }, async () => {
+  const deadDir = mkdtempSync(join(tmpdir(), 'voxledger-rtpengine-down-'));
+  const deadPort = await freeUdpPort();
+  const down = await launchNode(parseConfig({
+    store: { kind: 'sqlite', path: join(deadDir, 'calls.db') },
+    sip: { host: '127.0.0.1', port: 0, t1Ms: 100 },
+    http: { enabled: false },
+    log: { level: 'silent' },
+    media: { engine: 'rtpengine', address: '127.0.0.1', portRange: { min: 30_000, max: 30_099 }, rtpengine: { ngAddress: '127.0.0.1', ngPort: deadPort, timeoutMs: 200, retries: 1 } },
+    bots: [{ id: 'bot', provider: 'scripted', script: [] }],
+  }));
+  try {
+    const callId = nextCall(down);
+    const a = down.signaling.address()!;
+    const sipp = await startSipp({ scenario: readFileSync(new URL('./scenarios/uac-expect-503.xml', import.meta.url), 'utf8'), remote: `${a.host}:${a.port}`, timeoutMs: 15_000 });
+    const result = await sipp.done;
+    assert.equal(result.code, 0, result.diagnostics);
+    const events = await ended(down, callId);
+    const errored = events.find((e) => e.type === 'CallErrored');
+    assert.ok(errored, 'CallErrored recorded');
+    const data = errored.data as { code: string; message: string };
+    assert.equal(data.code, 'VOX_MEDIA_ENGINE');
+    assert.match(data.message, /rtpengine offer failed: rtpengine at 127\.0\.0\.1:\d+ refused/);
+    const last = events.at(-1)!.data as { reasonCode: string; sipStatus?: number };
+    assert.equal(last.reasonCode, 'error');
+    assert.equal(last.sipStatus, 503);
+  } finally {
+    await down.stop();
+    rmSync(deadDir, { recursive: true, force: true });
   }
 });

@@ -56,7 +56,7 @@ export interface BotSession {
   /**
    * A key the caller pressed (0-9 * # A-D), in the dialect's form: AudioCodes Bot API, Bot
    * Framework, Direct Line and Copilot Studio an event activity named `DTMF` with `value` the digit.
-   * Absent (Dialogflow, scripted): the runtime sends `sendEvent('DTMF', {digit})` instead.
+   * Dialogflow CX a `dtmf` query input, ES an event `DTMF`. Absent (scripted): the runtime sends `sendEvent('DTMF', {digit})` instead.
    */
   sendDtmf?(digit: string): Promise<void>;
   /** Stops refresh timers and sockets. Does not notify the bot (see `notifyEnded`). */

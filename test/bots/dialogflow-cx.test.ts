@@ -255,3 +255,18 @@ test('a failed text query mid-call is reported once through sink.failed and send
   assert.equal(sink.failures.length, 1);
   assert.ok(deps.lines.some((l) => l.level === 'error'));
 });
+
+test('DTMF from the caller goes as a CX dtmf query input and the agent\'s answer is delivered (against a Dialogflow CX gRPC double)', async () => {
+  const { c } = connector();
+  const sink = recordingSink();
+  const session = await c.start(callInfo('call-dtmf'), sink);
+  await settle();
+  const from = double.requests.length;
+  double.reply(cxResponse([text('You pressed five.')]));
+  await session.sendDtmf!('5');
+  await settle();
+  const [req] = since(from);
+  assert.deepEqual(req?.queryInput, { languageCode: 'en-US', dtmf: { digits: '5' }, input: 'dtmf' }, 'the oneof decoded by the double');
+  assert.deepEqual(sink.all().at(-1), { type: 'message', text: 'You pressed five.' });
+  await session.close();
+});

@@ -99,7 +99,10 @@ export function createDialogflowConnector(
       log('info', `${provider} conversation started`, { session, activities: activities.length });
       const ref: DialogflowSessionRef = { provider, session, languageCode: config.languageCode };
       return new DialogflowSession(ref, sessionId, sink, log, activities, (q) =>
-        detect('text' in q ? dialect.textRequest(session, q.text) : dialect.eventRequest(session, q.event, q.value), 'text' in q ? 'text query' : `${q.event} event`).then((r) =>
+        detect(
+          'text' in q ? dialect.textRequest(session, q.text) : 'dtmf' in q && dialect.dtmfRequest ? dialect.dtmfRequest(session, q.dtmf) : 'event' in q ? dialect.eventRequest(session, q.event, q.value) : dialect.eventRequest(session, 'DTMF', { digit: q.dtmf }),
+          'text' in q ? 'text query' : 'dtmf' in q ? 'DTMF input' : `${q.event} event`,
+        ).then((r) =>
           dialect.toActivities(r, log),
         ),
       );
@@ -145,7 +148,7 @@ class DialogflowSession implements BotSession {
     private readonly sink: BotSink,
     private readonly log: Log,
     welcome: BotActivity[],
-    private readonly query: (q: { text: string } | { event: string; value: Record<string, unknown> }) => Promise<BotActivity[]>,
+    private readonly query: (q: { text: string } | { event: string; value: Record<string, unknown> } | { dtmf: string }) => Promise<BotActivity[]>,
   ) {
     this.ref = { ...ref };
     this.conversationId = conversationId;
@@ -187,6 +190,17 @@ class DialogflowSession implements BotSession {
     };
     this.queue = this.queue.then(run, run);
     return this.queue;
+  }
+
+  /** The caller's key: CX a `dtmf` query input, ES a `DTMF` event with `{digit}`; queued like any query. Rejects when it fails. */
+  sendDtmf(digit: string): Promise<void> {
+    const run = async (): Promise<void> => {
+      if (this.closed || this.failed) throw new VoxError(ErrorCodes.CALL_ALREADY_ENDED, 'dialogflow session is over', { digit });
+      this.deliver(await this.query({ dtmf: digit }));
+    };
+    const done = this.queue.then(run, run);
+    this.queue = done.catch(() => undefined);
+    return done;
   }
 
   /**

@@ -18,6 +18,8 @@ export interface DialogflowDialect {
   conversationEndRequest(session: string, notice: EndNotice): Record<string, unknown>;
   /** An event input for the bot (e.g. `transferStatus`): ES event parameters, CX session parameter `event-<name>`. */
   eventRequest(session: string, name: string, value: Record<string, unknown>): Record<string, unknown>;
+  /** A DTMF input (CX `queryInput.dtmf`); absent where the API has none (ES: the runtime sends a `DTMF` event instead). */
+  dtmfRequest?(session: string, digits: string): Record<string, unknown>;
   /** A DetectIntentResponse as normalized activities, in order; never throws. */
   toActivities(response: unknown, log: Log): BotActivity[];
 }

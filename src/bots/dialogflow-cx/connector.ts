@@ -21,6 +21,7 @@ export function dialogflowCxDialect(config: DialogflowCxConfig): DialogflowDiale
     ownsSessionPath: (p) => owns.test(p),
     welcomeRequest: (session, call) => cxWelcomeRequest(session, config.languageCode, config.welcomeEvent, config.sendCallInfo ? call : undefined),
     textRequest: (session, text) => cxTextRequest(session, config.languageCode, text),
+    dtmfRequest: (session, digits) => ({ session, queryInput: { dtmf: { digits }, languageCode: config.languageCode } }),
     conversationEndRequest: (session, notice) => cxConversationEndRequest(session, config.languageCode, notice),
     // Like conversationEnd: CX events carry no parameters, so the fields ride as session parameter `event-<name>`.
     eventRequest: (session, name, value) => cxEventRequest(session, config.languageCode, name, { [`event-${name}`]: value }),

@@ -18,7 +18,7 @@ function summary(e: DomainEvent): string {
     case 'SessionParamsUpdated':
       return `${e.data.source}: ${JSON.stringify(e.data.params)}`;
     case 'BotHangupRequested':
-      return `reason ${JSON.stringify(e.data.hangupReason ?? null)}, ${e.data.hangupSipHeaders.length} header(s), delay ${e.data.delayMs} ms (deadline ${e.data.deadline})`;
+      return `reason ${JSON.stringify(e.data.hangupReason ?? null)}, ${e.data.hangupSipHeaders.length} header(s), delay ${e.data.delayMs} ms (deadline ${e.data.deadline}${e.data.playbackDeadline ? `, goodbye until ${e.data.playbackDeadline}` : ''})`;
     case 'BotInputRejected':
       return `${e.data.field}: ${e.data.reason}${e.data.excerpt ? ` [${e.data.excerpt}]` : ''}`;
     case 'MediaNegotiated':
@@ -26,7 +26,15 @@ function summary(e: DomainEvent): string {
     case 'CallErrored':
       return `${e.data.code}: ${e.data.message}${e.data.sipStatus ? ` (SIP ${e.data.sipStatus})` : ''}`;
     case 'SttFinalReceived':
-      return JSON.stringify(e.data.text);
+      return `${JSON.stringify(e.data.text)}${e.data.confidence !== undefined ? ` (confidence ${e.data.confidence})` : ''}`;
+    case 'SttFailed':
+      return `${e.data.code}: ${e.data.message} (the call goes on without recognition)`;
+    case 'PlaybackStarted':
+      return `${e.data.playbackId}: ${JSON.stringify(e.data.text.length > 80 ? `${e.data.text.slice(0, 80)}…` : e.data.text)}`;
+    case 'PlaybackFinished':
+      return `${e.data.playbackId}: ${e.data.outcome}${e.data.error ? ` (${e.data.error})` : ''}`;
+    case 'DtmfReceived':
+      return `digit ${e.data.digit} (${e.data.durationMs} ms)`;
     case 'ByeSent':
       return `Reason: ${e.data.reasonHeader ?? '(none)'}${e.data.headers.map((h) => `; ${h.name}: ${h.value}`).join('')} (${e.data.trigger}${e.data.sttWaitMs ? `, waited ${e.data.sttWaitMs} ms for STT` : ''})`;
     case 'TransferRequested':

@@ -51,8 +51,14 @@ export class SpeechLink {
         endpoint.onDtmf((d) => this.deps.record(callId, { type: 'DtmfReceived', data: { digit: d.digit, durationMs: Math.max(0, Math.round(d.durationMs)) } })),
       );
     }
-    const speech = this.deps.pipeline.attach(callId, actor.snapshot.context.botId, endpoint);
-    if (speech) actor.log.info('speech started', { recognizer: speech.settings.recognizer?.kind ?? 'none', synthesizer: speech.settings.synthesizer?.kind ?? 'none' });
+    try {
+      const speech = this.deps.pipeline.attach(callId, actor.snapshot.context.botId, endpoint);
+      if (speech) actor.log.info('speech started', { recognizer: speech.settings.recognizer?.kind ?? 'none', synthesizer: speech.settings.synthesizer?.kind ?? 'none' });
+    } catch (err) {
+      // the call and its bot go on without speech
+      actor.log.error('speech could not start', { err });
+      this.deps.record(callId, { type: 'SttFailed', data: { code: 'VOX_SPEECH_ENGINE', message: `speech could not start: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500) } });
+    }
   }
 
   /** What a bot message becomes on this call (undefined: the call does not speak). */

@@ -84,6 +84,8 @@ export interface SqliteStoreStats {
   commits: number;
   /** Events written. */
   events: number;
+  /** Events asked for by the largest committed transaction (at most maxBatchEvents, unless one append alone has more). */
+  largestCommitEvents: number;
   /** Appends settled by a committed transaction (written, idempotent, or refused on their own). */
   appends: number;
   /** Transactions rolled back as a whole. */
@@ -127,7 +129,7 @@ export class SqliteEventStore implements EventStore {
   private readonly onCommitThreadFailure: ((error: VoxError) => void) | undefined;
   /** Batches sent to the commit thread and not yet settled. */
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly counters: SqliteStoreStats = { commits: 0, events: 0, appends: 0, failedCommits: 0, commitThreadFailures: 0, fileLostBatches: 0 };
+  private readonly counters: SqliteStoreStats = { commits: 0, events: 0, largestCommitEvents: 0, appends: 0, failedCommits: 0, commitThreadFailures: 0, fileLostBatches: 0 };
   private queue: PendingAppend[] = [];
   private queuedEvents = 0;
   private flushScheduled = false;
@@ -337,6 +339,9 @@ export class SqliteEventStore implements EventStore {
     this.counters.commits++;
     this.counters.appends += batch.length;
     this.counters.events += eventsWritten;
+    let asked = 0;
+    for (const p of batch) asked += p.events.length;
+    if (asked > this.counters.largestCommitEvents) this.counters.largestCommitEvents = asked;
     for (let i = 0; i < batch.length; i++) {
       const outcome = outcomes[i]!;
       if (outcome instanceof VoxError) batch[i]!.reject(outcome);

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { ErrorCodes, isVoxError } from '../../src/domain/errors.ts';
 import type { SipDialogState } from '../../src/domain/sip-dialog.ts';
 import { ADOPTED_CSEQ_MARGIN } from '../../src/sip/embedded/dialog-state.ts';
-import { fillScenario, headerValues, sippAvailable, sippRequests, startSipp } from './sipp.ts';
+import { fillScenario, headerValues, sippAvailable, sippDistinctRequests, startSipp } from './sipp.ts';
 import { RawPeer, RecordingEvents, header, headers, inDialog, sleep, startAdapter, tagOf, waitForLog } from './helpers.ts';
 
 const skip = sippAvailable() ? false : 'sipp is not installed';
@@ -60,7 +60,7 @@ test('inbound: a second adapter adopts the dialog adapter A recorded and sends t
     const r = await sipp.done;
     assert.equal(r.code, 0, r.diagnostics);
 
-    const byes = sippRequests(r.messages, 'received', 'BYE');
+    const byes = sippDistinctRequests(r.messages, 'received', 'BYE');
     assert.equal(byes.length, 1, r.diagnostics);
     const bye = byes[0]!;
     assert.equal(bye.startLine, `BYE ${dialog.remoteTarget} SIP/2.0`);
@@ -103,7 +103,7 @@ test('outbound: A dials a sipp callee and records the dialog; B adopts it and se
     assert.equal(await b.adapter.hangup('handed-over-out', HANGUP), 'sent');
     const r = await sipp.done;
     assert.equal(r.code, 0, r.diagnostics);
-    const bye = sippRequests(r.messages, 'received', 'BYE');
+    const bye = sippDistinctRequests(r.messages, 'received', 'BYE');
     assert.equal(bye.length, 1);
     assert.match(headerValues(bye[0]!, 'Via')[0]!, new RegExp(`127\\.0\\.0\\.1:${b.port};`));
     assert.deepEqual(headerValues(bye[0]!, 'CSeq'), [`${dialog.localCSeq + ADOPTED_CSEQ_MARGIN + 1} BYE`], 'above the INVITE A sent');

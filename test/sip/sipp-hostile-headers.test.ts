@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { headerValues, runSipp, sippAvailable, sippRequests } from './sipp.ts';
+import { headerValues, runSipp, sippAvailable, sippDistinctRequests } from './sipp.ts';
 import { RecordingEvents, startAdapter } from './helpers.ts';
 
 const skip = sippAvailable() ? false : 'sipp is not installed';
@@ -32,7 +32,7 @@ test('hangup with CRLF in a value, a Via, a Contact, NUL, a bad name and 101 ent
   try {
     const r = await runSipp({ scenario: 'uac-basic.xml', remote: `127.0.0.1:${port}` });
     assert.equal(r.code, 0, r.diagnostics);
-    const byes = sippRequests(r.messages, 'received', 'BYE');
+    const byes = sippDistinctRequests(r.messages, 'received', 'BYE');
     assert.equal(byes.length, 1);
     const bye = byes[0]!;
     assert.ok(!/6\.6\.6\.6|evil/i.test(bye.text), 'no injected text anywhere in the BYE');

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { headerValues, runSipp, sippAvailable, sippRequests } from './sipp.ts';
+import { headerValues, runSipp, sippAvailable, sippDistinctRequests, sippRequests } from './sipp.ts';
 import { RecordingEvents, startAdapter } from './helpers.ts';
 
 const skip = sippAvailable() ? false : 'sipp is not installed';
@@ -39,7 +39,7 @@ test('sipp UAC: adapter answers, then hangs up with Reason and two X- headers ex
     assert.equal(events.of('peerHungUp').length, 0);
     assert.equal(events.of('failed').length, 0);
     // Exactly one BYE on the wire, with our headers once each, in order.
-    const byes = sippRequests(r.messages, 'received', 'BYE');
+    const byes = sippDistinctRequests(r.messages, 'received', 'BYE');
     assert.equal(byes.length, 1, r.diagnostics);
     const bye = byes[0]!;
     assert.deepEqual(headerValues(bye, 'Reason'), ['Q.850;cause=16;text="completed \\"ok\\""']);

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fillScenario, sippAvailable, sippRequests, startSipp } from './sipp.ts';
+import { fillScenario, sippAvailable, sippDistinctRequests, sippRequests, startSipp } from './sipp.ts';
 import { RecordingEvents, startAdapter } from './helpers.ts';
 
 const skip = sippAvailable() ? false : 'sipp is not installed';
@@ -27,8 +27,8 @@ for (const [status, reason] of [
       await events.waitFor((e) => e.some((x) => x.type === 'dialFailed'), 2_000, 'dialFailed');
       assert.deepEqual(events.of('dialFailed').map((e) => [e.callId, e.info.sipStatus, e.info.reasonPhrase]), [[`out-${status}`, status, reason]]);
       assert.equal(events.of('answered').length, 0);
-      assert.equal(sippRequests(r.messages, 'received', 'INVITE').length, 1);
-      assert.equal(sippRequests(r.messages, 'received', 'ACK').length, 1);
+      assert.equal(sippDistinctRequests(r.messages, 'received', 'INVITE').length, 1);
+      assert.equal(sippDistinctRequests(r.messages, 'received', 'ACK').length, 1);
       // Cancel after the final response changes nothing.
       await adapter.cancel(`out-${status}`);
       assert.equal(events.of('dialFailed').length, 1);
@@ -61,7 +61,7 @@ test('dial a sipp UAS that answers 200: ACK (new branch, to its Contact), answer
     assert.match(invite.text, /\r\nFrom: <sip:dialer@example\.com>;tag=/);
     assert.match(invite.text, /\r\nX-Campaign-Id: 7\r\n/);
     assert.equal(invite.headers.filter(([n]) => n.toLowerCase() === 'via').length, 1, 'a Via from dial headers never reaches the wire');
-    const bye = sippRequests(r.messages, 'received', 'BYE');
+    const bye = sippDistinctRequests(r.messages, 'received', 'BYE');
     assert.equal(bye.length, 1);
     assert.match(bye[0]!.text, /\r\nReason: Q\.850;cause=16;text="done"\r\nX-Campaign: spring\r\n/);
     assert.equal(events.of('dialFailed').length, 0);
@@ -85,8 +85,8 @@ test('dial a sipp UAS that never answers; cancel → CANCEL (same branch and CSe
     assert.equal(r.code, 0, r.diagnostics);
     await events.waitFor((e) => e.some((x) => x.type === 'dialFailed'), 2_000, 'dialFailed');
     assert.deepEqual(events.of('dialFailed').map((e) => e.info.sipStatus), [487]);
-    assert.equal(sippRequests(r.messages, 'received', 'CANCEL').length, 1);
-    assert.equal(sippRequests(r.messages, 'received', 'ACK').length, 1);
+    assert.equal(sippDistinctRequests(r.messages, 'received', 'CANCEL').length, 1);
+    assert.equal(sippDistinctRequests(r.messages, 'received', 'ACK').length, 1);
   } finally {
     await adapter.stop();
   }

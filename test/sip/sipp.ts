@@ -136,7 +136,9 @@ function portBound(host: string, port: number, transport: 'udp' | 'tcp'): boolea
 /** Parses sipp's -trace_msg log. */
 export function parseSippTrace(text: string): SippMessage[] {
   const out: SippMessage[] = [];
-  const blocks = text.split(/^-{20,} [^\n]*\n/m).slice(1);
+  // A separator line carries a timestamp, except before sipp's notes ("Dead call … received"),
+  // which must not stick to the message before them.
+  const blocks = text.split(/^-{20,}(?: [^\n]*)?\n/m).slice(1);
   for (const block of blocks) {
     const m = /^(\S+) message (sent|received)[^\n]*\n\n([\s\S]*)$/.exec(block);
     if (!m) continue;
@@ -269,6 +271,21 @@ export async function runSipp(o: SippOptions): Promise<SippResult> {
 /** Messages of a given request method (or response status to a method) as sipp saw them. */
 export function sippRequests(messages: SippMessage[] | undefined, direction: 'sent' | 'received', method: string): SippMessage[] {
   return (messages ?? []).filter((m) => m.direction === direction && m.startLine.startsWith(`${method} `));
+}
+
+/**
+ * The requests of one method with UDP retransmissions counted once: a retransmission is a
+ * byte-identical copy (RFC 3261 §17.1.1.2, §17.1.2.2; an ACK is resent the same for each copy of a
+ * final response), and comes whenever the tests' 50 ms T1 elapses before sipp answers, as on a
+ * loaded machine. Two requests that differ in any byte (a new branch, CSeq, header) stay two.
+ */
+export function sippDistinctRequests(messages: SippMessage[] | undefined, direction: 'sent' | 'received', method: string): SippMessage[] {
+  const seen = new Set<string>();
+  return sippRequests(messages, direction, method).filter((m) => {
+    if (seen.has(m.text)) return false;
+    seen.add(m.text);
+    return true;
+  });
 }
 
 export function headerValues(msg: SippMessage, name: string): string[] {

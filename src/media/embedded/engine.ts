@@ -12,6 +12,7 @@ import { answerOffer } from '../sdp/index.ts';
 import { EmbeddedEndpoint, type EndpointContext } from './endpoint.ts';
 import { Pacer } from './pacer.ts';
 import { PortPool } from './port-pool.ts';
+import { CallEndpoints } from '../call-endpoints.ts';
 
 export interface EmbeddedEngineOptions {
   /** Local address the RTP sockets bind to (`media.address`). */
@@ -34,7 +35,7 @@ export class EmbeddedMediaEngine implements MediaEngine {
   readonly kind = 'embedded' as const;
   private readonly pool: PortPool;
   readonly pacer: Pacer;
-  private readonly endpoints = new Map<string, { endpoint: EmbeddedEndpoint }>();
+  private readonly endpoints: CallEndpoints<EmbeddedEndpoint>;
   private readonly ctx: EndpointContext;
   private readonly codecs: readonly AudioCodec[];
   private readonly log: Logger;
@@ -46,6 +47,7 @@ export class EmbeddedMediaEngine implements MediaEngine {
       throw new VoxError(ErrorCodes.CONFIG_INVALID, `media.portRange must hold at least one even/odd port pair (got ${options.portRange.min}-${options.portRange.max})`);
     }
     this.log = options.log ?? createLogger({ level: 'silent' });
+    this.endpoints = new CallEndpoints(this.log);
     this.pool = new PortPool(options.address, options.portRange);
     this.pacer = new Pacer((err) => this.log.error('media pacer: a sender threw', { err }));
     this.codecs = options.codecs ?? ['PCMU', 'PCMA'];
@@ -73,7 +75,7 @@ export class EmbeddedMediaEngine implements MediaEngine {
     if (this.running) return;
     this.running = true;
     this.reportTimer = setInterval(() => {
-      for (const { endpoint } of this.endpoints.values()) {
+      for (const endpoint of this.endpoints.values()) {
         try {
           endpoint.sendReport();
         } catch (err) {
@@ -88,7 +90,7 @@ export class EmbeddedMediaEngine implements MediaEngine {
     this.running = false;
     if (this.reportTimer) clearInterval(this.reportTimer);
     this.reportTimer = undefined;
-    await Promise.all([...this.endpoints.values()].map(({ endpoint }) => endpoint.release()));
+    await this.endpoints.releaseAll();
     this.pacer.stop();
   }
 
@@ -113,29 +115,24 @@ export class EmbeddedMediaEngine implements MediaEngine {
 
   /** The live endpoint of a call, if any. */
   endpoint(callId: string): EmbeddedEndpoint | undefined {
-    return this.endpoints.get(callId)?.endpoint;
+    return this.endpoints.get(callId);
   }
 
   private async allocate(callId: string): Promise<EmbeddedEndpoint> {
     if (!this.running) throw new VoxError(ErrorCodes.MEDIA_ENGINE, 'the embedded media engine is not started', { callId });
-    const existing = this.endpoints.get(callId);
-    if (existing) {
-      this.log.warn('a call asked for a second media endpoint; the first is released', { callId });
-      await existing.endpoint.release();
-    }
+    await this.endpoints.dropExisting(callId);
     const pair = await this.pool.acquire();
     if (!this.running) {
       this.pool.release(pair);
       throw new VoxError(ErrorCodes.MEDIA_ENGINE, 'the embedded media engine stopped', { callId });
     }
     const endpoint = new EmbeddedEndpoint(callId, pair, this.ctx);
-    this.endpoints.set(callId, { endpoint });
+    this.endpoints.set(endpoint);
     return endpoint;
   }
 
   private forget(endpoint: EmbeddedEndpoint): void {
-    const entry = this.endpoints.get(endpoint.callId);
-    if (entry?.endpoint === endpoint) this.endpoints.delete(endpoint.callId);
+    this.endpoints.forget(endpoint);
     this.pool.release(endpoint.portPair);
   }
 }

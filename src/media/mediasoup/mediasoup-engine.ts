@@ -16,6 +16,7 @@ import type { AudioCodec, MediaEndpoint, MediaEngine } from '../port.ts';
 import { answerOffer, createOffer } from '../sdp/index.ts';
 import { closeQuietly, sessionIdOf } from './call-legs.ts';
 import type { MediasoupConfig } from './mediasoup-config.ts';
+import { CallEndpoints } from '../call-endpoints.ts';
 import { mediasoupError } from './media-errors.ts';
 import { MediasoupEndpoint, type EndpointContext } from './mediasoup-endpoint.ts';
 import { ROUTER_MEDIA_CODECS } from './rtp-mapping.ts';
@@ -38,7 +39,7 @@ export class MediasoupMediaEngine implements MediaEngine {
   private readonly createWorker: CreateWorker;
   private readonly log: Logger;
   private readonly ctx: EndpointContext;
-  private readonly endpoints = new Map<string, MediasoupEndpoint>();
+  private readonly endpoints: CallEndpoints<MediasoupEndpoint>;
   private node: Promise<{ worker: WorkerLike; router: RouterLike }> | undefined;
   private running = false;
 
@@ -47,15 +48,14 @@ export class MediasoupMediaEngine implements MediaEngine {
     this.inner = options.inner;
     this.createWorker = options.createWorker ?? mediasoupCreateWorker(options.config.workerBin);
     this.log = (options.log ?? silentLogger).child({ engine: 'mediasoup' });
+    this.endpoints = new CallEndpoints(this.log);
     this.ctx = {
       innerEngine: options.inner,
       portRange: { rtcMinPort: options.config.rtcMinPort, rtcMaxPort: options.config.rtcMaxPort },
       log: this.log,
       codecs: options.codecs ?? ['PCMU', 'PCMA'],
       publicAddress: options.config.announcedIp ?? options.config.listenIp,
-      onReleased: (e) => {
-        if (this.endpoints.get(e.callId) === e) this.endpoints.delete(e.callId);
-      },
+      onReleased: (e) => this.endpoints.forget(e),
     };
   }
 
@@ -78,7 +78,7 @@ export class MediasoupMediaEngine implements MediaEngine {
 
   async stop(): Promise<void> {
     this.running = false;
-    await Promise.all([...this.endpoints.values()].map((e) => e.release()));
+    await this.endpoints.releaseAll();
     const node = await this.node?.catch(() => undefined);
     this.node = undefined;
     closeQuietly(node?.router);
@@ -111,11 +111,7 @@ export class MediasoupMediaEngine implements MediaEngine {
   }
 
   private async allocate(callId: string): Promise<MediasoupEndpoint> {
-    const existing = this.endpoints.get(callId);
-    if (existing) {
-      this.log.warn('a call asked for a second media endpoint; the first is released', { callId });
-      await existing.release();
-    }
+    await this.endpoints.dropExisting(callId);
     const router = await this.router();
     let peer: PlainTransportLike | undefined;
     let inner: PlainTransportLike | undefined;
@@ -138,7 +134,7 @@ export class MediasoupMediaEngine implements MediaEngine {
       throw new VoxError(ErrorCodes.MEDIA_ENGINE, 'the mediasoup media engine stopped', { callId });
     }
     const endpoint = new MediasoupEndpoint(callId, { peer, inner }, this.ctx);
-    this.endpoints.set(callId, endpoint);
+    this.endpoints.set(endpoint);
     return endpoint;
   }
 

@@ -22,6 +22,7 @@ import { NgClient } from './ng-client.ts';
 import { ngAnswer, ngDelete, ngOffer, ngPing, ngQuery } from './ng-commands.ts';
 import { RtpengineEndpoint, audioAddress, ngExchange, type RtpengineContext } from './rtpengine-endpoint.ts';
 import type { RtpengineConfig } from './rtpengine-config.ts';
+import { CallEndpoints } from '../call-endpoints.ts';
 
 export const PEER_TAG = 'peer';
 export const OUR_TAG = 'voxledger';
@@ -44,7 +45,7 @@ export class RtpengineMediaEngine implements MediaEngine {
   private readonly codecs: readonly AudioCodec[];
   private readonly log: Logger;
   private readonly ctx: RtpengineContext;
-  private readonly endpoints = new Map<string, RtpengineEndpoint>();
+  private readonly endpoints: CallEndpoints<RtpengineEndpoint>;
   private running = false;
 
   constructor(options: RtpengineEngineOptions) {
@@ -53,15 +54,14 @@ export class RtpengineMediaEngine implements MediaEngine {
     this.inner = options.inner;
     this.codecs = options.codecs ?? ['PCMU', 'PCMA'];
     this.log = (options.log ?? silentLogger).child({ engine: 'rtpengine' });
+    this.endpoints = new CallEndpoints(this.log);
     this.ctx = {
       ng: this.ng,
       log: this.log,
       flags: [...new Set(['port latching', ...c.flags])],
       ...(c.interfaces ? { interfaces: c.interfaces } : {}),
       deleteDelaySec: c.deleteDelaySec,
-      onReleased: (e) => {
-        if (this.endpoints.get(e.callId) === e) this.endpoints.delete(e.callId);
-      },
+      onReleased: (e) => this.endpoints.forget(e),
     };
   }
 
@@ -84,7 +84,7 @@ export class RtpengineMediaEngine implements MediaEngine {
   /** Releases every endpoint (deleting its rtpengine session), stops the inner engine, closes the ng socket. */
   async stop(): Promise<void> {
     this.running = false;
-    await Promise.all([...this.endpoints.values()].map((e) => e.release()));
+    await this.endpoints.releaseAll();
     await this.inner.stop();
     this.ng.close();
   }
@@ -205,7 +205,7 @@ export class RtpengineMediaEngine implements MediaEngine {
       await endpoint.release();
       throw new VoxError(ErrorCodes.MEDIA_ENGINE, 'the rtpengine media engine stopped', { callId });
     }
-    this.endpoints.set(callId, endpoint);
+    this.endpoints.set(endpoint);
     return endpoint;
   }
 
@@ -217,10 +217,7 @@ export class RtpengineMediaEngine implements MediaEngine {
     if (!this.running) throw new VoxError(ErrorCodes.MEDIA_ENGINE, 'the rtpengine media engine is not started', { callId });
   }
 
-  private async dropExisting(callId: string): Promise<void> {
-    const existing = this.endpoints.get(callId);
-    if (!existing) return;
-    this.log.warn('a call asked for a second media endpoint; the first is released', { callId });
-    await existing.release();
+  private dropExisting(callId: string): Promise<void> {
+    return this.endpoints.dropExisting(callId);
   }
 }

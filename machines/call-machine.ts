@@ -82,6 +82,8 @@ export interface CallContext {
   /** Set when the BYE went out (ms). */
   byeSentAt?: number;
   errorReason?: string;
+  /** The recorded code of the error that ends the call (CallErrored, BotStartFailed): it picks the error BYE's generic wire text. */
+  errorCode?: string;
   ending?: CallEnding;
   endedAt?: number;
 }
@@ -204,6 +206,7 @@ export const callMachine = setup({
         if (event.type === 'CallErrored' && event.data.sipStatus !== undefined) ending.sipStatus = event.data.sipStatus;
         return ending;
       },
+      errorCode: ({ context, event }) => (event.type === 'BotStartFailed' || event.type === 'CallErrored' ? event.data.code : context.errorCode),
       byeTrigger: () => 'error' as const,
     }),
   },

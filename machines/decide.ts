@@ -13,6 +13,7 @@ import { callMachine, type CallContext } from './call-machine.ts';
 import type { CallEvent, CallEventDataMap } from '../src/domain/events.ts';
 import { buildReasonHeader } from '../src/domain/hangup-headers.ts';
 import { BOT_SIDE_REASON } from '../src/domain/reason-codes.ts';
+import { genericErrorReason } from '../src/domain/error-reasons.ts';
 import { TRANSFER_BYE_CAUSE } from '../src/domain/transfer.ts';
 import { decideTransfer, transferWakeUp, transferredReason, type TransferDecision } from './transfer.ts';
 import { amdWakeUp, decideAmd, MACHINE_DETECTED_REASON, type AmdDecision } from './amd.ts';
@@ -78,7 +79,8 @@ function byeFor(ctx: CallContext, trigger: CallEventDataMap['ByeSent']['trigger'
     return { type: 'ByeSent', data: { reasonHeader: buildReasonHeader(transferredReason(ctx.transfer), TRANSFER_BYE_CAUSE), headers: [], trigger, sttWaitMs: 0 } };
   }
   if (trigger === 'error') {
-    return { type: 'ByeSent', data: { reasonHeader: buildReasonHeader(ctx.ending?.reason, ERROR_Q850_CAUSE), headers: [], trigger, sttWaitMs: 0 } };
+    // Generic text by the recorded error code: the details stay in the events and the log.
+    return { type: 'ByeSent', data: { reasonHeader: buildReasonHeader(genericErrorReason(ctx.errorCode), ERROR_Q850_CAUSE), headers: [], trigger, sttWaitMs: 0 } };
   }
   const h = ctx.hangup;
   return {

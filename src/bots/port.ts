@@ -4,6 +4,23 @@
  * hangup, params and the end-of-call notice stays inside the connector.
  */
 import type { ReasonCode } from '../domain/types.ts';
+import { ErrorCodes, toVoxError, VoxError } from '../domain/errors.ts';
+
+/**
+ * A start that failed after the bot's conversation was created (its start event refused, say):
+ * the error carries the conversation and its `ref`, so that BotStartFailed records them and the
+ * bot is told how the call ended like any other (README, What happens when a bot misbehaves).
+ */
+export class ConversationStartError extends VoxError {
+  readonly conversationId: string;
+  readonly ref: Record<string, unknown>;
+  constructor(cause: unknown, conversationId: string, ref: Record<string, unknown>) {
+    const e = toVoxError(cause, ErrorCodes.BOT_UNREACHABLE);
+    super(e.code, e.message, e.details, { cause });
+    this.conversationId = conversationId;
+    this.ref = ref;
+  }
+}
 
 /**
  * An activity from the bot, normalized out of its dialect:

@@ -64,7 +64,8 @@ export interface CallEventDataMap {
   /** The caller CANCELled an inbound call before answer. */
   CancelReceived: Record<string, never>;
   BotConversationStarted: { provider: string; conversationId: string; ref: Record<string, unknown> };
-  BotStartFailed: { provider: string; code: string; message: string };
+  /** `conversationId` and `ref` when the conversation was created before the start failed: the bot is still told how the call ended. */
+  BotStartFailed: { provider: string; code: string; message: string; conversationId?: string; ref?: Record<string, unknown> };
   /** Parameters set by the bot's config (`source: config`), the dial request (`request`) or the bot (`bot`, with the `activityId` it came from). */
   SessionParamsUpdated: { params: SessionParams; source: 'config' | 'request' | 'bot'; activityId?: string };
   /** The bot asked to end the call. Values are the effective ones at request time. */
@@ -282,7 +283,7 @@ const SCHEMAS: Record<EventType, Check> = {
   RingTimeoutReached: shape({ ringTimeoutMs: nonNegInt }),
   CancelReceived: obj,
   BotConversationStarted: shape({ provider: str, conversationId: str, ref: obj }),
-  BotStartFailed: shape({ provider: str, code: str, message: str }),
+  BotStartFailed: shape({ provider: str, code: str, message: str, conversationId: optStr, ref: (v, p, o) => void (v !== undefined && obj(v, p, o)) }),
   SessionParamsUpdated: shape({ params: obj, source: oneOf(['config', 'request', 'bot']), activityId: optStr }),
   OperatorHangupRequested: shape({ reason: str, operator: str }),
   BotHangupRequested: shape({

@@ -5,7 +5,7 @@
  */
 import { ErrorCodes, toVoxError } from '../domain/errors.ts';
 import { mergeParams } from '../domain/bot-params.ts';
-import type { BotActivity, BotConnector, BotSession, EndNotice } from '../bots/port.ts';
+import { ConversationStartError, type BotActivity, type BotConnector, type BotSession, type EndNotice } from '../bots/port.ts';
 import type { BotDirectory } from '../bots/directory.ts';
 import { appliedActivity } from '../../machines/call-machine.ts';
 import type { CallActor } from './call-actor.ts';
@@ -106,7 +106,9 @@ export class BotLink {
         x.starting = false;
         actor.log.warn('bot could not be started', { err, botId: bot.id });
         const e = toVoxError(err, ErrorCodes.BOT_UNREACHABLE);
-        this.deps.submit(actor, [{ type: 'BotStartFailed', data: { provider: bot.provider, code: e.code, message: e.message } }]);
+        // A conversation created before the failure is recorded with it: the notifier tells it how the call ended.
+        const created = err instanceof ConversationStartError ? { conversationId: err.conversationId, ref: err.ref } : {};
+        this.deps.submit(actor, [{ type: 'BotStartFailed', data: { provider: bot.provider, code: e.code, message: e.message, ...created } }]);
       });
   }
 

@@ -57,11 +57,13 @@ export class BotNotifier {
     this.headAtStart = await this.o.store.headPosition();
     this.sub = this.o.store.subscribeToAll({ ...(from >= 0 ? { after: from } : {}), streamPrefixes: ['call-'] }, (r) => {
       this.tracker.seen(r.position);
-      if (r.type === 'CallOffered' || r.type === 'BotConversationStarted') {
+      if (r.type === 'CallOffered' || r.type === 'BotConversationStarted' || r.type === 'BotStartFailed') {
         const callId = String(r.metadata.callId);
         const memo = this.calls.get(callId) ?? {};
-        if (r.type === 'CallOffered') memo.botId = (r.data as { botId: string }).botId;
-        else Object.assign(memo, { provider: (r.data as { provider: string }).provider, ref: (r.data as { ref: Record<string, unknown> }).ref });
+        const d = r.data as { botId?: string; provider?: string; ref?: Record<string, unknown> };
+        if (r.type === 'CallOffered') memo.botId = String(d.botId);
+        // A start that failed after the conversation was created carries its ref: that bot is told too.
+        else if (d.ref) Object.assign(memo, { provider: d.provider, ref: d.ref });
         this.calls.set(callId, memo);
         return;
       }
@@ -167,10 +169,10 @@ export class BotNotifier {
   private async readFacts(callId: string, deliveryId: string): Promise<{ done: boolean; facts: CallFacts; attempts: number }> {
     const call = (await this.o.store.readStream(`call-${callId}`)).map(fromRecorded);
     const offered = call.find((e) => e.type === 'CallOffered');
-    const started = call.find((e) => e.type === 'BotConversationStarted');
+    const started = call.find((e) => (e.type === 'BotConversationStarted' || e.type === 'BotStartFailed') && e.data.ref !== undefined);
     const facts: CallFacts = {
       ...(offered?.type === 'CallOffered' ? { botId: offered.data.botId } : {}),
-      ...(started?.type === 'BotConversationStarted' ? { provider: started.data.provider, ref: started.data.ref } : {}),
+      ...((started?.type === 'BotConversationStarted' || started?.type === 'BotStartFailed') && started.data.ref ? { provider: started.data.provider, ref: started.data.ref } : {}),
     };
     const prior = (await this.priorAttempts(callId)).filter((p) => p.deliveryId === deliveryId);
     const attempts = prior.length ? Math.max(...prior.map((p) => p.attempt)) : 0;

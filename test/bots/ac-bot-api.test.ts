@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { SimulatedClock, systemClock } from '../../src/domain/clock.ts';
 import { ErrorCodes, isVoxError, type ErrorCode } from '../../src/domain/errors.ts';
 import { createAcBotApiConnector, parseAcBotApiConfig } from '../../src/bots/ac-bot-api/index.ts';
+import { ConversationStartError } from '../../src/bots/port.ts';
 import { AC_TOKEN, SPEC_HANGUP, defaultScript, startAcScriptedBot } from './fixtures/ac-bot-api-scripted-bot.ts';
 import { callInfo, recordingSink, testDeps, until } from './fixtures/bot-framework-sink.ts';
 
@@ -130,6 +131,25 @@ test('start fails with the right VoxError for each way a bot can misbehave', asy
   }
   const nobody = createAcBotApiConnector(config('http://127.0.0.1:1/bot'), testDeps(systemClock));
   await assert.rejects(nobody.start(callInfo(), recordingSink()), (e) => isVoxError(e, ErrorCodes.BOT_UNREACHABLE));
+});
+
+test('a start event refused after the conversation was created: the error carries the conversation, which can be told how the call ended', async () => {
+  const bot = await startAcScriptedBot();
+  bot.script.activities = (_b, r) => r.header('content-type', 'text/plain').send('<html>');
+  const connector = createAcBotApiConnector(config(bot.url), testDeps(systemClock));
+  try {
+    let err: unknown;
+    await connector.start(callInfo(), recordingSink()).catch((e: unknown) => void (err = e));
+    assert.ok(err instanceof ConversationStartError, 'a ConversationStartError');
+    assert.equal(err.code, ErrorCodes.BOT_PROTOCOL);
+    const create = bot.requests.find((r) => r.route === 'create')!;
+    assert.equal(err.conversationId, create.body.conversation);
+    assert.equal(await connector.notifyEnded(JSON.parse(JSON.stringify(err.ref)), { reasonCode: 'error', reason: 'x' }), 'delivered');
+    assert.deepEqual(bot.requests.filter((r) => r.route === 'disconnect').map((r) => r.body.conversation), [err.conversationId]);
+  } finally {
+    await connector.close();
+    await bot.close();
+  }
 });
 
 test('a bot that never answers: start rejects with BOT_TIMEOUT when the clock passes timeoutMs', async () => {

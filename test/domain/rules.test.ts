@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { reasonCodeForSipFailure, SIP_FAILURE_TABLE } from '../../src/domain/reason-codes.ts';
 import { buildReasonHeader, checkHangupHeaders, MAX_HANGUP_HEADERS, MAX_HANGUP_HEADERS_CHARS, wireSafeHeaders } from '../../src/domain/hangup-headers.ts';
 import { checkParams } from '../../src/domain/bot-params.ts';
+import { GENERIC_ERROR_REASON, genericErrorReason } from '../../src/domain/error-reasons.ts';
 import { EVENT_TYPES, validateEvent } from '../../src/domain/events.ts';
 
 describe('reasonCode for an outbound call that failed before answer (the one table)', () => {
@@ -120,4 +121,13 @@ describe('event validation at the boundary', () => {
     assert.throws(() => validateEvent('CallAnswered', { sipStatus: 200 }, 99), { code: 'VOX_EVENT_SCHEMA_TOO_NEW' });
     assert.ok(EVENT_TYPES.length >= 17);
   });
+});
+
+describe('generic error text on the wire (the one table)', () => {
+  const expected: Array<[string | undefined, string]> = [
+    ['VOX_BOT_UNREACHABLE', 'bot unavailable'], ['VOX_BOT_PROTOCOL', 'bot unavailable'], ['VOX_MEDIA_ENGINE', 'media unavailable'],
+    ['VOX_SPEECH_ENGINE', 'speech unavailable'], ['VOX_SIP_TRANSPORT', 'signaling error'], ['VOX_CALL_RECOVERED', 'service restarted'],
+    ['VOX_STORE_UNAVAILABLE', 'service unavailable'], ['VOX_CALL_NOT_FOUND', GENERIC_ERROR_REASON], ['whatever', GENERIC_ERROR_REASON], [undefined, GENERIC_ERROR_REASON],
+  ];
+  for (const [code, text] of expected) it(`${code} → ${text}`, () => assert.equal(genericErrorReason(code), text));
 });

@@ -8,10 +8,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
+import fc from 'fast-check';
 import { accepts, decide, decideAll, evolve, fold, initialSnapshot, nextWakeUp, stateOf, type CallSnapshot, type CallState, type Decision } from '../../machines/decide.ts';
 import type { CallEvent, CallEventDataMap, CallEventType } from '../../src/domain/events.ts';
 import { DELIVERY_EVENTS, EVENT_TYPES, validateEvent } from '../../src/domain/events.ts';
 import { iso } from '../../src/domain/clock.ts';
+import { genericErrorReason } from '../../src/domain/error-reasons.ts';
 
 const CALL = 'golden-call';
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -344,9 +346,23 @@ describe('call machine: golden transitions (pure)', () => {
       ]);
     });
 
-    it('bot cannot start: BYE with Q.850 cause 41 and the error, CallEnded error', () => {
+    it('error BYE text depends on the recorded code only, never on the message (property)', () => {
+      const codes = fc.constantFrom('VOX_BOT_UNREACHABLE', 'VOX_BOT_PROTOCOL', 'VOX_MEDIA_ENGINE', 'VOX_SIP_TRANSPORT', 'VOX_CALL_RECOVERED', 'VOX_SOMETHING_ELSE');
+      fc.assert(
+        fc.property(codes, fc.string({ minLength: 1 }), fc.string({ minLength: 1 }), (code, m1, m2) => {
+          const bye = (message: string) => story([offerIn(), ev('CallAnswered', { sipStatus: 200 }, answeredAt), ev('CallErrored', { code, message }, T0 + 30)])[0]!;
+          const a = bye(m1);
+          assert.equal(a.type, 'ByeSent');
+          assert.deepEqual(a, bye(m2));
+          assert.equal((a.data as { reasonHeader: string }).reasonHeader, `Q.850;cause=41;text="${genericErrorReason(code)}"`);
+        }),
+        { numRuns: 50 },
+      );
+    });
+
+    it('bot cannot start: BYE with Q.850 cause 41 and generic text (details only in the events), CallEnded error', () => {
       assert.deepEqual(story([offerIn(), ev('CallAnswered', { sipStatus: 200 }, answeredAt), ev('BotStartFailed', { provider: 'scripted', code: 'VOX_BOT_UNREACHABLE', message: 'bot "down"' }, T0 + 30)]), [
-        { type: 'ByeSent', data: { reasonHeader: 'Q.850;cause=41;text="bot \\"down\\""', headers: [], trigger: 'error', sttWaitMs: 0 }, at: T0 + 30 },
+        { type: 'ByeSent', data: { reasonHeader: 'Q.850;cause=41;text="bot unavailable"', headers: [], trigger: 'error', sttWaitMs: 0 }, at: T0 + 30 },
         { type: 'CallEnded', data: { reasonCode: 'error', reason: 'bot "down"', terminatedBy: 'system', durationMs: 20 }, at: T0 + 30 },
       ]);
     });

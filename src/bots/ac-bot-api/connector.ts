@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { iso, type TimerHandle } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError, isVoxError } from '../../domain/errors.ts';
-import type { BotActivity, BotCallInfo, BotConnector, BotSession, BotSink, EndNotice } from '../port.ts';
+import { ConversationStartError, type BotActivity, type BotCallInfo, type BotConnector, type BotSession, type BotSink, type EndNotice } from '../port.ts';
 import type { ConnectorDeps } from '../connector-deps.ts';
 import { SerialQueue } from '../serial-queue.ts';
 import { deliverToSink } from '../sink-delivery.ts';
@@ -186,7 +186,8 @@ export function createAcBotApiConnector(config: AcBotApiConfig, deps: ConnectorD
         await session.post([acStartActivity(callInfo, randomUUID(), iso(clock.now()))], 'send start event');
       } catch (e) {
         await session.close();
-        throw e;
+        // The conversation exists: it will be told how the call ended (its disconnect URL).
+        throw new ConversationStartError(e, conversation, { ...ref });
       }
       log('info', 'bot conversation started', { provider: AC_BOT_API_PROVIDER, botId: callInfo.botId, callId: callInfo.callId, conversation });
       return session;

@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import type { TimerHandle } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError, toVoxError } from '../../domain/errors.ts';
-import type { BotActivity, BotCallInfo, BotConnector, BotSession, BotSink, EndNotice } from '../port.ts';
+import { ConversationStartError, type BotActivity, type BotCallInfo, type BotConnector, type BotSession, type BotSink, type EndNotice } from '../port.ts';
 import type { ConnectorDeps } from '../connector-deps.ts';
 import { RENEW_RETRY_MS, isTransient, refreshDelayMs } from '../renewal.ts';
 import { SerialQueue } from '../serial-queue.ts';
@@ -321,7 +321,8 @@ export function createDirectLineFamilyConnector(settings: DirectLineFamilySettin
         if (settings.startEvent !== null) await session.post(session.startActivity(call, settings.startEvent), 'send start event');
       } catch (e) {
         await session.close();
-        throw e;
+        // The conversation exists: it will be told how the call ended (endOfConversation).
+        throw new ConversationStartError(e, r.conversationId, { ...r });
       }
       log('info', 'bot conversation started', { provider, botId: call.botId, callId: call.callId, conversationId: r.conversationId });
       return session;

@@ -18,6 +18,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { validateEvent, type CallEventDataMap, type DomainEvent } from '../../../src/domain/events.ts';
 import { buildReasonHeader, isForbiddenHeader, isSafeHeaderValue, isSipToken } from '../../../src/domain/hangup-headers.ts';
 import { BOT_SIDE_REASON, CLIENT_SIDE_REASON } from '../../../src/domain/reason-codes.ts';
+import { genericErrorReason } from '../../../src/domain/error-reasons.ts';
 import { ERROR_Q850_CAUSE } from '../../../machines/decide.ts';
 import type { WireBye } from './rig.ts';
 
@@ -118,7 +119,7 @@ export function checkCallHistory(events: DomainEvent[], opts: HistoryCheckOption
     if (bye.data.trigger === 'error') {
       const cause = [...events.slice(0, byeAt)].reverse().find((e) => e.type === 'CallErrored' || e.type === 'BotStartFailed') as Ev<'CallErrored'> | Ev<'BotStartFailed'> | undefined;
       if (!cause) fail('an error BYE follows CallErrored or BotStartFailed', byeAt, events);
-      eq('error BYE: Reason with cause 41 and the error message, no bot headers', { reasonHeader: bye.data.reasonHeader, headers: bye.data.headers, sttWaitMs: bye.data.sttWaitMs }, { reasonHeader: buildReasonHeader(cause.data.message, ERROR_Q850_CAUSE), headers: [], sttWaitMs: 0 }, events);
+      eq('error BYE: Reason with cause 41 and the generic text of the error code (never its message), no bot headers', { reasonHeader: bye.data.reasonHeader, headers: bye.data.headers, sttWaitMs: bye.data.sttWaitMs }, { reasonHeader: buildReasonHeader(genericErrorReason(cause.data.code), ERROR_Q850_CAUSE), headers: [], sttWaitMs: 0 }, events);
       eq('error BYE goes out when the error is recorded', bye.at, cause.at, events);
     } else {
       if (!hangup || hangupAt > byeAt) fail('a bot BYE follows BotHangupRequested', byeAt, events);

@@ -20,6 +20,7 @@ import { buildReasonHeader } from '../../../src/domain/hangup-headers.ts';
 import { BOT_SIDE_REASON, CLIENT_SIDE_REASON, reasonCodeForSipFailure } from '../../../src/domain/reason-codes.ts';
 import type { ReasonCode, SessionParams, TerminatedBy } from '../../../src/domain/types.ts';
 import { ERROR_Q850_CAUSE } from '../../../machines/decide.ts';
+import { genericErrorReason } from '../../../src/domain/error-reasons.ts';
 import type { ActivitySpec, Scenario, Step } from './arbitraries.ts';
 import { checkCallHistory } from './invariants.ts';
 import { cdrOf } from './replay.ts';
@@ -100,7 +101,7 @@ export class CallModel {
     this.phase = 'live';
     if (this.failStart) {
       this.push('BotStartFailed', at, { ...SCRIPTED_START_FAILURE });
-      this.errorBye(at, SCRIPTED_START_FAILURE.message);
+      this.errorBye(at, SCRIPTED_START_FAILURE.code, SCRIPTED_START_FAILURE.message);
     } else {
       this.push('BotConversationStarted', at, { provider: 'scripted' }, true);
     }
@@ -126,8 +127,9 @@ export class CallModel {
     this.end(at, { reasonCode, reason, terminatedBy: 'system', sipStatus: status });
   }
 
-  private errorBye(at: number, message: string): void {
-    this.push('ByeSent', at, { reasonHeader: buildReasonHeader(message, ERROR_Q850_CAUSE), headers: [], trigger: 'error', sttWaitMs: 0 });
+  private errorBye(at: number, code: string, message: string): void {
+    // The wire gets the code's generic text; the message stays in the events.
+    this.push('ByeSent', at, { reasonHeader: buildReasonHeader(genericErrorReason(code), ERROR_Q850_CAUSE), headers: [], trigger: 'error', sttWaitMs: 0 });
     this.byeAt = at;
     this.end(at, { reasonCode: 'error', reason: message, terminatedBy: 'system' });
   }
@@ -135,7 +137,7 @@ export class CallModel {
   errored(at: number, code: string, message: string): void {
     if (this.phase !== 'live' && this.phase !== 'waiting') return;
     this.push('CallErrored', at, { code, message });
-    this.errorBye(at, message);
+    this.errorBye(at, code, message);
   }
 
   private botBye(at: number, trigger: 'immediate' | 'stt-final' | 'deadline'): void {

@@ -20,6 +20,7 @@ import type { ScriptedBotConnector } from '../../src/bots/scripted/scripted-conn
 import { verifyCall } from '../../src/audit/verify.ts';
 import { sippAvailable, sippRequests, startSipp, headerValues } from '../sip/sipp.ts';
 import { concat, noise, speak, tone } from '../media/amd/greetings.ts';
+import { answerLastRequest, pcmuSdp } from './support/sipp-fragments.ts';
 
 const { mulaw } = alawmulaw;
 const dirs: string[] = [];
@@ -63,30 +64,14 @@ function calleeScenario(raw: string): string {
       Content-Type: application/sdp
       Content-Length: [len]
 
-      v=0
-      o=callee 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
+${pcmuSdp('callee')}
 
     ]]>
   </send>
   <recv request="ACK"/>
   <nop><action><exec rtp_stream="${raw},1,0"/></action></nop>
   <recv request="BYE" timeout="25000"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
+${answerLastRequest()}
 </scenario>
 `;
 }

@@ -28,13 +28,15 @@ import { freePort, sippAvailable, startSipp, sippRequests, headerValues } from '
 import { startNodeCli, type NodeCliProcess } from './support/node-cli-process.ts';
 import { CALLER_AWAITING_BYE as CALLER } from './support/caller-scenario.ts';
 import { main } from '../../src/cli/main.ts';
+import { sleep, until as untilEvery } from './support/until.ts';
+
+const until = (cond: () => boolean, ms: number, what: string) => untilEvery(cond, ms, what, 2);
 
 const MOMENTS = ['before-answer', 'after-answer', 'after-hangup-request', 'after-bye', 'during-notice'] as const;
 type Moment = (typeof MOMENTS)[number];
 const RUNS = Number(process.env.CRASH_RUNS ?? 10);
 const skip = sippAvailable() ? false : 'sipp is not installed';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 
 
@@ -58,14 +60,6 @@ function types(db: string): string[] {
     return [];
   } finally {
     d.close();
-  }
-}
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
   }
 }
 

@@ -16,9 +16,9 @@ import { freePort, headerValues, sippAvailable, sippRequests, startSipp } from '
 import { RawPeer, header, inviteFrom } from '../sip/helpers.ts';
 import { startNodeCli } from './support/node-cli-process.ts';
 import { CALLER_AWAITING_BYE } from './support/caller-scenario.ts';
+import { sleep, until } from './support/until.ts';
 
 const skip = sippAvailable() ? false : 'sipp is not installed';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function rows(db: string): Array<{ stream: string; type: string; data: Record<string, unknown> }> {
   const d = new Database(db, { readonly: true });
@@ -26,14 +26,6 @@ function rows(db: string): Array<{ stream: string; type: string; data: Record<st
     return (d.prepare('SELECT s.stream_id AS stream, e.type AS type, e.data AS data FROM events e JOIN streams s ON s.stream_key = e.stream_key ORDER BY e.position').all() as Array<{ stream: string; type: string; data: string }>).map((r) => ({ ...r, data: JSON.parse(r.data) as Record<string, unknown> }));
   } finally {
     d.close();
-  }
-}
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
   }
 }
 

@@ -5,6 +5,8 @@
  * 200 by the node, then waits for the node's BYE and answers it 200.
  * With `refer: false` the caller expects no REFER at all: the BYE must be the next request.
  */
+import { CALLER_INVITE_TO_ACK, answerLastRequest } from './sipp-fragments.ts';
+
 export interface TransferScenario {
   refer: boolean;
   /** Regular expression on the Refer-To value. */
@@ -17,20 +19,6 @@ export interface TransferScenario {
   /** Pause before the first NOTIFY (ms). */
   pauseMs?: number;
 }
-
-const OK_TO_REQUEST = `
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:caller@[local_ip]:[local_port]>
-      Content-Length: 0
-    ]]>
-  </send>`;
 
 const attr = (v: string) => v.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -69,61 +57,14 @@ export function transferScenario(s: TransferScenario): string {
       <log message="REFER Refer-To:[$rt] X-Case:[$xc]"/>
     </action>
   </recv>
-  <send>
-    <![CDATA[
-      SIP/2.0 ${s.referStatus ?? '202 Accepted'}
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:caller@[local_ip]:[local_port]>
-      Content-Length: 0
-    ]]>
-  </send>${s.pauseMs ? `\n  <pause milliseconds="${s.pauseMs}"/>` : ''}${notifies}`
+${answerLastRequest({ status: s.referStatus ?? '202 Accepted', contact: true })}${s.pauseMs ? `\n  <pause milliseconds="${s.pauseMs}"/>` : ''}${notifies}`
     : '';
   return `<?xml version="1.0" encoding="UTF-8" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="caller of a bot that transfers">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:1000@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "caller" <sip:caller@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:1000@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:caller@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=caller 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="200" rrs="true"/>
-  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "caller" <sip:caller@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:1000@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: <sip:caller@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>${refer}
-  <recv request="BYE" timeout="15000"/>${OK_TO_REQUEST}
+${CALLER_INVITE_TO_ACK}${refer}
+  <recv request="BYE" timeout="15000"/>
+${answerLastRequest({ contact: true })}
 </scenario>
 `;
 }

@@ -95,16 +95,7 @@ export class RtpengineMediaEngine implements MediaEngine {
     answerOffer(offerSdp, this.codecs, { address: '127.0.0.1', port: 9, sessionId: '0' });
     await this.dropExisting(callId);
     const anchor = this.newAnchor(callId, 'peer', offerSdp);
-    return this.build(callId, anchor, async () => {
-      const toInner = await ngOffer(this.ng, this.exchange(anchor, 'peer', offerSdp));
-      const inner = await this.inner.answer(callId, toInner);
-      try {
-        return { inner, peerFacing: await ngAnswer(this.ng, this.exchange(anchor, 'peer', inner.localSdp)) };
-      } catch (err) {
-        await inner.release();
-        throw err;
-      }
-    });
+    return this.build(callId, anchor, () => this.peerOffered(callId, anchor, offerSdp));
   }
 
   async offer(callId: string): Promise<MediaEndpoint> {
@@ -113,12 +104,7 @@ export class RtpengineMediaEngine implements MediaEngine {
     const anchor = this.newAnchor(callId, 'us', '');
     return this.build(callId, anchor, async () => {
       const inner = await this.inner.offer(callId);
-      try {
-        return { inner, peerFacing: await ngOffer(this.ng, this.exchange(anchor, 'us', inner.localSdp)) };
-      } catch (err) {
-        await inner.release();
-        throw err;
-      }
+      return withInner(inner, async () => ({ inner, peerFacing: await ngOffer(this.ng, this.exchange(anchor, 'us', inner.localSdp)) }));
     });
   }
 
@@ -141,25 +127,13 @@ export class RtpengineMediaEngine implements MediaEngine {
     await this.dropExisting(callId);
     const anchor: MediaAnchor = { ...recorded, control: this.ng.target };
     const endpoint = await this.build(callId, anchor, async () => {
-      if (anchor.offerer === 'peer') {
-        const toInner = await ngOffer(this.ng, this.exchange(anchor, 'peer', anchor.peerSdp));
-        const inner = await this.inner.answer(callId, toInner);
-        try {
-          return { inner, peerFacing: await ngAnswer(this.ng, this.exchange(anchor, 'peer', inner.localSdp)) };
-        } catch (err) {
-          await inner.release();
-          throw err;
-        }
-      }
+      if (anchor.offerer === 'peer') return this.peerOffered(callId, anchor, anchor.peerSdp);
       const inner = await this.inner.offer(callId);
-      try {
+      return withInner(inner, async () => {
         const peerFacing = await ngOffer(this.ng, this.exchange(anchor, 'us', inner.localSdp));
         await inner.acceptAnswer(await ngAnswer(this.ng, this.exchange(anchor, 'us', anchor.peerSdp)));
         return { inner, peerFacing };
-      } catch (err) {
-        await inner.release();
-        throw err;
-      }
+      });
     }, { keepSessionOnFailure: true });
     const was = info.local.port;
     const now = audioAddress(endpoint.localSdp)?.port;
@@ -209,6 +183,13 @@ export class RtpengineMediaEngine implements MediaEngine {
     return endpoint;
   }
 
+  /** The peer offered `peerSdp`: ng offer -> the inner leg answers rtpengine's rewrite -> ng answer (our side to the peer). */
+  private async peerOffered(callId: string, anchor: MediaAnchor, peerSdp: string): Promise<{ inner: MediaEndpoint; peerFacing: string }> {
+    const toInner = await ngOffer(this.ng, this.exchange(anchor, 'peer', peerSdp));
+    const inner = await this.inner.answer(callId, toInner);
+    return withInner(inner, async () => ({ inner, peerFacing: await ngAnswer(this.ng, this.exchange(anchor, 'peer', inner.localSdp)) }));
+  }
+
   private exchange(anchor: MediaAnchor, offerer: 'peer' | 'us', sdp: string) {
     return ngExchange(this.ctx, anchor, offerer, sdp);
   }
@@ -219,5 +200,15 @@ export class RtpengineMediaEngine implements MediaEngine {
 
   private dropExisting(callId: string): Promise<void> {
     return this.endpoints.dropExisting(callId);
+  }
+}
+
+/** Runs `step` with a freshly made inner leg; if it fails the leg is released before the error goes on. */
+async function withInner<T>(inner: MediaEndpoint, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    await inner.release();
+    throw err;
   }
 }

@@ -17,6 +17,7 @@ export interface GoogleSpeechEndpointConfig {
   insecure?: boolean;
   keyFilename?: string;
   credentials?: { client_email: string; private_key: string; [key: string]: string };
+  /** Deadline of one synthesis request; for recognition, the most time to wait for the stream's first answer after the end of speech. */
   timeoutMs?: number;
   /** Speech-to-Text model (e.g. phone_call, telephony, latest_short). */
   model?: string;

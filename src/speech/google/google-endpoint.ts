@@ -5,17 +5,11 @@
  * auth) is for a local test double on loopback only.
  */
 import * as grpc from '@grpc/grpc-js';
+import type { GoogleSpeechEndpointConfig } from '../../config/speech-config.ts';
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
 
-export interface GoogleEndpoint {
-  apiEndpoint?: string;
-  port?: number;
-  insecure?: boolean;
-  keyFilename?: string;
-  credentials?: { client_email: string; private_key: string; [key: string]: string };
-  /** Deadline of one synthesis request; for recognition, the most time to wait for the stream's first answer after the end of speech. */
-  timeoutMs?: number;
-}
+/** The connection keys of the `speech.google` config section (its recognition `model` aside). */
+export type GoogleEndpoint = Omit<GoogleSpeechEndpointConfig, 'model'>;
 
 export function googleClientOptions(endpoint: GoogleEndpoint, defaultHost: string): Record<string, unknown> {
   const o: Record<string, unknown> = { apiEndpoint: endpoint.apiEndpoint ?? defaultHost, port: endpoint.port ?? 443 };

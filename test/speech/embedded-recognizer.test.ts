@@ -58,8 +58,10 @@ describe('embedded recognizer: real pocketsphinx (ps-stream) on telephone audio 
   });
 
   it('without a grammar (general English model) a sentence still yields started and a final', async () => {
-    // the general model decodes ~10x slower than a grammar: a patient recognizer, fed at 3x real time
-    const patient = new PocketsphinxRecognizer({ stallMs: 30_000, startTimeoutMs: 60_000 });
+    // the general model decodes ~10x slower than a grammar: a patient recognizer, fed at 3x real time,
+    // that also gives a loaded machine time to decode what it was fed when the stream closes (the
+    // default 2 s close bound killed it there, before its final)
+    const patient = new PocketsphinxRecognizer({ stallMs: 30_000, startTimeoutMs: 60_000, closeTimeoutMs: 60_000 });
     const c = collect();
     const stream = patient.start('call-lm', { language: 'en-US' }, (e) => c.events.push(e));
     await feed(stream, telephone(concat(silence(600), say('i would like to check my account balance'), silence(1200))), 3);
@@ -114,9 +116,14 @@ describe('embedded recognizer: real pocketsphinx (ps-stream) on telephone audio 
   });
 
   it('a recognizer process that hangs (SIGSTOP): VOX_SPEECH_TIMEOUT once it makes no progress for stallMs, and it is killed', async () => {
-    const r = new PocketsphinxRecognizer({ stallMs: 600 });
+    const r = new PocketsphinxRecognizer({ stallMs: 600, startTimeoutMs: 60_000 });
     const c = collect();
     const stream = r.start('call-hang', { language: 'en-US', grammar: BANK_GRAMMAR }, (e) => c.events.push(e));
+    // A hang counts from a loaded model (before that, the start timeout applies): on a loaded machine
+    // the model can take longer to load than the first feed takes, so stop the process only after.
+    const t0 = Date.now();
+    while (!stream.ready && Date.now() - t0 < 30_000) await new Promise((res) => setTimeout(res, 10));
+    assert.ok(stream.ready, 'ps-stream loaded its model');
     await feed(stream, telephone(silence(1200)), 2);
     process.kill(stream.pid!, 'SIGSTOP');
     await feed(stream, telephone(silence(3000)), 2);

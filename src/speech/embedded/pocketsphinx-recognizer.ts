@@ -30,7 +30,7 @@ export interface PocketsphinxOptions {
   stallMs?: number;
   /** Most time to load the model and answer ready. */
   startTimeoutMs?: number;
-  /** Most time for a closing stream to flush its final. */
+  /** Most time for a closing stream to flush its final (default 2000 ms); then the process is killed. */
   closeTimeoutMs?: number;
   clock?: Clock;
   logger?: Logger;
@@ -42,6 +42,8 @@ const MAX_QUEUED_BYTES = 320_000;
 /** A stream of the embedded engine; `pid` for tests and operators. */
 export interface PocketsphinxStream extends RecognitionStream {
   readonly pid: number | undefined;
+  /** True once the process has loaded its model and reads audio (hang detection starts then). */
+  readonly ready: boolean;
 }
 
 export class PocketsphinxRecognizer implements Recognizer {
@@ -78,6 +80,7 @@ class PsStream implements PocketsphinxStream {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly stallMs: number;
+  private readonly closeTimeoutMs: number;
   private writtenMs = 0;
   private reportedMs = 0;
   /** Clock time the engine last reported progress through the audio. */
@@ -85,7 +88,7 @@ class PsStream implements PocketsphinxStream {
   private paused = false;
   private ended = false;
   private failed = false;
-  private ready = false;
+  private loaded = false;
   private stderrTail = '';
   private readonly exited: Promise<void>;
   private startTimer: { cancel(): void } | undefined;
@@ -101,6 +104,7 @@ class PsStream implements PocketsphinxStream {
     this.clock = engine.clock ?? systemClock;
     this.log = (engine.logger ?? silentLogger).child({ callId, component: 'ps-stream' });
     this.stallMs = engine.stallMs ?? 4000;
+    this.closeTimeoutMs = engine.closeTimeoutMs ?? 2000;
     const grammar = options.grammar ?? (options.hints && options.hints.length > 0 ? hintsToJsgf(options.hints) : undefined);
     const grammarBytes = grammar ? Buffer.from(grammar, 'utf8') : undefined;
     const args = [
@@ -130,7 +134,7 @@ class PsStream implements PocketsphinxStream {
     if (grammarBytes) this.child.stdin.write(grammarBytes);
     const startTimeoutMs = engine.startTimeoutMs ?? 10_000;
     this.startTimer = this.clock.at(this.clock.now() + startTimeoutMs, () => {
-      if (!this.ready) this.fail(ErrorCodes.SPEECH_TIMEOUT, `ps-stream did not load its model within ${startTimeoutMs} ms`);
+      if (!this.loaded) this.fail(ErrorCodes.SPEECH_TIMEOUT, `ps-stream did not load its model within ${startTimeoutMs} ms`);
     });
   }
 
@@ -142,13 +146,17 @@ class PsStream implements PocketsphinxStream {
     this.writtenMs += (pcm.length / 8000) * 1000;
     const behindMs = this.writtenMs - this.reportedMs;
     const silentFor = this.clock.now() - this.progressAt;
-    if (this.child.stdin.writableLength > MAX_QUEUED_BYTES || (this.ready && behindMs > 1500 && silentFor > this.stallMs)) {
+    if (this.child.stdin.writableLength > MAX_QUEUED_BYTES || (this.loaded && behindMs > 1500 && silentFor > this.stallMs)) {
       this.fail(ErrorCodes.SPEECH_TIMEOUT, `ps-stream stopped answering (${Math.round(behindMs)} ms of audio unprocessed, silent for ${silentFor} ms)`);
     }
   }
 
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  get ready(): boolean {
+    return this.loaded;
   }
 
   pause(): void {
@@ -163,7 +171,7 @@ class PsStream implements PocketsphinxStream {
     if (!this.ended) {
       this.ended = true;
       this.child.stdin.end();
-      const timer = this.clock.at(this.clock.now() + 2000, () => this.child.kill('SIGKILL'));
+      const timer = this.clock.at(this.clock.now() + this.closeTimeoutMs, () => this.child.kill('SIGKILL'));
       await this.exited;
       timer.cancel();
     }
@@ -180,7 +188,7 @@ class PsStream implements PocketsphinxStream {
     }
     switch (obj.type) {
       case 'ready':
-        this.ready = true;
+        this.loaded = true;
         this.progressAt = at;
         this.startTimer?.cancel();
         return;

@@ -3,7 +3,6 @@
  * VOXLEDGER_CONFIG). Every key has a default that works on a fresh machine; every bad key is
  * named in the error (VOX_CONFIG_INVALID). Bot entries are validated by their provider's reader.
  */
-import { VoxError, ErrorCodes } from '../domain/errors.ts';
 import { checkParams, PARAM_KEYS } from '../domain/bot-params.ts';
 import type { SessionParams } from '../domain/types.ts';
 import type { LogLevel } from '../log/logger.ts';
@@ -12,6 +11,7 @@ import { parseHttpConfig, type HttpConfig } from './http-config.ts';
 import { parseWebhookConfig, type WebhookConfig } from './webhook-config.ts';
 import { parseSpeechConfig, type SpeechConfig } from './speech-config.ts';
 import { parseMediaConfig, type MediaConfig } from '../media/media-config.ts';
+import { fieldParsers } from './field-parsers.ts';
 
 export type StoreConfig = { kind: 'memory' } | { kind: 'sqlite'; path: string; commitThread?: boolean } | { kind: 'esdb'; connectionString: string };
 
@@ -115,9 +115,7 @@ export const DEFAULTS = {
 
 const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'media', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'transferTimeoutMs', 'answerDelayMs', 'admission', 'shutdown', 'cluster', 'http', 'webhooks', 'projections', 'speech', '$schema', 'comment'];
 
-function bad(key: string, what: string): VoxError {
-  return new VoxError(ErrorCodes.CONFIG_INVALID, `${key} ${what}`, { key });
-}
+const { bad, str, int } = fieldParsers('');
 
 function obj(v: unknown, key: string): Record<string, unknown> {
   if (v === undefined) return {};
@@ -127,18 +125,6 @@ function obj(v: unknown, key: string): Record<string, unknown> {
 
 function onlyKeys(o: Record<string, unknown>, key: string, allowed: string[]): void {
   for (const k of Object.keys(o)) if (!allowed.includes(k)) throw bad(`${key ? key + '.' : ''}${k}`, `is not a known key (known: ${allowed.join(', ')})`);
-}
-
-function str(v: unknown, key: string, def?: string): string {
-  if (v === undefined && def !== undefined) return def;
-  if (typeof v !== 'string' || v.trim() === '') throw bad(key, 'must be a non-empty string');
-  return v;
-}
-
-function int(v: unknown, key: string, def: number, min: number, max: number): number {
-  if (v === undefined) return def;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(key, `must be an integer from ${min} to ${max}`);
-  return v;
 }
 
 /** Validates a parsed config file (or `{}` for all defaults). */

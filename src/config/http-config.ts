@@ -5,6 +5,7 @@
  */
 import { VoxError, ErrorCodes } from '../domain/errors.ts';
 import { isRecord } from '../domain/json.ts';
+import { fieldParsers } from './field-parsers.ts';
 
 export type HttpRole = 'read-only' | 'operator';
 
@@ -39,20 +40,7 @@ export const HTTP_DEFAULTS: HttpConfig = {
 
 const KEYS = ['enabled', 'address', 'port', 'tls', 'bodyLimitBytes', 'tokens', 'tokenFile', 'maxIndexedCalls'];
 
-function bad(key: string, what: string): VoxError {
-  return new VoxError(ErrorCodes.CONFIG_INVALID, `http.${key} ${what}`, { key: `http.${key}` });
-}
-
-function str(v: unknown, key: string): string {
-  if (typeof v !== 'string' || v.trim() === '') throw bad(key, 'must be a non-empty string');
-  return v;
-}
-
-function int(v: unknown, key: string, def: number, min: number, max: number): number {
-  if (v === undefined) return def;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(key, `must be an integer from ${min} to ${max}`);
-  return v;
-}
+const { bad, str, int } = fieldParsers('http');
 
 
 export function parseHttpConfig(input: unknown): HttpConfig {

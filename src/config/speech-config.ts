@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { VoxError, ErrorCodes } from '../domain/errors.ts';
 import { isRecord } from '../domain/json.ts';
+import { fieldParsers } from './field-parsers.ts';
 
 export type RecognizerKind = 'embedded' | 'google' | 'none';
 export type SynthesizerKind = 'embedded' | 'google' | 'none';
@@ -76,16 +77,9 @@ const LANGUAGE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$/;
 const VOICE = /^[A-Za-z0-9_.-]{1,80}$/;
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*|\[[0-9A-Fa-f:.]+\])$/;
 
-function bad(key: string, what: string): VoxError {
-  return new VoxError(ErrorCodes.CONFIG_INVALID, `speech.${key} ${what}`, { key: `speech.${key}` });
-}
+const { bad, int } = fieldParsers('speech');
 function known(o: Record<string, unknown>, keys: string[], at: string): void {
   for (const k of Object.keys(o)) if (!keys.includes(k)) throw bad(`${at}${k}`, `is not a known key (known: ${keys.join(', ')})`);
-}
-function int(v: unknown, key: string, def: number, min: number, max: number): number {
-  if (v === undefined) return def;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(key, `must be an integer from ${min} to ${max}`);
-  return v;
 }
 function num(v: unknown, key: string, def: number, min: number, max: number): number {
   if (v === undefined) return def;

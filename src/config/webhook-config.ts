@@ -7,6 +7,7 @@ import { VoxError, ErrorCodes } from '../domain/errors.ts';
 import { STATUS_NAMES } from '../domain/call-statuses.ts';
 import { checkCallbackUrl } from '../domain/callback-url.ts';
 import { isRecord } from '../domain/json.ts';
+import { fieldParsers } from './field-parsers.ts';
 
 export interface WebhookTarget {
   url: string;
@@ -31,14 +32,7 @@ export const WEBHOOK_DEFAULTS: WebhookConfig = { secretFile: 'data/webhook-secre
 
 const KEYS = ['secret', 'secretFile', 'attempts', 'backoffMs', 'maxBackoffMs', 'timeoutMs', 'concurrency', 'allowedHosts', 'bots'];
 
-function bad(key: string, what: string): VoxError {
-  return new VoxError(ErrorCodes.CONFIG_INVALID, `webhooks.${key} ${what}`, { key: `webhooks.${key}` });
-}
-function int(v: unknown, key: string, def: number, min: number, max: number): number {
-  if (v === undefined) return def;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(key, `must be an integer from ${min} to ${max}`);
-  return v;
-}
+const { bad, int } = fieldParsers('webhooks');
 
 export function checkStatusEvents(v: unknown, key: string): string[] | undefined {
   if (v === undefined) return undefined;

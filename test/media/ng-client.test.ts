@@ -9,6 +9,7 @@ import { NgClient } from '../../src/media/rtpengine/ng-client.ts';
 import { ngOffer, ngPing } from '../../src/media/rtpengine/ng-commands.ts';
 import { isVoxError } from '../../src/domain/errors.ts';
 import { freeUdpPort } from '../support/rtpengine-daemon.ts';
+import { rejection } from '../support/rejection.ts';
 
 /** A UDP server whose reply to the n-th datagram (from 1) is chosen by `reply`; it records every datagram. */
 async function fakeServer(reply: (n: number, cookie: string, body: string) => Buffer | string | undefined) {
@@ -22,15 +23,6 @@ async function fakeServer(reply: (n: number, cookie: string, body: string) => Bu
   });
   await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()));
   return { port: s.address().port, got, close: () => s.close() };
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  assert.fail('expected a rejection');
 }
 
 test('ng client: no reply -> retried with the same cookie, then VOX_MEDIA_ENGINE naming the attempts', async () => {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { isVoxError } from '../../src/domain/errors.ts';
 import { startRtpengine, type RtpengineDaemon } from '../support/rtpengine-daemon.ts';
 import { bareSdp, RtpSocket, sdpPort } from './support/rtp-socket.ts';
+import { rejection } from '../support/rejection.ts';
 
 let daemon: RtpengineDaemon;
 let ng: NgClient;
@@ -33,15 +34,6 @@ after(async () => {
   for (const s of sockets) s.close();
   await daemon?.stop();
 });
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  assert.fail('expected a rejection');
-}
 
 /** Offer from the caller, answer from voxledger's inner socket: returns the ports each side sends to. */
 async function anchor(id: string, caller: RtpSocket, inner: RtpSocket, flags: string[] = ['port latching']) {

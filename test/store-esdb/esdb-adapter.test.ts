@@ -12,6 +12,7 @@ import { EsdbEventStore, type EsdbConnectOptions } from '../../src/store/esdb-st
 import { WrongExpectedRevisionError, type RecordedEvent } from '../../src/store/port.ts';
 import { EsdbGrpcDouble } from './esdb-grpc-double.ts';
 import { captureLog, closedPort, event, events, silentServer, sleep, waitFor } from './helpers.ts';
+import { rejection } from '../support/rejection.ts';
 
 const FAST_RETRY = { attempts: 4, backoffMs: 10 };
 
@@ -27,15 +28,6 @@ async function withNode(
     await store.close();
     await node.stop();
   }
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  assert.fail('expected a rejection');
 }
 
 for (const generation of ['modern', 'legacy'] as const) {

@@ -4,6 +4,7 @@
  * caller's audio would arrive after answer.
  */
 import { FliteSynthesizer } from '../../../src/speech/embedded/flite-synthesizer.ts';
+import { concat } from '../../speech/support/audio.ts';
 
 export const RATE = 8000;
 
@@ -36,15 +37,7 @@ export function tone(ms: number, freqHz: number, amplitude = 8000): Int16Array {
   return out;
 }
 
-export function concat(...parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+export { concat };
 
 /** Mixes low noise into speech so nothing is digitally silent. */
 function withNoise(pcm: Int16Array, seed: number): Int16Array {

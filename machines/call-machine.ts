@@ -5,6 +5,8 @@
  * runtime calls with the time from its injected clock.
  *
  *   idle ─CallOffered─▶ offered (inbound) ──CallAnswered──▶ connecting ─BotConversationStarted─▶ active
+ *   offered (inbound, bot first: CallOffered.answer 'after-bot') ─BotConversationStarted─▶ offered (bot ready)
+ *                    ─CallAnswered─▶ active;  ─BotStartFailed─▶ ending (the INVITE refused with its sipStatus, no BYE)
  *                     ▶ dialing (outbound) ─CallAnswered──▶ connecting
  *   active ─BotHangupRequested─▶ awaitingSttFinal (delay > 0 and STT in progress)
  *                             | awaitingPlayback (a prompt is playing and the request has a playbackDeadline) | byeDue
@@ -84,6 +86,8 @@ export interface CallContext {
   errorReason?: string;
   /** The recorded code of the error that ends the call (CallErrored, BotStartFailed): it picks the error BYE's generic wire text. */
   errorCode?: string;
+  /** Inbound, bot first: the bot's conversation was started before the call was answered. */
+  botReady?: boolean;
   ending?: CallEnding;
   endedAt?: number;
 }
@@ -203,7 +207,8 @@ export const callMachine = setup({
           terminatedBy: 'system',
         };
         // An inbound INVITE refused before answer (488 no codec, 503 no media port): its status.
-        if (event.type === 'CallErrored' && event.data.sipStatus !== undefined) ending.sipStatus = event.data.sipStatus;
+        // Bot first: a bot that failed before answer refuses the INVITE with the status recorded on BotStartFailed.
+        if ((event.type === 'CallErrored' || event.type === 'BotStartFailed') && event.data.sipStatus !== undefined) ending.sipStatus = event.data.sipStatus;
         return ending;
       },
       errorCode: ({ context, event }) => (event.type === 'BotStartFailed' || event.type === 'CallErrored' ? event.data.code : context.errorCode),
@@ -247,7 +252,13 @@ export const callMachine = setup({
     },
     offered: {
       on: {
-        CallAnswered: { target: 'connecting', actions: assign({ answeredAt: ({ event }) => event.at }) },
+        CallAnswered: [
+          { guard: ({ context }) => context.botReady === true, target: 'active', actions: assign({ answeredAt: ({ event }) => event.at }) },
+          { target: 'connecting', actions: assign({ answeredAt: ({ event }) => event.at }) },
+        ],
+        // Bot first (README, The rules: Answer): the conversation exists before the INVITE is answered.
+        BotConversationStarted: { actions: assign({ botReady: () => true }) },
+        BotStartFailed: { target: 'ending', actions: 'errorEnding' },
         CancelReceived: { target: 'ending', actions: 'clientEnded' },
         CallErrored: { target: 'ending', actions: 'errorEnding' },
         OperatorHangupRequested: { target: 'ending', actions: 'operatorEnding' },

@@ -73,7 +73,7 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
   // speech needs the calls' audio: no media engine, no speech
   const speech = media && (config.speech.recognizer !== 'none' || config.speech.synthesizer !== 'none') ? createSpeechPipeline(config.speech, clock, log) : undefined;
   const runtimeOptions = {
-    clock, nodeId: config.nodeId, log, bots, route: makeRouter(config.routes), answerDelayMs: config.answerDelayMs, ringTimeoutMs: config.ringTimeoutMs, transferTimeoutMs: config.transferTimeoutMs,
+    clock, nodeId: config.nodeId, log, bots, route: makeRouter(config.routes), answerDelayMs: config.answerDelayMs, answer: config.answer, botUnavailableStatus: config.botUnavailableStatus, ringTimeoutMs: config.ringTimeoutMs, transferTimeoutMs: config.transferTimeoutMs,
     ...(media ? { media } : {}), ...(speech ? { speech } : {}),
   };
   let runtime: CallRuntime;

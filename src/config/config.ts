@@ -66,6 +66,10 @@ export interface VoxConfig {
   transferTimeoutMs: number;
   /** Inbound: how long to let the INVITE ring before answering, ms (0: at once). */
   answerDelayMs: number;
+  /** Inbound: 'after-bot' answers once the bot conversation exists (a bot that cannot start refuses the INVITE); 'immediately' answers first. */
+  answer: 'after-bot' | 'immediately';
+  /** Inbound, answer 'after-bot': the final status an INVITE gets when its bot cannot start (480 or 503). */
+  botUnavailableStatus: 480 | 503;
   /** Admission control of new inbound calls (503 + Retry-After past the limits). */
   admission: { maxConcurrentCalls: number; maxCallsPerSecond: number; retryAfterS: number };
   /** Graceful stop on SIGTERM/SIGINT: how long live calls get to end before they are ended. */
@@ -111,9 +115,11 @@ export const DEFAULTS = {
   ringTimeoutMs: 30000,
   transferTimeoutMs: 60000,
   answerDelayMs: 0,
+  answer: 'after-bot' as const,
+  botUnavailableStatus: 480 as const,
 };
 
-const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'media', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'transferTimeoutMs', 'answerDelayMs', 'admission', 'shutdown', 'cluster', 'http', 'webhooks', 'projections', 'speech', '$schema', 'comment'];
+const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'media', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'transferTimeoutMs', 'answerDelayMs', 'answer', 'botUnavailableStatus', 'admission', 'shutdown', 'cluster', 'http', 'webhooks', 'projections', 'speech', '$schema', 'comment'];
 
 const { bad, str, int } = fieldParsers('');
 
@@ -125,6 +131,18 @@ function obj(v: unknown, key: string): Record<string, unknown> {
 
 function onlyKeys(o: Record<string, unknown>, key: string, allowed: string[]): void {
   for (const k of Object.keys(o)) if (!allowed.includes(k)) throw bad(`${key ? key + '.' : ''}${k}`, `is not a known key (known: ${allowed.join(', ')})`);
+}
+
+function answerMode(v: unknown): VoxConfig['answer'] {
+  if (v === undefined) return DEFAULTS.answer;
+  if (v !== 'after-bot' && v !== 'immediately') throw bad('answer', 'must be "after-bot" or "immediately"');
+  return v;
+}
+
+function botUnavailableStatus(v: unknown): VoxConfig['botUnavailableStatus'] {
+  if (v === undefined) return DEFAULTS.botUnavailableStatus;
+  if (v !== 480 && v !== 503) throw bad('botUnavailableStatus', 'must be 480 or 503 (a number)');
+  return v;
 }
 
 /** Validates a parsed config file (or `{}` for all defaults). */
@@ -234,6 +252,8 @@ export function parseConfig(input: unknown): VoxConfig {
     ringTimeoutMs: int(root.ringTimeoutMs, 'ringTimeoutMs', DEFAULTS.ringTimeoutMs, 1000, 600_000),
     transferTimeoutMs: int(root.transferTimeoutMs, 'transferTimeoutMs', DEFAULTS.transferTimeoutMs, 1000, 600_000),
     answerDelayMs: int(root.answerDelayMs, 'answerDelayMs', DEFAULTS.answerDelayMs, 0, 60_000),
+    answer: answerMode(root.answer),
+    botUnavailableStatus: botUnavailableStatus(root.botUnavailableStatus),
     admission,
     shutdown,
     ...(root.cluster !== undefined ? { cluster: parseClusterConfig(root.cluster) } : {}),

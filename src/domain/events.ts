@@ -25,6 +25,8 @@ export interface CallEventDataMap {
     ringTimeoutMs?: number;
     /** Outbound, from the dial request: where call-status webhooks go, and which statuses. */
     statusCallback?: { url: string; events?: string[] };
+    /** Inbound: 'after-bot' when the INVITE is answered only once the bot conversation exists (config `answer`). */
+    answer?: 'after-bot';
   };
   CallAnswered: {
     sipStatus: number;
@@ -65,7 +67,7 @@ export interface CallEventDataMap {
   CancelReceived: Record<string, never>;
   BotConversationStarted: { provider: string; conversationId: string; ref: Record<string, unknown> };
   /** `conversationId` and `ref` when the conversation was created before the start failed: the bot is still told how the call ended. */
-  BotStartFailed: { provider: string; code: string; message: string; conversationId?: string; ref?: Record<string, unknown> };
+  BotStartFailed: { provider: string; code: string; message: string; conversationId?: string; ref?: Record<string, unknown>; sipStatus?: number };
   /** Parameters set by the bot's config (`source: config`), the dial request (`request`) or the bot (`bot`, with the `activityId` it came from). */
   SessionParamsUpdated: { params: SessionParams; source: 'config' | 'request' | 'bot'; activityId?: string };
   /** The bot asked to end the call. Values are the effective ones at request time. */
@@ -276,6 +278,7 @@ const SCHEMAS: Record<EventType, Check> = {
     direction: oneOf(['inbound', 'outbound']), from: str, to: str, sipCallId: str, botId: str,
     ringTimeoutMs: (v, p, o) => void (v !== undefined && nonNegInt(v, p, o)),
     statusCallback: (v, p, o) => void (v !== undefined && shape({ url: str })(v, p, o)),
+    answer: (v, p, o) => void (v !== undefined && oneOf(['after-bot'])(v, p, o)),
   }),
   CallAnswered: shape({ sipStatus: int, dialog: (v, p, o) => void (v !== undefined && obj(v, p, o)) }),
   CallRinging: shape({ sipStatus: int }),
@@ -283,7 +286,7 @@ const SCHEMAS: Record<EventType, Check> = {
   RingTimeoutReached: shape({ ringTimeoutMs: nonNegInt }),
   CancelReceived: obj,
   BotConversationStarted: shape({ provider: str, conversationId: str, ref: obj }),
-  BotStartFailed: shape({ provider: str, code: str, message: str, conversationId: optStr, ref: (v, p, o) => void (v !== undefined && obj(v, p, o)) }),
+  BotStartFailed: shape({ provider: str, code: str, message: str, conversationId: optStr, ref: (v, p, o) => void (v !== undefined && obj(v, p, o)), sipStatus: (v, p, o) => void (v !== undefined && int(v, p, o)) }),
   SessionParamsUpdated: shape({ params: obj, source: oneOf(['config', 'request', 'bot']), activityId: optStr }),
   OperatorHangupRequested: shape({ reason: str, operator: str }),
   BotHangupRequested: shape({

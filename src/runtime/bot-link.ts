@@ -39,6 +39,8 @@ export interface BotLinkDeps {
   submit(actor: CallActor, inputs: CallInput[]): void;
   /** A bot's transfer with no final outcome by then fails (ms; default in src/domain/transfer.ts). */
   transferTimeoutMs?: number;
+  /** Bot first: the INVITE's final status when the bot fails before the call is answered (default 480). */
+  botUnavailableStatus?: number;
 }
 
 export class BotLink {
@@ -66,13 +68,23 @@ export class BotLink {
     await Promise.allSettled([...this.links.values()].map((x) => x.session?.close()));
   }
 
+  /**
+   * Starts the call's bot conversation: at answer, or (bot first) on the offer while the INVITE
+   * rings. Called again at answer for a conversation started before it: the bot's output held
+   * until then goes to the call.
+   */
   start(actor: CallActor): void {
     const callId = actor.callId;
     const x = this.links.get(callId);
     const ctx = actor.snapshot.context;
     const bot = this.deps.bots.get(ctx.botId);
     if (!x || !bot) {
-      this.deps.submit(actor, [{ type: 'BotStartFailed', data: { provider: 'unknown', code: ErrorCodes.BOT_NOT_CONFIGURED, message: `bot "${ctx.botId}" is not configured` } }]);
+      this.deps.submit(actor, [{ type: 'BotStartFailed', data: { provider: 'unknown', code: ErrorCodes.BOT_NOT_CONFIGURED, message: `bot "${ctx.botId}" is not configured`, ...this.refusal(actor) } }]);
+      return;
+    }
+    if (x.starting) return; // started on the offer: the start's end hands over what the bot said
+    if (x.session) {
+      this.flushEarly(callId, x);
       return;
     }
     x.starting = true;
@@ -83,7 +95,7 @@ export class BotLink {
           activities: (acts) => this.activities(callId, acts),
           failed: (error) => {
             const a = this.deps.actor(callId);
-            if (a) this.deps.submit(a, [{ type: 'CallErrored', data: error }]);
+            if (a) this.deps.submit(a, [{ type: 'CallErrored', data: { ...error, ...this.refusal(a) } }]);
           },
         },
       )
@@ -98,9 +110,8 @@ export class BotLink {
           await session.close();
           return;
         }
-        const early = x.early ?? [];
-        x.early = undefined;
-        if (early.length) this.activities(callId, early);
+        // Bot first: what the bot says before the call is answered waits for the answer.
+        if (actor.state !== 'offered') this.flushEarly(callId, x);
       })
       .catch((err: unknown) => {
         x.starting = false;
@@ -108,8 +119,19 @@ export class BotLink {
         const e = toVoxError(err, ErrorCodes.BOT_UNREACHABLE);
         // A conversation created before the failure is recorded with it: the notifier tells it how the call ended.
         const created = err instanceof ConversationStartError ? { conversationId: err.conversationId, ref: err.ref } : {};
-        this.deps.submit(actor, [{ type: 'BotStartFailed', data: { provider: bot.provider, code: e.code, message: e.message, ...created } }]);
+        this.deps.submit(actor, [{ type: 'BotStartFailed', data: { provider: bot.provider, code: e.code, message: e.message, ...created, ...this.refusal(actor) } }]);
       });
+  }
+
+  /** Bot first: a bot that fails while the INVITE rings refuses it with this final status (recorded on the failure). */
+  private refusal(actor: CallActor): { sipStatus?: number } {
+    return actor.state === 'offered' ? { sipStatus: this.deps.botUnavailableStatus ?? 480 } : {};
+  }
+
+  private flushEarly(callId: string, x: LinkState): void {
+    const early = x.early ?? [];
+    x.early = undefined;
+    if (early.length) this.activities(callId, early);
   }
 
   /**
@@ -122,7 +144,7 @@ export class BotLink {
     const x = this.links.get(callId);
     const actor = this.deps.actor(callId);
     if (!x || !actor) return;
-    if (x.starting) {
+    if (x.starting || actor.state === 'offered') {
       (x.early ??= []).push(...activities);
       return;
     }

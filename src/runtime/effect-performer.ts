@@ -78,6 +78,9 @@ export function effectPerformer(deps: EffectPerformerDeps): (actor: CallActor, e
         deps.speech?.answered(actor);
         deps.botLink.start(actor);
         return DONE;
+      case 'StartBotBeforeAnswer':
+        deps.botLink.start(actor);
+        return DONE;
       case 'Cancel':
         signaling.cancel(callId).catch((err) => actor.log.warn('CANCEL failed', { err }));
         return DONE;

@@ -20,12 +20,14 @@ export type Effect =
   | { type: 'TellBot'; name: string; value: Record<string, unknown> }
   /** Start the answering-machine detector on the call's audio, when it is armed (CallAnswered). */
   | { type: 'WatchForMachine' }
-  /** Answer an inbound INVITE (CallOffered, inbound). */
+  /** Answer an inbound INVITE (CallOffered, inbound; bot first: BotConversationStarted while offered). */
   | { type: 'Answer' }
   /** Send the INVITE of an outbound call (CallOffered, outbound). */
   | { type: 'Dial'; target: string; from: string; headers: SipHeader[] }
-  /** Start the call's bot conversation (CallAnswered). */
+  /** Start the call's bot conversation (CallAnswered; bot first: CallOffered), or hand it the answered call. */
   | { type: 'StartBot' }
+  /** Bot first: start the bot conversation while the INVITE rings (CallOffered with answer 'after-bot'). */
+  | { type: 'StartBotBeforeAnswer' }
   /** CANCEL a ringing outbound INVITE (RingTimeoutReached). */
   | { type: 'Cancel' }
   /** Pass the caller's words to the bot (SttFinalReceived with words). */
@@ -59,11 +61,15 @@ export function effectsOf(events: readonly CallEvent[]): Effect[] {
   for (const e of events) {
     switch (e.type) {
       case 'CallOffered':
-        if (e.data.direction === 'inbound') out.push({ type: 'Answer' });
+        if (e.data.direction === 'inbound') out.push(e.data.answer === 'after-bot' ? { type: 'StartBotBeforeAnswer' } : { type: 'Answer' });
         else out.push({ type: 'Dial', target: e.data.to, from: e.data.from, headers: Object.entries(e.data.headers ?? {}).map(([name, value]) => ({ name, value })) });
         break;
       case 'CallAnswered':
         out.push({ type: 'StartBot' }, { type: 'WatchForMachine' });
+        break;
+      case 'BotConversationStarted':
+        // Bot first: the INVITE still rings and is answered now (the performer answers only an offered call).
+        out.push({ type: 'Answer' });
         break;
       case 'RingTimeoutReached':
         out.push({ type: 'Cancel' });

@@ -43,6 +43,14 @@ export interface RuntimeOptions {
   noRouteStatus?: number;
   /** Inbound: let the INVITE ring this long before answering (ms, default 0). */
   answerDelayMs?: number;
+  /**
+   * Inbound: 'after-bot' starts the bot conversation on the offer and answers once it exists (a
+   * bot that cannot start refuses the INVITE with `botUnavailableStatus`); 'immediately' (the
+   * default here; the config's default is 'after-bot') answers first, then starts the bot.
+   */
+  answer?: 'after-bot' | 'immediately';
+  /** Answer 'after-bot': the INVITE's final status when the bot cannot start (default 480). */
+  botUnavailableStatus?: number;
   /** Outbound: ring timeout when the request names none (ms, default 30,000). */
   ringTimeoutMs?: number;
   /** Gives every call a media leg (media-signaling.ts); without it, the SIP adapter's placeholder SDP. */
@@ -89,7 +97,7 @@ export class CallRuntime implements SignalingEvents {
       ? new SpeechLink({ pipeline: opts.speech, endpoint: (id) => legs.endpoint(id), onEndpoint: (l) => legs.onEndpoint(l), record: (id, input) => this.input(id, input) })
       : undefined;
     this.botLink = new BotLink({
-      bots: opts.bots, actor: (callId) => this.calls.get(callId), submit,
+      bots: opts.bots, actor: (callId) => this.calls.get(callId), submit, botUnavailableStatus: opts.botUnavailableStatus ?? 480,
       ...(opts.transferTimeoutMs !== undefined ? { transferTimeoutMs: opts.transferTimeoutMs } : {}), ...(this.speech ? { speech: this.speech } : {}),
     });
     this.actorDeps = {
@@ -164,7 +172,10 @@ export class CallRuntime implements SignalingEvents {
     }
     const headers = pickHeaders(offer.headers);
     const inputs: CallInput[] = [
-      { type: 'CallOffered', data: { direction: 'inbound', from: offer.from, to: offer.to, sipCallId: offer.sipCallId, botId: bot.id, headers } },
+      {
+        type: 'CallOffered',
+        data: { direction: 'inbound', from: offer.from, to: offer.to, sipCallId: offer.sipCallId, botId: bot.id, headers, ...(this.opts.answer === 'after-bot' ? { answer: 'after-bot' as const } : {}) },
+      },
     ];
     if (Object.keys(bot.defaults).length) inputs.push({ type: 'SessionParamsUpdated', data: { params: bot.defaults, source: 'config' } });
     this.submit(this.newActor(offer.callId, headers), inputs);

@@ -106,6 +106,7 @@ const GOLDEN: Record<CallState, Partial<Record<CallEventType, CallState>>> = {
   idle: { CallOffered: 'offered', SessionParamsUpdated: 'idle', BotInputRejected: 'idle', MediaNegotiated: 'idle', ...speech('idle'), SttStarted: 'idle', SttFinalReceived: 'idle' },
   offered: {
     CallAnswered: 'connecting', CancelReceived: 'ending', CallErrored: 'ending', OperatorHangupRequested: 'ending',
+    BotConversationStarted: 'offered', BotStartFailed: 'ending', // bot first (answer after-bot)
     SessionParamsUpdated: 'offered', BotInputRejected: 'offered', MediaNegotiated: 'offered', ...speech('offered'), SttStarted: 'offered', SttFinalReceived: 'offered',
   },
   dialing: {
@@ -343,6 +344,18 @@ describe('call machine: golden transitions (pure)', () => {
     it('operator hangup of a ringing outbound call: no BYE, operator-disconnected, duration 0', () => {
       assert.deepEqual(story([offerOut(T0, 5_000), ev('OperatorHangupRequested', { reason: 'campaign stopped', operator: 'ops' }, T0 + 100)]), [
         { type: 'CallEnded', data: { reasonCode: 'operator-disconnected', reason: 'campaign stopped', terminatedBy: 'system', durationMs: 0 }, at: T0 + 100 },
+      ]);
+    });
+
+    it('bot first: the conversation before the answer, then the answered call is active at once', () => {
+      const s = fold([offerIn(), ev('BotConversationStarted', { provider: 'scripted', conversationId: 'c', ref: {} }, T0 + 5), ev('CallAnswered', { sipStatus: 200 }, T0 + 6)]);
+      assert.equal(stateOf(s), 'active');
+      assert.equal(s.context.answeredAt, T0 + 6);
+    });
+
+    it('bot first: the bot fails before answer: no BYE, CallEnded error with the INVITE\'s recorded final status', () => {
+      assert.deepEqual(story([offerIn(), ev('BotStartFailed', { provider: 'scripted', code: 'VOX_BOT_UNREACHABLE', message: 'down', sipStatus: 480 }, T0 + 30)]), [
+        { type: 'CallEnded', data: { reasonCode: 'error', reason: 'down', terminatedBy: 'system', durationMs: 0, sipStatus: 480 }, at: T0 + 30 },
       ]);
     });
 

@@ -30,13 +30,13 @@ export interface Harness {
   types(callId: string): Promise<string[]>;
 }
 
-export async function makeHarness(opts: { script?: ScriptStep[]; defaults?: SessionParams; store?: EventStore; failStart?: boolean; failNotices?: number; transferTimeoutMs?: number } = {}): Promise<Harness> {
+export async function makeHarness(opts: { script?: ScriptStep[]; defaults?: SessionParams; store?: EventStore; failStart?: boolean; failNotices?: number; transferTimeoutMs?: number; answer?: 'after-bot' | 'immediately'; botUnavailableStatus?: number } = {}): Promise<Harness> {
   const clock = new SimulatedClock(Date.UTC(2026, 10, 21, 9, 0, 0));
   const store = opts.store ?? new MemoryEventStore();
   const sip = new InProcessSignaling();
   const bot = new ScriptedBotConnector({ script: opts.script ?? [], failStart: opts.failStart ?? false, failNotices: opts.failNotices ?? 0 }, clock);
   const bots = new BotDirectory([{ id: 'demo', provider: 'scripted', connector: bot, defaults: opts.defaults ?? {} }]);
-  const runtime = new CallRuntime({ store, clock, nodeId: 'test-node', log: silentLogger, bots, signaling: sip, route: (to) => (to === 'nobody' ? undefined : 'demo'), ...(opts.transferTimeoutMs !== undefined ? { transferTimeoutMs: opts.transferTimeoutMs } : {}) });
+  const runtime = new CallRuntime({ store, clock, nodeId: 'test-node', log: silentLogger, bots, signaling: sip, route: (to) => (to === 'nobody' ? undefined : 'demo'), ...(opts.transferTimeoutMs !== undefined ? { transferTimeoutMs: opts.transferTimeoutMs } : {}), ...(opts.answer ? { answer: opts.answer } : {}), ...(opts.botUnavailableStatus ? { botUnavailableStatus: opts.botUnavailableStatus } : {}) });
   await runtime.start();
   const notifier = new BotNotifier({ store, bots, clock, log: silentLogger, nodeId: 'test-node', backoffMs: 100, maxBackoffMs: 400 });
   await notifier.start();

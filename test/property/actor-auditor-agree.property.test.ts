@@ -31,7 +31,7 @@ describe('the actor and the auditor decide through one loop (decideAll)', () => 
   it(`scenario histories on a simulated clock, with node restarts (takeover), verify with no difference (${runsOf(RUNS)} runs)`, async () => {
     await fc.assert(
       fc.asyncProperty(scenarioArb(), fc.uniqueArray(fc.nat(30), { maxLength: 2 }), async (scenario, cuts) => {
-        const rig = await Rig.create({ defaults: scenario.defaults, failStart: scenario.failStart });
+        const rig = await Rig.create({ defaults: scenario.defaults, failStart: scenario.failStart, ...(scenario.answer ? { answer: scenario.answer } : {}) });
         const driver = await CallDriver.start(rig, scenario);
         for (const [i, step] of scenario.steps.entries()) {
           if (cuts.includes(i)) await driver.restart(); // a new node rebuilds the call from its stream

@@ -35,7 +35,7 @@ describe('runtime invariants under any interleaving (model-based, fast-check com
   it(`every step keeps the stream equal to the model and the history rules (${runsOf(RUNS)} runs)`, async () => {
     await fc.assert(
       fc.asyncProperty(scenarioSetupArb, fc.commands([stepArb.map((s) => new StepCommand(s))], commandsConstraints({ maxCommands: 30, size: '+1' })), async (setup, cmds) => {
-        const rig = await Rig.create({ defaults: setup.defaults, failStart: setup.failStart });
+        const rig = await Rig.create({ defaults: setup.defaults, failStart: setup.failStart, ...(setup.answer ? { answer: setup.answer } : {}) });
         const driver = await CallDriver.start(rig, { ...setup, steps: [] });
         await driver.verify();
         await fc.asyncModelRun(() => ({ model: {}, real: driver }), cmds);

@@ -144,4 +144,32 @@ describe('races with a store whose appends take time (fc.scheduler; in-process s
       fcParams(RUNS),
     );
   });
+  it(`bot first: the caller's CANCEL races the bot start and the answer; one ending, no BYE unless answered, the bot told once if its conversation exists (${runsOf(RUNS)} runs)`, async () => {
+    const params = fc.record({ failStart: fc.boolean(), cancel: fc.boolean(), botHangup: fc.boolean() });
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), params, async (s, p) => {
+        const rig = await Rig.create({ answer: 'after-bot', failStart: p.failStart, wrapStore: (inner) => scheduledStore(s, inner) });
+        const callId = rig.sip.peer.offer({ to: '1000' });
+        const jobs: Array<Promise<unknown>> = [];
+        if (p.cancel) jobs.push(stimulus(s, 'caller CANCEL', () => rig.sip.peer.cancel(callId)));
+        if (p.botHangup) jobs.push(stimulus(s, 'bot hangup', () => rig.runtime.botActivities(callId, [{ id: 'h-1', type: 'event', name: 'hangup', activityParams: { hangupReason: 'early' } }])));
+        await drain(s, rig);
+        await Promise.all(jobs);
+        await finish(s, rig, callId);
+        const events = await rig.events(callId);
+        checkCallHistory(events, { ended: true, wire: rig.wireFor(callId), late: true });
+        const types = events.map((e) => e.type);
+        const answered = types.includes('CallAnswered');
+        if (p.failStart) assert.ok(!answered, 'a bot that cannot start: never answered');
+        if (!answered) assert.equal(rig.wireFor(callId).filter((w) => w.side === 'runtime').length, 0, 'no BYE on an unanswered call');
+        if (types.includes('BotStartFailed')) assert.deepEqual(rig.sip.rejects.map((r) => r.status), [480], 'refused 480');
+        // Told once when its conversation exists: by the notifier (BotConversationStarted recorded:
+        // test/runtime/bot-first.test.ts) or, created after the call ended, by the late-bot path.
+        for (let i = 0; i < 50 && !p.failStart && !types.includes('BotConversationStarted') && !rig.bot.notices.has(`scripted-${callId}`); i++) await new Promise((r) => setTimeout(r, 10));
+        const late = rig.bot.notices.get(`scripted-${callId}`)?.length ?? 0;
+        assert.equal((types.includes('BotConversationStarted') ? 1 : 0) + late, p.failStart ? 0 : 1, 'told once when the conversation exists');
+      }),
+      fcParams(RUNS),
+    );
+  });
 });

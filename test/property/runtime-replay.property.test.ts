@@ -23,7 +23,7 @@ describe('replay: a recorded history\'s inputs through the pure machine reproduc
   it(`same decisions in the same places, same CDR (${runsOf(RUNS)} runs)`, async () => {
     await fc.assert(
       fc.asyncProperty(scenarioArb(), async (scenario) => {
-        const rig = await Rig.create({ defaults: scenario.defaults, failStart: scenario.failStart });
+        const rig = await Rig.create({ defaults: scenario.defaults, failStart: scenario.failStart, ...(scenario.answer ? { answer: scenario.answer } : {}) });
         const driver = await CallDriver.start(rig, scenario);
         for (const step of scenario.steps) await driver.step(step);
         await driver.finish();

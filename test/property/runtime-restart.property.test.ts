@@ -21,7 +21,7 @@ const STT_RUNS = 300;
 
 /** Plays a scenario, restarting the node before each step index in `cuts`. */
 async function play(scenario: Scenario, cuts: number[]) {
-  const rig = await Rig.create({ defaults: scenario.defaults, failStart: scenario.failStart });
+  const rig = await Rig.create({ defaults: scenario.defaults, failStart: scenario.failStart, ...(scenario.answer ? { answer: scenario.answer } : {}) });
   const driver = await CallDriver.start(rig, scenario);
   for (let i = 0; i <= scenario.steps.length; i++) {
     for (const c of cuts) if (c === i) await driver.restart();

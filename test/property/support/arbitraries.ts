@@ -215,6 +215,8 @@ export interface Scenario {
   failStart: boolean;
   /** Inbound: the caller CANCELs before the runtime answers. */
   cancelAtOffer: boolean;
+  /** Inbound: answer first ('immediately', the default) or once the bot conversation exists ('after-bot'). */
+  answer?: 'after-bot' | 'immediately';
   /** Outbound: how long to ring. */
   ringTimeoutMs: number;
   steps: Step[];
@@ -225,6 +227,7 @@ export const scenarioSetupArb = fc.record({
   defaults: fc.oneof({ weight: 1, arbitrary: fc.constant<SessionParams>({}) }, { weight: 2, arbitrary: configDefaultsArb }),
   failStart: fc.oneof({ weight: 12, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   cancelAtOffer: fc.oneof({ weight: 12, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  answer: fc.constantFrom('after-bot' as const, 'immediately' as const),
   ringTimeoutMs: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1_000, max: 30_000 }) }, { weight: 2, arbitrary: fc.integer({ min: 1, max: 3_000 }) }, { weight: 1, arbitrary: fc.constant(0) }),
 });
 

@@ -35,6 +35,9 @@ const TRACKED = new Set([
 /** The reasonCode table for failed outbound calls, restated (README, The rules: End of call). */
 const FAILURE_CODE: Record<number, ReasonCode> = { 408: 'no-answer', 480: 'no-answer', 487: 'no-answer', 486: 'busy', 600: 'busy', 603: 'declined' };
 
+/** The runtime's default final status for an INVITE whose bot cannot start (answer after-bot). */
+const BOT_UNAVAILABLE_STATUS = 480;
+
 const SCRIPTED_START_FAILURE = { provider: 'scripted', code: ErrorCodes.BOT_UNREACHABLE, message: 'scripted bot configured to fail at start' };
 
 export interface ExpectedEvent {
@@ -85,9 +88,22 @@ export class CallModel {
     this.pending = undefined;
   }
 
-  offered(at: number, direction: 'inbound' | 'outbound', defaults: SessionParams): void {
-    this.push('CallOffered', at, { direction, botId: 'demo' }, true);
+  offered(at: number, direction: 'inbound' | 'outbound', defaults: SessionParams, answer?: 'after-bot' | 'immediately'): void {
+    this.push('CallOffered', at, { direction, botId: 'demo', ...(answer === 'after-bot' ? { answer } : {}) }, true);
     this.setParams(defaults);
+  }
+
+  /** Bot first: the bot conversation while the INVITE rings, then the answer; a bot that cannot start refuses the INVITE (480, no BYE). */
+  answeredAfterBot(at: number): void {
+    if (this.failStart) {
+      this.push('BotStartFailed', at, { ...SCRIPTED_START_FAILURE, sipStatus: BOT_UNAVAILABLE_STATUS });
+      this.end(at, { reasonCode: 'error', reason: SCRIPTED_START_FAILURE.message, terminatedBy: 'system', sipStatus: BOT_UNAVAILABLE_STATUS });
+      return;
+    }
+    this.push('BotConversationStarted', at, { provider: 'scripted' }, true);
+    this.push('CallAnswered', at, { sipStatus: 200 });
+    this.answeredAt = at;
+    this.phase = 'live';
   }
 
   cancelled(at: number): void {
@@ -250,10 +266,12 @@ export class CallDriver {
     const now = rig.clock.now();
     if (scenario.direction === 'inbound') {
       d.callId = rig.sip.peer.offer({ to: '1000' });
-      d.model.offered(now, 'inbound', scenario.defaults);
+      d.model.offered(now, 'inbound', scenario.defaults, scenario.answer);
       if (scenario.cancelAtOffer) {
-        rig.sip.peer.cancel(d.callId); // before the runtime could answer
+        rig.sip.peer.cancel(d.callId); // before the runtime could answer (and, bot first, before the bot started)
         d.model.cancelled(now);
+      } else if (scenario.answer === 'after-bot') {
+        d.model.answeredAfterBot(now);
       } else {
         d.model.answered(now);
       }

@@ -102,6 +102,20 @@ export function checkCallHistory(events: DomainEvent[], opts: HistoryCheckOption
 
   if (events.some((e) => e.type === 'RingTimeoutReached') && offered?.data.direction !== 'outbound') fail('only outbound calls ring out', offered?.data.direction, events);
 
+  // Bot first (answer after-bot): the INVITE is answered only once the bot conversation exists; a bot
+  // that fails before the answer refuses the INVITE (its status on BotStartFailed), with no BYE.
+  if (offered?.data.answer === 'after-bot') {
+    const startedAt = firstIndex(events, 'BotConversationStarted');
+    const answeredAt = firstIndex(events, 'CallAnswered');
+    if (answeredAt >= 0 && (startedAt < 0 || startedAt > answeredAt)) fail('bot first: CallAnswered follows BotConversationStarted', { startedAt, answeredAt }, events);
+    const failedAt = firstIndex(events, 'BotStartFailed');
+    if (failedAt >= 0) {
+      if (answeredAt >= 0) fail('bot first: a bot that failed to start leaves the INVITE unanswered', { failedAt, answeredAt }, events);
+      if (byeAt >= 0) fail('bot first: no BYE for a refused INVITE', byeAt, events);
+      if ((events[failedAt] as Ev<'BotStartFailed'>).data.sipStatus === undefined) fail('bot first: BotStartFailed before answer records the INVITE\'s final status', failedAt, events);
+    }
+  }
+
   // The hangup request and its deadline.
   if (hangup) {
     if (!answered || events.indexOf(answered) > hangupAt) fail('a hangup is only taken on an answered call', hangupAt, events);
@@ -161,7 +175,11 @@ export function checkCallHistory(events: DomainEvent[], opts: HistoryCheckOption
     let expected: Record<string, unknown>;
     if (clientSide) expected = { reasonCode: 'client-disconnected', reason: CLIENT_SIDE_REASON, terminatedBy: 'client' };
     else if (failedOut) expected = { reasonCode: failedOut.data.reasonCode, reason: failedOut.data.reason, terminatedBy: 'system', sipStatus: failedOut.data.sipStatus };
-    else if (bye?.data.trigger === 'error' || (!bye && lastError)) expected = { reasonCode: 'error', reason: lastError?.data.message, terminatedBy: 'system' };
+    else if (bye?.data.trigger === 'error' || (!bye && lastError)) {
+      expected = { reasonCode: 'error', reason: lastError?.data.message, terminatedBy: 'system' };
+      // Refused before answer (bot first: the bot could not start): the INVITE's final status recorded on the failure.
+      if (!bye && !answered && lastError?.data.sipStatus !== undefined) expected.sipStatus = lastError.data.sipStatus;
+    }
     else if (bye) expected = { reasonCode: 'bot-disconnected', reason: hangup?.data.hangupReason ?? BOT_SIDE_REASON, terminatedBy: 'bot' };
     else fail('a call ends for a reason (BYE, CANCEL, failure or error)', endIdx, events);
     expected.durationMs = answered ? end.at - answered.at : 0;

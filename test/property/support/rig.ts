@@ -52,6 +52,8 @@ export class RecordingSignaling extends InProcessSignaling {
 export interface RigOptions {
   defaults?: SessionParams;
   failStart?: boolean;
+  /** Inbound: the runtime's answer mode (default 'immediately'). */
+  answer?: 'after-bot' | 'immediately';
   /** Wraps the store (e.g. to let fc.scheduler hold appends). */
   wrapStore?: (inner: EventStore) => EventStore;
   startMs?: number;
@@ -94,6 +96,7 @@ export class Rig {
       bots,
       signaling: this.sip,
       route: () => 'demo',
+      ...(this.opts.answer ? { answer: this.opts.answer } : {}),
     });
     await this.runtime.start();
   }

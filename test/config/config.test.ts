@@ -41,6 +41,16 @@ describe('config', () => {
     assert.doesNotThrow(() => prepareBots(parseConfig({ bots: [{ id: 'a', provider: 'scripted', defaults: { delayBotDisconnectMs: 500 }, script: [{ afterMs: 1, hangup: { hangupReason: 'ok', hangupSipHeaders: [{ name: 'X-A', value: 'b' }] } }] }] }).bots));
   });
 
+  it('answer (bot first by default) and botUnavailableStatus (480 or 503, a number)', () => {
+    const d = parseConfig({});
+    assert.deepEqual([d.answer, d.botUnavailableStatus], ['after-bot', 480]);
+    const c = parseConfig({ answer: 'immediately', botUnavailableStatus: 503 });
+    assert.deepEqual([c.answer, c.botUnavailableStatus], ['immediately', 503]);
+    assert.throws(() => parseConfig({ answer: 'later' }), /answer must be "after-bot" or "immediately"/);
+    assert.throws(() => parseConfig({ botUnavailableStatus: 500 }), /botUnavailableStatus must be 480 or 503/);
+    assert.throws(() => parseConfig({ botUnavailableStatus: '480' }), /botUnavailableStatus must be 480 or 503/);
+  });
+
   it('routes: exact number first, then *', () => {
     const r = makeRouter([{ match: '*', botId: 'any' }, { match: '1000', botId: 'sales' }]);
     assert.equal(r('1000'), 'sales');

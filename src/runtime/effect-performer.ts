@@ -79,7 +79,16 @@ export function effectPerformer(deps: EffectPerformerDeps): (actor: CallActor, e
         deps.botLink.start(actor);
         return DONE;
       case 'StartBotBeforeAnswer':
-        deps.botLink.start(actor);
+        // The media leg first: an offer we cannot take is refused (488, 503) before any bot conversation.
+        if (!deps.media) deps.botLink.start(actor);
+        else {
+          deps.media.prepare(callId).then(
+            () => {
+              if (actor.state === 'offered') deps.botLink.start(actor);
+            },
+            fail(ErrorCodes.MEDIA_ENGINE),
+          );
+        }
         return DONE;
       case 'Cancel':
         signaling.cancel(callId).catch((err) => actor.log.warn('CANCEL failed', { err }));

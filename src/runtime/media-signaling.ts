@@ -54,6 +54,8 @@ export class MediaSignaling implements SignalingAdapter {
   /** Calls whose endpoint is being opened, and those of them released meanwhile. */
   private readonly opening = new Set<string>();
   private readonly gone = new Set<string>();
+  /** Inbound legs opened before the answer (bot first: `prepare`), not yet answered. */
+  private readonly prepared = new Set<string>();
   private readonly listeners = new Set<MediaListener>();
 
   constructor(
@@ -124,8 +126,23 @@ export class MediaSignaling implements SignalingAdapter {
     await this.engine.stop();
   }
 
+  /**
+   * Bot first: opens the leg on the INVITE's offer before the bot is started, so an offer we
+   * cannot take (488, 503) is refused without starting a conversation; `answer` then uses it.
+   */
+  async prepare(callId: string): Promise<void> {
+    if (this.endpoints.has(callId) || this.prepared.has(callId)) return;
+    const offer = this.offers.get(callId);
+    const ep = await this.open(callId, () => (offer !== undefined ? this.engine.answer(callId, offer) : this.engine.offer(callId)));
+    this.prepared.add(callId);
+    const input = negotiated(ep, 'answer');
+    if (input) this.record(callId, input);
+  }
+
   /** Opens the leg on the INVITE's offer (or offers, for an INVITE without SDP), then answers with its SDP. */
   async answer(callId: string, options?: { sdp?: string }): Promise<void> {
+    const prepared = this.endpoints.get(callId);
+    if (options?.sdp === undefined && prepared && this.prepared.delete(callId)) return this.inner.answer(callId, { sdp: prepared.localSdp });
     if (options?.sdp !== undefined || this.endpoints.has(callId)) return this.inner.answer(callId, options);
     const offer = this.offers.get(callId);
     const ep = await this.open(callId, () => (offer !== undefined ? this.engine.answer(callId, offer) : this.engine.offer(callId)));
@@ -222,6 +239,7 @@ export class MediaSignaling implements SignalingAdapter {
       return;
     }
     this.endpoints.delete(callId);
+    this.prepared.delete(callId);
     this.gone.delete(callId);
     await ep.release().catch((err: unknown) => this.log.warn('media release failed', { callId, err }));
     this.notify(callId, undefined);

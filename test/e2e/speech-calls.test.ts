@@ -90,6 +90,8 @@ describe('spoken calls end to end (sipp rtp_stream ↔ voxledger with embedded m
     rtp?: (port: number) => Promise<void>;
     speech?: Record<string, unknown>;
     capture?: boolean;
+    /** The node's answer mode (default: the config's, after-bot). */
+    answer?: 'after-bot' | 'immediately';
   }): Promise<{ events: DomainEvent[]; toBot: string[]; heard?: ReturnType<typeof pcmuAudio>; byeAt?: number; node: E2eNode; sippCode: number | null }> {
     const script = defaultScript();
     script.activities = async (body) => {
@@ -105,7 +107,7 @@ describe('spoken calls end to end (sipp rtp_stream ↔ voxledger with embedded m
     const bot = await startAcScriptedBot(script);
     const node = await launchE2eNode(
       { provider: 'ac-bot-api', botUrl: bot.url, token: AC_TOKEN, timeoutMs: 8000 },
-      { speech: { bots: { bot: { grammar: GRAMMAR } }, ...(opts.speech ?? {}) } },
+      { speech: { bots: { bot: { grammar: GRAMMAR } }, ...(opts.speech ?? {}) }, ...(opts.answer ? { answer: opts.answer } : {}) },
     );
     const id = nextCall(node);
     const capture = opts.capture ? await startCapture('udp and dst host 127.0.0.2') : undefined;
@@ -188,6 +190,7 @@ describe('spoken calls end to end (sipp rtp_stream ↔ voxledger with embedded m
   it('(b) the bot hangs up with delayBotDisconnectMs 3000 while the caller is mid-sentence: the BYE follows the STT final, before the deadline; the final is recorded and passed to the bot', async () => {
     const wav = callerWav('b', 'hello i would like to check my account balance', 300, 4000);
     const r = await call({
+      answer: 'immediately', // the bot's start reply lands mid-sentence only when the call is answered first
       wav,
       // answer the start event 1.5 s in: the caller is mid-sentence
       onStart: async () => {
@@ -211,6 +214,7 @@ describe('spoken calls end to end (sipp rtp_stream ↔ voxledger with embedded m
     const long = 'hello i would like to check my account balance and then i would like to talk to an agent about my card and my account balance and my other card';
     const wav = callerWav('c', long, 300, 3000);
     const r = await call({
+      answer: 'immediately', // the bot's start reply lands mid-sentence only when the call is answered first
       wav,
       onStart: async () => {
         await new Promise((res) => setTimeout(res, 1500));
@@ -248,6 +252,7 @@ describe('spoken calls end to end (sipp rtp_stream ↔ voxledger with embedded m
     const long = 'hello i would like to check my account balance and then i would like to talk to an agent about my card and my account balance and my other card';
     const wav = callerWav('kill', long, 300, 2000);
     const r = await call({
+      answer: 'immediately', // the bot's start reply lands mid-sentence only when the call is answered first
       wav,
       onStart: async () => {
         await new Promise((res) => setTimeout(res, 1500));

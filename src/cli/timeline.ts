@@ -6,7 +6,7 @@ function summary(e: DomainEvent): string {
   const d = e.data as Record<string, unknown>;
   switch (e.type) {
     case 'CallOffered':
-      return `${e.data.direction} ${e.data.from} → ${e.data.to} (bot ${e.data.botId}${e.data.ringTimeoutMs ? `, ring ${e.data.ringTimeoutMs} ms` : ''})`;
+      return `${e.data.direction} ${e.data.from} → ${e.data.to} (bot ${e.data.botId}${e.data.ringTimeoutMs ? `, ring ${e.data.ringTimeoutMs} ms` : ''}${e.data.answer ? `, answer ${e.data.answer}` : ''})`;
     case 'CallAnswered':
       return `SIP ${e.data.sipStatus}`;
     case 'OutboundCallFailed':
@@ -14,7 +14,7 @@ function summary(e: DomainEvent): string {
     case 'BotConversationStarted':
       return `${e.data.provider} conversation ${e.data.conversationId}`;
     case 'BotStartFailed':
-      return `${e.data.provider}: ${e.data.code} ${e.data.message}`;
+      return `${e.data.provider}: ${e.data.code} ${e.data.message}${e.data.sipStatus ? ` (INVITE refused ${e.data.sipStatus})` : ''}`;
     case 'SessionParamsUpdated':
       return `${e.data.source}: ${JSON.stringify(e.data.params)}`;
     case 'BotHangupRequested':

@@ -4,6 +4,7 @@ import { SimulatedClock, systemClock, type Clock } from '../../src/domain/clock.
 import { ErrorCodes, isVoxError } from '../../src/domain/errors.ts';
 import { createDirectLineConnector, parseDirectLineConfig, MAX_POLL_FAILURES } from '../../src/bots/direct-line/index.ts';
 import { DL_SECRET, startDirectLineDouble, type ScriptedBot } from './fixtures/direct-line-double.ts';
+import { ConversationStartError } from '../../src/bots/port.ts';
 import { SPEC_HANGUP_PARAMS, callInfo, recordingSink, testDeps, until, withoutId } from './fixtures/bot-framework-sink.ts';
 
 /** Welcomes on the start event; answers the first message with the spec's hangup (channelData dialect). */
@@ -226,6 +227,23 @@ test('malformed bot activities are skipped one by one; typing is ignored; the go
     ]);
     assert.equal(deps.lines.filter((l) => l.msg === 'bot activity skipped').length, 3);
     await session.close();
+  } finally {
+    await connector.close();
+    await dl.close();
+  }
+});
+
+test('a start event refused after the conversation was created: the error carries the conversation, which is told how the call ended', async () => {
+  const dl = await startDirectLineDouble({ bot: () => undefined });
+  const { connector } = connectorFor(dl.url, systemClock, { receive: 'polling', pollIntervalMs: 60_000 });
+  try {
+    dl.failPosts = { n: 1, status: 500 };
+    let err: unknown;
+    await connector.start(callInfo(), recordingSink()).catch((e: unknown) => void (err = e));
+    assert.ok(err instanceof ConversationStartError, 'a ConversationStartError');
+    assert.ok(dl.conversations.has(err.conversationId), 'the conversation it names exists');
+    assert.equal(await connector.notifyEnded(JSON.parse(JSON.stringify(err.ref)), { reasonCode: 'error', reason: 'x' }), 'delivered');
+    assert.deepEqual(dl.activitiesOf(err.conversationId).map((a) => a.type), ['endOfConversation']);
   } finally {
     await connector.close();
     await dl.close();

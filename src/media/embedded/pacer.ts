@@ -63,9 +63,10 @@ export class Pacer {
     this.timer = undefined;
     const now = performance.now();
     const current = Math.floor((now - this.epoch) / FRAME_MS);
-    const late = now - (current * FRAME_MS + this.epoch);
-    if (late > this.maxLateMs) this.maxLateMs = late;
     let from = this.lastTick + 1;
+    // Lateness of the first tick this firing owes (not of the current one, which is always < 20 ms).
+    const late = now - (from * FRAME_MS + this.epoch);
+    if (late > this.maxLateMs) this.maxLateMs = late;
     if (current - from >= MAX_CATCH_UP) {
       this.skippedTicks += current - from - MAX_CATCH_UP + 1;
       from = current - MAX_CATCH_UP + 1;

@@ -95,6 +95,13 @@ export interface BotConnector {
    * Resolves 'skipped' when the dialect does not want it (e.g. Dialogflow without sendEventsToBot).
    */
   notifyEnded(ref: Record<string, unknown>, notice: EndNotice): Promise<'delivered' | 'skipped'>;
+  /**
+   * Optional: rebuilds the session of a conversation started on another node (cluster takeover),
+   * from the `ref` recorded on BotConversationStarted; the bot's later output goes to `sink`.
+   * Rejects with a VoxError when the conversation cannot be re-attached (the runtime then ends
+   * the call with VOX_BOT_UNREACHABLE). Absent: the dialect cannot re-attach; the call is ended.
+   */
+  resume?(ref: Record<string, unknown>, call: BotCallInfo, sink: BotSink): Promise<BotSession>;
   close(): Promise<void>;
 }
 

@@ -5,7 +5,7 @@
  */
 import { ErrorCodes, toVoxError } from '../domain/errors.ts';
 import { mergeParams } from '../domain/bot-params.ts';
-import { ConversationStartError, type BotActivity, type BotConnector, type BotSession, type EndNotice } from '../bots/port.ts';
+import { ConversationStartError, type BotActivity, type BotConnector, type BotSession, type BotSink, type EndNotice } from '../bots/port.ts';
 import type { BotDirectory } from '../bots/directory.ts';
 import { appliedActivity } from '../../machines/call-machine.ts';
 import type { CallActor } from './call-actor.ts';
@@ -91,13 +91,7 @@ export class BotLink {
     bot.connector
       .start(
         { callId, botId: bot.id, direction: ctx.direction, caller: ctx.from, callee: ctx.to, sipHeaders: x.sipHeaders ?? {} },
-        {
-          activities: (acts) => this.activities(callId, acts),
-          failed: (error) => {
-            const a = this.deps.actor(callId);
-            if (a) this.deps.submit(a, [{ type: 'CallErrored', data: { ...error, ...this.refusal(a) } }]);
-          },
-        },
+        this.sink(callId),
       )
       .then(async (session) => {
         x.session = session;
@@ -121,6 +115,58 @@ export class BotLink {
         const created = err instanceof ConversationStartError ? { conversationId: err.conversationId, ref: err.ref } : {};
         this.deps.submit(actor, [{ type: 'BotStartFailed', data: { provider: bot.provider, code: e.code, message: e.message, ...created, ...this.refusal(actor) } }]);
       });
+  }
+
+  /**
+   * Cluster takeover of an answered call with no ending decided: re-attaches the conversation
+   * recorded on BotConversationStarted through the connector's `resume`, so the caller's words
+   * reach the bot and the bot can hang up from this node. Nothing new is recorded when it works.
+   * A connector without `resume`, or a resume that fails, ends the call cleanly: CallErrored with
+   * VOX_BOT_UNREACHABLE (BYE `Q.850;cause=41;text="bot unavailable"`), the bot told once by the
+   * notifier as for any ending.
+   */
+  async resume(actor: CallActor, started: { provider: string; conversationId: string; ref: Record<string, unknown> }): Promise<void> {
+    const callId = actor.callId;
+    const x = this.links.get(callId);
+    const ctx = actor.snapshot.context;
+    const bot = this.deps.bots.get(ctx.botId);
+    const fail = (message: string, err?: unknown) => {
+      actor.log.warn('bot conversation not resumed on takeover; ending the call', { err, provider: started.provider, conversationId: started.conversationId, message });
+      this.deps.submit(actor, [{ type: 'CallErrored', data: { code: ErrorCodes.BOT_UNREACHABLE, message } }]);
+    };
+    if (!x || !bot) return fail(`bot "${ctx.botId}" is not configured on this node`);
+    if (!bot.connector.resume) return fail(`the ${bot.provider} connector cannot resume a conversation on another node`);
+    x.starting = true;
+    try {
+      const session = await bot.connector.resume(
+        started.ref,
+        { callId, botId: bot.id, direction: ctx.direction, caller: ctx.from, callee: ctx.to, sipHeaders: x.sipHeaders ?? {} },
+        this.sink(callId),
+      );
+      x.starting = false;
+      if (this.links.get(callId) !== x || actor.ended) {
+        await session.close();
+        return;
+      }
+      x.session = session;
+      actor.log.info('bot conversation resumed on takeover', { provider: bot.provider, conversationId: session.conversationId });
+      this.flushEarly(callId, x);
+    } catch (err) {
+      x.starting = false;
+      x.early = undefined;
+      const e = toVoxError(err, ErrorCodes.BOT_UNREACHABLE);
+      fail(`resume bot conversation: ${e.message}`, err);
+    }
+  }
+
+  private sink(callId: string): BotSink {
+    return {
+      activities: (acts) => this.activities(callId, acts),
+      failed: (error) => {
+        const a = this.deps.actor(callId);
+        if (a) this.deps.submit(a, [{ type: 'CallErrored', data: { ...error, ...this.refusal(a) } }]);
+      },
+    };
   }
 
   /** Bot first: a bot that fails while the INVITE rings refuses it with this final status (recorded on the failure). */

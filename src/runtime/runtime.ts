@@ -286,6 +286,12 @@ export class CallRuntime implements SignalingEvents {
     if (options.end && ENDABLE_ON_RESUME.has(actor.state)) await actor.submit([{ type: 'CallErrored', data: options.end }]);
     // A node that died between answer and bot start left the call waiting for its bot.
     if (actor.state === 'connecting') this.botLink.start(actor);
+    // Takeover of an answered call with no ending decided: its bot conversation is re-attached
+    // here (or, when the dialect cannot, the call is ended with VOX_BOT_UNREACHABLE).
+    else if (!options.end && actor.state === 'active') {
+      const started = [...events].reverse().find((e) => e.type === 'BotConversationStarted');
+      if (started?.type === 'BotConversationStarted') void this.botLink.resume(actor, started.data).catch((err) => actor.log.error('bot resume failed', { err }));
+    }
     return actor;
   }
 

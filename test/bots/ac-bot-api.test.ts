@@ -291,3 +291,44 @@ test('parseAcBotApiConfig names the bad key', () => {
     maxResponseBytes: 1048576,
   });
 });
+
+test('resume on another node (cluster takeover): the recorded ref and the configured token re-attach the conversation; an immediate refresh restarts the timer; a dead conversation rejects', async () => {
+  const bot = await startAcScriptedBot(defaultScript(60));
+  const clock = new SimulatedClock();
+  const first = createAcBotApiConnector(config(bot.url), testDeps(clock));
+  const other = createAcBotApiConnector(config(bot.url), testDeps(clock));
+  try {
+    const started = await first.start(callInfo(), recordingSink());
+    const ref = JSON.parse(JSON.stringify(started.ref)) as Record<string, unknown>;
+    await first.close(); // the owner died
+    assert.equal(clock.pendingTimers(), 0);
+
+    const sink = recordingSink();
+    const session = await other.resume!(ref, callInfo(), sink);
+    assert.equal(session.conversationId, started.conversationId);
+    const refreshes = () => bot.requests.filter((r) => r.route === 'refresh');
+    assert.equal(refreshes().length, 1, 'one refresh at resume');
+    assert.deepEqual(refreshes()[0]!.body, { conversation: started.conversationId });
+    assert.equal(refreshes()[0]!.authorization, `Bearer ${AC_TOKEN}`, 'token from the config');
+    assert.equal(clock.pendingTimers(), 1, 'refresh timer restarted');
+    clock.advance(48_000);
+    await until(() => refreshes().length === 2, 'the next refresh, on the restarted timer');
+
+    await session.sendText('I am done');
+    const { id: _id, ...hangup } = SPEC_HANGUP;
+    assert.deepEqual(sink.received.at(-1), { id: 'hangup-1', ...hangup }, 'the bot\'s reply reaches the new sink');
+    const msg = bot.requests.filter((r) => r.route === 'activities').at(-1)!;
+    assert.equal(msg.body.conversation, started.conversationId);
+    await session.close();
+    assert.equal(clock.pendingTimers(), 0);
+
+    await assert.rejects(other.resume!({ conversation: 'c' }, callInfo(), recordingSink()), (e) => isVoxError(e, ErrorCodes.BOT_PROTOCOL));
+    bot.script.refresh = (_b, r) => r.code(404).send({});
+    await assert.rejects(other.resume!(ref, callInfo(), recordingSink()), (e) => isVoxError(e));
+    assert.equal(clock.pendingTimers(), 0, 'no session left by a failed resume');
+  } finally {
+    await first.close();
+    await other.close();
+    await bot.close();
+  }
+});

@@ -193,6 +193,32 @@ export function createAcBotApiConnector(config: AcBotApiConfig, deps: ConnectorD
       return session;
     },
 
+    /**
+     * Cluster takeover: the conversation's URLs are in the recorded ref, the token in the config.
+     * A refresh is posted at once: it proves the conversation is still alive and gives its
+     * lifetime, from which the refresh timer restarts. Rejects when the bot does not answer it.
+     */
+    async resume(rawRef: Record<string, unknown>, callInfo: BotCallInfo, sink: BotSink): Promise<BotSession> {
+      const { conversation, activitiesUrl, refreshUrl, disconnectUrl } = rawRef;
+      if (typeof conversation !== 'string' || typeof activitiesUrl !== 'string' || typeof refreshUrl !== 'string' || typeof disconnectUrl !== 'string') {
+        throw new VoxError(ErrorCodes.BOT_PROTOCOL, 'resume: ref lacks conversation, activitiesUrl, refreshUrl or disconnectUrl', { ref: Object.keys(rawRef) });
+      }
+      const ref: AcBotApiRef = {
+        provider: 'ac-bot-api',
+        botId: callInfo.botId,
+        conversation,
+        activitiesUrl: resolveBotUrl(activitiesUrl, config.botUrl, 'activitiesUrl'),
+        refreshUrl: resolveBotUrl(refreshUrl, config.botUrl, 'refreshUrl'),
+        disconnectUrl: resolveBotUrl(disconnectUrl, config.botUrl, 'disconnectUrl'),
+      };
+      const { body } = await call({ method: 'POST', url: ref.refreshUrl, json: { conversation }, what: 'resume conversation (refresh)', expectBody: false });
+      const session = new AcSession(ref, sink);
+      sessions.add(session);
+      session.scheduleRefresh(isRecord(body) ? positiveSeconds(body.expiresSeconds) : undefined);
+      log('info', 'bot conversation resumed', { provider: AC_BOT_API_PROVIDER, botId: callInfo.botId, callId: callInfo.callId, conversation });
+      return session;
+    },
+
     async notifyEnded(rawRef: Record<string, unknown>, notice: EndNotice): Promise<'delivered' | 'skipped'> {
       const conversation = rawRef.conversation;
       const disconnectUrl = rawRef.disconnectUrl;

@@ -93,15 +93,29 @@ export class ScriptedBotConnector implements BotConnector {
 
   async start(call: BotCallInfo, sink: BotSink): Promise<BotSession> {
     if (this.config.failStart) throw new VoxError(ErrorCodes.BOT_UNREACHABLE, 'scripted bot configured to fail at start');
-    const conversationId = `scripted-${call.callId}`;
-    const t0 = this.clock.now();
+    return this.session(`scripted-${call.callId}`, call.botId, this.clock.now(), sink);
+  }
+
+  /**
+   * Re-attaches a conversation started on another node: its script goes on from the recorded
+   * start (`ref.startedAt`); a step due while nobody owned the call fires now, and one the call
+   * already applied is dropped by the runtime (activity ids are the step's position).
+   */
+  async resume(ref: Record<string, unknown>, call: BotCallInfo, sink: BotSink): Promise<BotSession> {
+    const { conversationId, startedAt } = ref;
+    if (typeof conversationId !== 'string' || typeof startedAt !== 'number') {
+      throw new VoxError(ErrorCodes.BOT_PROTOCOL, 'resume: ref lacks conversationId or startedAt', { ref: Object.keys(ref) });
+    }
+    return this.session(conversationId, call.botId, startedAt, sink);
+  }
+
+  private session(conversationId: string, botId: string, t0: number, sink: BotSink): BotSession {
     const timers: TimerHandle[] = [];
-    let n = 0;
-    for (const step of this.config.script) {
+    this.config.script.forEach((step, i) => {
       timers.push(
-        this.clock.at(t0 + step.afterMs, () => {
+        this.clock.at(Math.max(t0 + step.afterMs, this.clock.now()), () => {
           const acts: BotActivity[] = [];
-          const id = `${conversationId}-${++n}`;
+          const id = `${conversationId}-${i + 1}`;
           if (step.say !== undefined) acts.push({ id: `${id}-say`, type: 'message', text: step.say });
           if (step.sessionParams) acts.push({ id: `${id}-config`, type: 'event', name: 'config', sessionParams: step.sessionParams });
           if (step.hangup) acts.push({ id: `${id}-hangup`, type: 'event', name: 'hangup', activityParams: step.hangup });
@@ -109,11 +123,11 @@ export class ScriptedBotConnector implements BotConnector {
           if (acts.length) sink.activities(acts);
         }),
       );
-    }
+    });
     const heard = this.heard;
     const events = this.events;
     return {
-      ref: { conversationId, botId: call.botId },
+      ref: { conversationId, botId, startedAt: t0 },
       conversationId,
       async sendText(text: string) {
         const list = heard.get(conversationId) ?? [];

@@ -36,6 +36,8 @@ export interface ClusterHarnessOptions {
   leaseMs?: number;
   takeoverSpreadMs?: number;
   script?: ScriptStep[];
+  /** The shared bot (default: a ScriptedBotConnector running `script`). */
+  bot?: (clock: SimulatedClock) => ScriptedBotConnector;
   defaults?: SessionParams;
   store?: EventStore;
   /** Extra leader tasks per node (the bot notifier is always there). */
@@ -77,7 +79,7 @@ export async function makeCluster(ids: string[], opts: ClusterHarnessOptions = {
   const clock = new SimulatedClock(Date.UTC(2026, 10, 21, 9, 0, 0));
   const store = opts.store ?? new MemoryEventStore();
   const sip = new SharedSipServerDouble(clock);
-  const bot = new ScriptedBotConnector({ script: opts.script ?? [] }, clock);
+  const bot = opts.bot?.(clock) ?? new ScriptedBotConnector({ script: opts.script ?? [] }, clock);
   const nodes = new Map<string, TestNode>();
 
   const settle =

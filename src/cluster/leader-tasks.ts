@@ -20,25 +20,39 @@ export interface LeaderTask {
   stop(): Promise<void>;
 }
 
-/** The end-of-call notifier as a leader task. */
-export function botNotifierTask(options: BotNotifierOptions): LeaderTask & { readonly current: BotNotifier | undefined } {
-  let current: BotNotifier | undefined;
+/** What a leader task runs: started once, closed once. */
+interface Job {
+  start(): Promise<unknown>;
+  close(): Promise<unknown>;
+}
+
+/**
+ * A leader task around a job: `start` makes a fresh job and starts it, `stop` closes the current
+ * one and never rejects (a close that fails is logged with `closeFailed`).
+ */
+export function restartable<J extends Job>(name: string, make: () => J, closeFailed: (err: unknown) => void): LeaderTask & { readonly current: J | undefined } {
+  let current: J | undefined;
   return {
-    name: 'bot-notifier',
+    name,
     get current() {
       return current;
     },
     async start() {
-      const n = new BotNotifier(options);
-      current = n;
-      await n.start();
+      const job = make();
+      current = job;
+      await job.start();
     },
     async stop() {
-      const n = current;
+      const job = current;
       current = undefined;
-      await n?.close().catch((err) => options.log.warn('bot notifier did not close cleanly', { err }));
+      await job?.close().catch(closeFailed);
     },
   };
+}
+
+/** The end-of-call notifier as a leader task. */
+export function botNotifierTask(options: BotNotifierOptions): LeaderTask & { readonly current: BotNotifier | undefined } {
+  return restartable('bot-notifier', () => new BotNotifier(options), (err) => options.log.warn('bot notifier did not close cleanly', { err }));
 }
 
 /** A live projection runner as a leader task (`onEvent` delivers, e.g. a webhook). */
@@ -48,21 +62,9 @@ export function projectionTask<S>(
   options: RunnerOptions = {},
   onEvent?: ConstructorParameters<typeof ProjectionRunner<S>>[3],
 ): LeaderTask & { readonly current: ProjectionRunner<S> | undefined } {
-  let current: ProjectionRunner<S> | undefined;
-  return {
-    name: `projection:${projection.name}`,
-    get current() {
-      return current;
-    },
-    async start() {
-      const r = new ProjectionRunner(store, projection, options, onEvent);
-      current = r;
-      await r.start();
-    },
-    async stop() {
-      const r = current;
-      current = undefined;
-      await r?.close().catch((err) => options.log?.warn('projection runner did not close cleanly', { projection: projection.name, err }));
-    },
-  };
+  return restartable(
+    `projection:${projection.name}`,
+    () => new ProjectionRunner(store, projection, options, onEvent),
+    (err) => options.log?.warn('projection runner did not close cleanly', { projection: projection.name, err }),
+  );
 }

@@ -3,7 +3,7 @@
  * and the signing secret: `webhooks.secret`, else env VOXLEDGER_WEBHOOK_SECRET, else the file
  * `webhooks.secretFile` (generated with mode 0600 on first use; its path is logged, never the secret).
  */
-import type { LeaderTask } from '../cluster/leader-tasks.ts';
+import { restartable, type LeaderTask } from '../cluster/leader-tasks.ts';
 import { readOrCreateSecret } from '../config/secret-file.ts';
 import type { Logger } from '../log/logger.ts';
 import type { WebhookConfig } from '../config/webhook-config.ts';
@@ -22,21 +22,5 @@ export function webhookSecret(config: WebhookConfig, log: Logger): () => string 
 }
 
 export function statusWebhooksTask(options: StatusWebhooksOptions): LeaderTask & { readonly current: StatusWebhooks | undefined } {
-  let current: StatusWebhooks | undefined;
-  return {
-    name: 'status-webhooks',
-    get current() {
-      return current;
-    },
-    async start() {
-      const w = new StatusWebhooks(options);
-      current = w;
-      await w.start();
-    },
-    async stop() {
-      const w = current;
-      current = undefined;
-      await w?.close().catch((err) => options.log.warn('status webhooks did not close cleanly', { err }));
-    },
-  };
+  return restartable('status-webhooks', () => new StatusWebhooks(options), (err) => options.log.warn('status webhooks did not close cleanly', { err }));
 }

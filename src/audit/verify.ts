@@ -2,7 +2,8 @@
  * The auditor's check: re-run a call's recorded inputs through the pure machine at their recorded
  * times and compare every decision it makes with the decision recorded. Recorded decisions are
  * applied as recorded (so one difference does not cascade); timer-driven decisions are decided
- * at the time they were recorded, after checking their deadline had really passed.
+ * at the time they were recorded, after checking their deadline had really passed, and so is a
+ * decision recorded later than it fell due (a node that stopped in between, then a restart).
  */
 import { isDeepStrictEqual } from 'node:util';
 import { accepts, decideAll, evolve, initialSnapshot, nextWakeUp, stateOf, type Decision } from '../../machines/decide.ts';
@@ -53,6 +54,7 @@ export function verifyCall(events: CallEvent[]): { differences: Difference[]; de
   const peerEnded = peerEndedAt(events);
   let s = initialSnapshot();
   let pending: Decision[] = [];
+  let pendingAt = -Infinity;
   let decisions = 0;
   events.forEach((e, index) => {
     if (DECISION_EVENTS.has(e.type)) {
@@ -65,6 +67,12 @@ export function verifyCall(events: CallEvent[]): { differences: Difference[]; de
         // A timer-driven decision: the runtime decided it when its timer ran, at the recorded time.
         // (A decision recorded means the runtime had not noted the caller's BYE: it decided freely.)
         pending = decideAll(s, e.at, e.callId).decisions;
+        pendingAt = e.at;
+      } else if (e.at !== pendingAt) {
+        // Due since pendingAt but decided later (the node stopped in between and a restart or a
+        // takeover decided it): what the machine decides at the recorded time.
+        pending = decideAll(s, e.at, e.callId).decisions;
+        pendingAt = e.at;
       }
       const expected = pending.shift();
       if (!expected) {
@@ -86,6 +94,7 @@ export function verifyCall(events: CallEvent[]): { differences: Difference[]; de
     }
     s = evolve(s, e);
     pending = decideAll(s, e.at, e.callId, opts).decisions;
+    pendingAt = e.at;
   });
   for (const p of pending) differences.push({ index: -1, kind: 'missing', message: `the machine decided ${p.type} after the last event, but it is not recorded`, decided: p });
   return { differences, decisions };

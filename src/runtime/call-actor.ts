@@ -4,11 +4,12 @@
  * arrival order, with the deadlines due in between; the inputs and the decisions they lead to go
  * in ONE append with the expected revision, and only then are the effects the appended events
  * ask for (effects.ts) handed to `perform` — except our BYE and REFER, which `perform` puts on
- * the wire before ByeSent / ReferSent is recorded. Deadlines are read off the snapshot and armed on the injected
+ * the wire before ByeSent / ReferSent is recorded (and after what led to them is: a batch holding
+ * one is appended in two parts, the part before it first). Deadlines are read off the snapshot and armed on the injected
  * clock; a rebuilt actor (`rehydrate`) re-derives whatever was pending.
  */
 import { accepts, decideAll, evolve, fold, initialSnapshot, nextWakeUp, stateOf, type CallSnapshot } from '../../machines/decide.ts';
-import type { CallEvent } from '../domain/events.ts';
+import { DECISION_EVENTS, type CallEvent } from '../domain/events.ts';
 import { iso, type Clock, type TimerHandle } from '../domain/clock.ts';
 import { callStreamId, NO_STREAM, WrongExpectedRevisionError, type EventStore } from '../store/port.ts';
 import type { Logger } from '../log/logger.ts';
@@ -199,44 +200,99 @@ export class CallActor {
       last = t;
     });
     decideAt(Math.max(now, last));
+    // What led to the first BYE/REFER (the bot's hangup request, say) is recorded before it goes
+    // on the wire: a node killed right after sending finds the request at restart and sends the
+    // same BYE again (the SIP adapter makes it a byte-identical retransmission), never a
+    // different one. `recorded` marks how much of the batch is already in the store.
+    let recorded = 0;
+    let recordedSnap = this.snap;
+    if (wireFirst.length && wireFirst[0]! > 0) {
+      recorded = wireFirst[0]!;
+      const prefix = batch.slice(0, recorded);
+      const res = await this.appendOrRebuild(prefix, retried);
+      if (res === 'rebuilt') return this.process(items, true);
+      for (const ev of prefix) recordedSnap = evolve(recordedSnap, ev);
+      this.snap = recordedSnap;
+      this.lastAt = prefix[prefix.length - 1]!.at;
+    }
     for (const index of wireFirst) {
       const ev = batch[index] as Extract<CallEvent, { type: 'ByeSent' | 'ReferSent' }>;
       const outcome = await this.deps.perform(this, ev.type === 'ByeSent' ? byeEffect(ev.data) : referEffect(ev.data));
       if (outcome === 'peer-ended') {
         // The caller's BYE hit the wire first: decide again, without a BYE or REFER of ours.
         this.peerEnded = true;
-        return this.process(items, retried);
+        if (recorded === 0) return this.process(items, retried);
+        return this.redecideAfter(items, perItem, batch, recorded);
       } else if (typeof outcome === 'object') {
         ev.data = { ...ev.data, error: outcome.error.slice(0, 500) } as typeof ev.data;
       }
     }
-    if (batch.length === 0) {
+    const rest = batch.slice(recorded);
+    if (rest.length === 0) {
       this.arm();
       return perItem;
     }
-    try {
-      const res = await this.deps.store.append(
-        this.streamId,
-        batch.map((e) => toEventData(e, { nodeId: this.deps.nodeId })),
-        { expectedRevision: this.revision },
-      );
-      this.revision = res.nextExpectedRevision;
-    } catch (err) {
-      if (err instanceof WrongExpectedRevisionError && !retried) {
-        // Someone else wrote to this stream (a takeover, or a second actor): rebuild and decide again.
-        this.log.warn('stream moved under the actor; rebuilding', { expected: String(err.expected), actual: String(err.actual) });
-        const fresh = await CallActor.rehydrate(this.callId, this.deps);
-        this.snap = fresh.snap;
-        this.revision = fresh.revision;
-        this.lastAt = fresh.lastAt;
-        return this.process(items, true);
-      }
-      throw err;
-    }
+    // Once part of the batch is recorded (and a BYE is on the wire), a conflict is not retried.
+    if ((await this.appendOrRebuild(rest, retried || recorded > 0)) === 'rebuilt') return this.process(items, true);
     this.snap = s;
     this.lastAt = batch[batch.length - 1]!.at;
     this.arm();
     for (const effect of effectsOf(batch)) void this.deps.perform(this, effect);
+    return perItem;
+  }
+
+  /**
+   * Appends `events` with the expected revision. On a conflict (someone else wrote the stream: a
+   * takeover, or a second actor) the actor is rebuilt from the store and 'rebuilt' returned, so the
+   * caller decides again — unless `noRetry`, then the conflict is thrown.
+   */
+  private async appendOrRebuild(events: CallEvent[], noRetry: boolean): Promise<'appended' | 'rebuilt'> {
+    try {
+      const res = await this.deps.store.append(
+        this.streamId,
+        events.map((e) => toEventData(e, { nodeId: this.deps.nodeId })),
+        { expectedRevision: this.revision },
+      );
+      this.revision = res.nextExpectedRevision;
+      return 'appended';
+    } catch (err) {
+      if (!(err instanceof WrongExpectedRevisionError) || noRetry) throw err;
+      this.log.warn('stream moved under the actor; rebuilding', { expected: String(err.expected), actual: String(err.actual) });
+      const fresh = await CallActor.rehydrate(this.callId, this.deps);
+      this.snap = fresh.snap;
+      this.revision = fresh.revision;
+      this.lastAt = fresh.lastAt;
+      return 'rebuilt';
+    }
+  }
+
+  /**
+   * The caller's BYE beat ours after the first `recorded` events of the batch were stored: the
+   * inputs that came after them are taken again, in order and at their own times, from the
+   * recorded snapshot (peerEnded now set), and the decisions worked out afresh.
+   */
+  private async redecideAfter(items: Mail[], perItem: CallEvent[][], batch: CallEvent[], recorded: number): Promise<CallEvent[][]> {
+    const owner = new Map<CallEvent, number>();
+    perItem.forEach((evs, i) => evs.forEach((e) => owner.set(e, i)));
+    const stored = new Set(batch.slice(0, recorded));
+    for (const evs of perItem) evs.splice(0, evs.length, ...evs.filter((e) => stored.has(e)));
+    const again: Mail[] = [];
+    const pending: Array<{ item: number; inputs: CallInput[] }> = [];
+    for (const ev of batch.slice(recorded)) {
+      const i = owner.get(ev);
+      if (i === undefined || DECISION_EVENTS.has(ev.type)) continue;
+      const { callId: _c, at: _a, ...input } = ev;
+      const last = pending[pending.length - 1];
+      if (last?.item === i) last.inputs.push(input as CallInput);
+      else pending.push({ item: i, inputs: [input as CallInput] });
+    }
+    for (const p of pending) again.push({ ...items[p.item]!, makeInputs: () => p.inputs });
+    if (again.length === 0) {
+      this.arm();
+      return perItem;
+    }
+    const redone = await this.process(again, true);
+    pending.forEach((p, k) => perItem[p.item]!.push(...(redone[k] ?? [])));
     return perItem;
   }
 

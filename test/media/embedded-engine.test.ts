@@ -224,6 +224,29 @@ test('symmetric RTP: playback goes to where the caller\'s packets come from (not
   }
 });
 
+test('a stray packet that latched first does not keep the peer out: a packet from the SDP\'s own address takes the latch, for good', async () => {
+  const e = await engine();
+  const sdpPeer = await peer();
+  const stray = await peer();
+  try {
+    const ep = await e.answer('c5b', offer(sdpPeer.port));
+    const payload = Buffer.alloc(160, 0xff);
+    send(stray, ep, rtp(0, 1, 160, 7, payload));
+    await until(() => ep.stats().packetsReceived === 1);
+    send(sdpPeer, ep, rtp(0, 100, 16000, 1, payload));
+    await until(() => ep.stats().packetsReceived === 2);
+    await ep.play(new Int16Array(160)).done;
+    await until(() => sdpPeer.packets.length === 1);
+    assert.equal(stray.packets.length, 0, 'the bot\'s audio goes to the SDP address once it has spoken');
+    send(stray, ep, rtp(0, 2, 320, 7, payload));
+    await until(() => ep.stats().drops!.foreignSource === 1);
+    assert.equal(ep.stats().packetsReceived, 2);
+  } finally {
+    for (const x of [sdpPeer, stray]) x.close();
+    await e.stop();
+  }
+});
+
 test('bad input is counted, never thrown: truncated and malformed RTP, unknown payload types, an SSRC change mid-call, a flood over the rate limit', async () => {
   const e = await engine(4, { rateLimitPps: 100 });
   const p = await peer();

@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeHarness } from '../support/harness.ts';
+import { verifyCall } from '../../src/audit/verify.ts';
+import type { CallEvent } from '../../src/domain/events.ts';
 
 describe('call runtime lifecycle (in-process signaling, scripted bot, simulated clock)', () => {
   it('bot hangup: BYE with Reason and headers, CallEnded bot-disconnected last, bot told once', async () => {
@@ -28,6 +30,39 @@ describe('call runtime lifecycle (in-process signaling, scripted bot, simulated 
     assert.equal((ended.data as { reason: string }).reason, 'completed "successfully"');
     await h.settle();
     assert.deepEqual(h.bot.notices.get(`scripted-${callId}`), [{ reasonCode: 'bot-disconnected', reason: 'completed "successfully"' }]);
+  });
+
+  it('the bot\'s hangup request is in the store before its BYE goes on the wire (a node killed in between finds it at restart and sends the same BYE)', async () => {
+    const h = await makeHarness({ script: [{ afterMs: 100, hangup: { hangupReason: 'done' } }] });
+    const send = h.sip.hangup.bind(h.sip);
+    const storedAtBye: string[][] = [];
+    h.sip.hangup = async (id, req) => {
+      storedAtBye.push(await h.types(id));
+      return send(id, req);
+    };
+    const callId = h.sip.peer.offer({ to: '1000' });
+    await h.settle();
+    await h.advance(200);
+    assert.deepEqual(storedAtBye, [['CallOffered', 'CallAnswered', 'BotConversationStarted', 'BotHangupRequested']]);
+    assert.deepEqual((await h.types(callId)).slice(-3), ['BotHangupRequested', 'ByeSent', 'CallEnded']);
+    assert.deepEqual(verifyCall((await h.events(callId)) as CallEvent[]).differences, []);
+  });
+
+  it('the caller\'s BYE landing after the hangup request was stored but before ours was sent: no BYE of ours, client-disconnected, the auditor agrees', async () => {
+    const h = await makeHarness({ script: [{ afterMs: 100, hangup: { hangupReason: 'done' } }] });
+    const send = h.sip.hangup.bind(h.sip);
+    h.sip.hangup = async (id, req) => {
+      h.sip.peer.bye(id); // the caller's BYE gets there first
+      return send(id, req);
+    };
+    const callId = h.sip.peer.offer({ to: '1000' });
+    await h.settle();
+    await h.advance(300);
+    assert.equal(h.sip.byes.length, 0);
+    const events = await h.events(callId);
+    assert.deepEqual(events.map((e) => e.type).slice(-3), ['BotHangupRequested', 'ByeReceived', 'CallEnded']);
+    assert.equal((events.at(-1)!.data as { reasonCode: string }).reasonCode, 'client-disconnected');
+    assert.deepEqual(verifyCall(events as CallEvent[]).differences, []);
   });
 
   it('end-of-call notice is retried with backoff, each attempt recorded, delivered once', async () => {

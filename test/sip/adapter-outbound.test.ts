@@ -5,26 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawPeer, RecordingEvents, header, headers, sleep, startAdapter, tagOf, type ReceivedDatagram } from './helpers.ts';
-
-/** A response to `req` from the raw peer. */
-function respond(req: ReceivedDatagram, status: string, o: { toTag?: string; extra?: string[]; body?: string } = {}): string {
-  const to = header(req, 'To')!;
-  const body = o.body ?? '';
-  return [
-    `SIP/2.0 ${status}`,
-    ...headers(req, 'Via').map((v) => `Via: ${v}`),
-    `From: ${header(req, 'From')}`,
-    `To: ${o.toTag && !tagOf(to) ? `${to};tag=${o.toTag}` : to}`,
-    `Call-ID: ${header(req, 'Call-ID')}`,
-    `CSeq: ${header(req, 'CSeq')}`,
-    ...(o.extra ?? []),
-    ...(body ? ['Content-Type: application/sdp'] : []),
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    '',
-    body,
-  ].join('\r\n');
-}
+import { RawPeer, RecordingEvents, header, headers, respond, sleep, startAdapter, tagOf } from './helpers.ts';
+import { BYE_CSEQ_OFFSET } from '../../src/sip/embedded/dialog.ts';
 
 const ANSWER_SDP = 'v=0\r\no=callee 1 1 IN IP4 127.0.0.3\r\ns=-\r\nc=IN IP4 127.0.0.3\r\nt=0 0\r\nm=audio 41000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n';
 
@@ -144,7 +126,7 @@ test('2xx with Record-Route: the ACK goes to the first route with Route headers,
   }
 });
 
-test('a second fork answering is ACKed and ended with BYE; answered fires once; our hangup BYE carries the next CSeq', async () => {
+test('a second fork answering is ACKed and ended with BYE; answered fires once; our hangup BYE carries the dialog\'s fixed BYE CSeq (recorded CSeq + BYE_CSEQ_OFFSET)', async () => {
   const t = await setup();
   try {
     await t.adapter.dial({ callId: 'fork', target: t.target, from: 'voxledger' });
@@ -160,7 +142,7 @@ test('a second fork answering is ACKed and ended with BYE; answered fires once; 
     await t.adapter.hangup('fork', { reasonHeader: 'Q.850;cause=16;text="bye"', headers: [] });
     const byeA = await t.peer.waitUntil((d) => d.startLine.startsWith('BYE ') && tagOf(header(d, 'To')) === 'forkA', 'BYE to fork A');
     const inviteSeq = Number(header(invite!, 'CSeq')!.split(' ')[0]);
-    assert.equal(header(byeA, 'CSeq'), `${inviteSeq + 1} BYE`);
+    assert.equal(header(byeA, 'CSeq'), `${inviteSeq + BYE_CSEQ_OFFSET} BYE`);
     assert.equal(header(byeA, 'Reason'), 'Q.850;cause=16;text="bye"');
   } finally {
     await t.close();

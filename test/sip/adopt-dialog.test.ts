@@ -11,9 +11,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCodes, isVoxError } from '../../src/domain/errors.ts';
 import type { SipDialogState } from '../../src/domain/sip-dialog.ts';
-import { ADOPTED_CSEQ_MARGIN } from '../../src/sip/embedded/dialog-state.ts';
+import { BYE_CSEQ_OFFSET } from '../../src/sip/embedded/dialog.ts';
 import { fillScenario, headerValues, sippAvailable, sippDistinctRequests, startSipp } from './sipp.ts';
-import { RawPeer, RecordingEvents, header, headers, inDialog, sleep, startAdapter, tagOf, waitForLog } from './helpers.ts';
+import { RawPeer, RecordingEvents, header, headers, inDialog, respond, sleep, startAdapter, tagOf, waitForLog } from './helpers.ts';
 
 const skip = sippAvailable() ? false : 'sipp is not installed';
 
@@ -68,7 +68,7 @@ test('inbound: a second adapter adopts the dialog adapter A recorded and sends t
     assert.deepEqual(headerValues(bye, 'Call-ID'), [dialog.sipCallId]);
     assert.deepEqual(headerValues(bye, 'From'), [dialog.localUri]);
     assert.deepEqual(headerValues(bye, 'To'), [dialog.remoteUri]);
-    assert.deepEqual(headerValues(bye, 'CSeq'), [`${dialog.localCSeq + ADOPTED_CSEQ_MARGIN + 1} BYE`]);
+    assert.deepEqual(headerValues(bye, 'CSeq'), [`${dialog.localCSeq + BYE_CSEQ_OFFSET} BYE`]);
     assert.deepEqual(headerValues(bye, 'Reason'), [REASON]);
     assert.deepEqual(headerValues(bye, 'X-Case-Id'), ['C-42']);
     assert.deepEqual(headerValues(bye, 'X-Queue'), ['billing desk']);
@@ -106,7 +106,7 @@ test('outbound: A dials a sipp callee and records the dialog; B adopts it and se
     const bye = sippDistinctRequests(r.messages, 'received', 'BYE');
     assert.equal(bye.length, 1);
     assert.match(headerValues(bye[0]!, 'Via')[0]!, new RegExp(`127\\.0\\.0\\.1:${b.port};`));
-    assert.deepEqual(headerValues(bye[0]!, 'CSeq'), [`${dialog.localCSeq + ADOPTED_CSEQ_MARGIN + 1} BYE`], 'above the INVITE A sent');
+    assert.deepEqual(headerValues(bye[0]!, 'CSeq'), [`${dialog.localCSeq + BYE_CSEQ_OFFSET} BYE`], 'above the INVITE A sent');
     assert.equal((await waitForLog(b.logs, 'BYE answered', 3_000)).fields.status, 200);
   } finally {
     await a.adapter.stop();
@@ -162,6 +162,45 @@ test('in-dialog requests that reach the adopting adapter are answered: OPTIONS 2
   }
 });
 
+test('a node restarted on the same address re-sends the BYE it sent before it died byte for byte: to the peer a retransmission (RFC 3261 §17.2.2), not a second BYE', async () => {
+  const events = new RecordingEvents();
+  const a = await startAdapter(events);
+  const peer = await RawPeer.open();
+  let again: Awaited<ReturnType<typeof startAdapter>> | undefined;
+  try {
+    await peer.send(
+      [
+        `INVITE sip:bot@127.0.0.1:${a.port} SIP/2.0`, `Via: SIP/2.0/UDP ${peer.host}:${peer.port};branch=z9hG4bKinv1`, 'Max-Forwards: 70',
+        `From: <sip:peer@${peer.host}>;tag=peertag`, `To: <sip:bot@127.0.0.1>`, 'Call-ID: restart-1@test', 'CSeq: 1 INVITE',
+        `Contact: <sip:peer@${peer.host}:${peer.port}>`, 'Content-Length: 0', '', '',
+      ].join('\r\n'),
+      a.port,
+    );
+    await events.waitFor((e) => e.some((x) => x.type === 'offered'), 3_000, 'offered');
+    const callId = events.of('offered')[0]!.offer.callId;
+    void a.adapter.answer(callId);
+    const [ok] = await peer.waitFor(/^SIP\/2\.0 200/, 1);
+    await peer.send(inDialog(peer, a.port, 'ACK', { toTag: tagOf(header(ok!, 'To'))!, callId: 'restart-1@test', branch: 'z9hG4bKack1', cseq: 1 }), a.port);
+    await waitForLog(a.logs, 'ACK received', 3_000);
+    const dialog = throughStore(events.of('answered')[0]!.info.dialog!);
+    void a.adapter.hangup(callId, HANGUP); // the peer does not answer: the node dies meanwhile
+    const [first] = await peer.waitFor(/^BYE /, 1);
+    await a.adapter.stop();
+    again = await startAdapter(new RecordingEvents(), { port: a.port });
+    again.adapter.adopt(callId, dialog);
+    const outcome = again.adapter.hangup(callId, HANGUP);
+    const second = await peer.waitUntil((d) => d.startLine.startsWith('BYE ') && d !== first, 'the BYE after the restart');
+    assert.equal(second.text, first!.text, 'the same bytes: branch, CSeq, Reason, headers');
+    assert.equal(header(second, 'CSeq'), `${dialog.localCSeq + BYE_CSEQ_OFFSET} BYE`);
+    await peer.send(respond(second, '200 OK'), a.port);
+    assert.equal(await outcome, 'sent');
+  } finally {
+    await a.adapter.stop();
+    await again?.adapter.stop();
+    await peer.close();
+  }
+});
+
 test('an adopted dialog with a route set: BYE to the first (loose) route with Route headers, Request-URI the remote target', async () => {
   const { adapter, port } = await startAdapter(new RecordingEvents());
   const proxy = await RawPeer.open('127.0.0.4');
@@ -173,7 +212,7 @@ test('an adopted dialog with a route set: BYE to the first (loose) route with Ro
     assert.equal(await outcome, 'sent');
     assert.equal(bye!.startLine, 'BYE sip:peer@192.0.2.1:5070 SIP/2.0');
     assert.deepEqual(headers(bye!, 'Route'), [route, '<sip:edge@192.0.2.2;lr>']);
-    assert.equal(header(bye!, 'CSeq'), `${100 + ADOPTED_CSEQ_MARGIN + 1} BYE`);
+    assert.equal(header(bye!, 'CSeq'), `${100 + BYE_CSEQ_OFFSET} BYE`);
     assert.match(header(bye!, 'Via')!, new RegExp(`^SIP/2\\.0/UDP 127\\.0\\.0\\.1:${port};branch=z9hG4bK`));
     assert.deepEqual(headers(bye!, 'Reason'), [REASON]);
   } finally {

@@ -224,6 +224,25 @@ export function inviteFrom(peer: RawPeer, port: number, o: { branch?: string; ca
   ].join('\r\n');
 }
 
+/** A response to `req` from the raw peer. */
+export function respond(req: ReceivedDatagram, status: string, o: { toTag?: string; extra?: string[]; body?: string } = {}): string {
+  const to = header(req, 'To')!;
+  const body = o.body ?? '';
+  return [
+    `SIP/2.0 ${status}`,
+    ...headers(req, 'Via').map((v) => `Via: ${v}`),
+    `From: ${header(req, 'From')}`,
+    `To: ${o.toTag && !tagOf(to) ? `${to};tag=${o.toTag}` : to}`,
+    `Call-ID: ${header(req, 'Call-ID')}`,
+    `CSeq: ${header(req, 'CSeq')}`,
+    ...(o.extra ?? []),
+    ...(body ? ['Content-Type: application/sdp'] : []),
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ].join('\r\n');
+}
+
 /** An in-dialog request from `peer`, given the adapter's To tag. */
 export function inDialog(
   peer: RawPeer,

@@ -3,7 +3,9 @@
  * flood on one port is dropped, never queued) → RTCP multiplexed on the RTP port (handed back)
  * → RTP header check → payload type (the codec, telephone-event, comfort noise; anything else
  * dropped) → source (the first valid packet latches the peer's real address — symmetric RTP for
- * NAT; later packets from anywhere else are dropped until `unlatch`) → sequence/jitter
+ * NAT; later packets from anywhere else are dropped until `unlatch`, except that a packet from
+ * exactly the address the peer's SDP gave moves the latch there once and for good, so a stray or
+ * spoofed packet that arrived first cannot keep the real peer out) → sequence/jitter
  * statistics (duplicates and late packets counted, not played; an SSRC change starts a new
  * source) → a DTMF digit, or G.711 decoded into 20 ms frames (any ptime in). Bad packets are
  * counted by reason, never thrown.
@@ -97,8 +99,13 @@ export class RtpReceiver {
     }
     if (this.source) {
       if (this.source.address !== address || this.source.port !== port) {
-        this.drops.foreignSource++;
-        return;
+        const declared = n?.remote;
+        if (!declared || declared.address !== address || declared.port !== port) {
+          this.drops.foreignSource++;
+          return;
+        }
+        this.source = { address, port }; // the SDP's own address outranks whatever latched first
+        this.hooks.latched(this.source);
       }
     } else {
       this.source = { address, port };

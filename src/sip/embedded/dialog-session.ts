@@ -26,7 +26,7 @@ import { sdpBody, type SipRequest } from '../message/message.ts';
 import { parseSipUri } from '../message/uri.ts';
 import type { LegContext } from './leg-context.ts';
 import type { Dialog } from './dialog.ts';
-import { newBranch } from './ids.ts';
+import { derivedBranch } from './ids.ts';
 import { isReliable } from './transactions/env.ts';
 import type { ServerInviteTransaction, ServerNonInviteTransaction } from './transactions/server.ts';
 
@@ -313,8 +313,11 @@ export class DialogSession {
       this.ctx.log('warn', 'hangup headers dropped by wireSafeHeaders', this.fields({ given: given.length, kept: safe.length }));
     }
     for (const h of safe) extra.push([h.name, h.value]);
-    const branch = newBranch();
-    const built = this.dialog.buildRequest('BYE', this.ctx.local, branch, extra);
+    // The same BYE wherever it is built again (a restart, a takeover): see Dialog.byeCSeq.
+    const cseq = this.dialog.byeCSeq;
+    const branch = derivedBranch(this.dialog.sipCallId, this.dialog.localTag, this.dialog.remoteTag, 'BYE', cseq);
+    this.dialog.localSeq = cseq;
+    const built = this.dialog.buildRequest('BYE', this.ctx.local, branch, extra, { cseq });
     if (!built) {
       this.finish();
       throw new VoxError(ErrorCodes.SIP_NO_DIALOG, 'the dialog has no usable remote target or route', this.fields());

@@ -10,7 +10,7 @@ import { isSafeHeaderValue } from '../../domain/hangup-headers.ts';
 import type { SipDialogState } from '../../domain/sip-dialog.ts';
 import { parseNameAddr } from '../message/header-values.ts';
 import { parseSipUri } from '../message/uri.ts';
-import { Dialog, hostPort, type LocalEndpoint } from './dialog.ts';
+import { BYE_CSEQ_OFFSET, Dialog, hostPort, type LocalEndpoint } from './dialog.ts';
 
 /**
  * How far above the recorded CSeq an adopter starts. The recorder may have sent in-dialog
@@ -87,11 +87,11 @@ export function dialogFromState(input: unknown): Dialog {
     return r;
   });
   const seq = s.localCSeq;
-  if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 0 || seq > MAX_CSEQ - ADOPTED_CSEQ_MARGIN - 1) refuse('localCSeq must be an integer CSeq number', details);
+  if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 0 || seq > MAX_CSEQ - BYE_CSEQ_OFFSET - 1) refuse('localCSeq must be an integer CSeq number', details);
   const transport = s.transport;
   if (transport !== 'udp' && transport !== 'tcp') refuse('transport must be udp or tcp', details);
   if (s.direction !== 'inbound' && s.direction !== 'outbound') refuse('direction must be inbound or outbound', details);
-  return new Dialog(sipCallId, localTag, remoteTag, localUri, remoteUri, seq + ADOPTED_CSEQ_MARGIN, undefined, remoteTarget, routeSet, transport, undefined);
+  return new Dialog(sipCallId, localTag, remoteTag, localUri, remoteUri, seq + ADOPTED_CSEQ_MARGIN, undefined, remoteTarget, routeSet, transport, undefined, seq);
 }
 
 /** The recorded local SDP, when it is usable as a message body. */

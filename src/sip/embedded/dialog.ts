@@ -15,10 +15,18 @@ export interface LocalEndpoint {
   port: number;
 }
 
+/**
+ * Our BYE's CSeq is the recorded local CSeq plus this: above any request sent before it (OPTIONS
+ * keepalives, REFERs), and the same on every node that sends it (see `byeCSeq`).
+ */
+export const BYE_CSEQ_OFFSET = 1_000_000;
+
 export class Dialog {
   state: 'confirmed' | 'terminated' = 'confirmed';
   /** Last CSeq number the peer used (requests below it are out of order). */
   remoteSeq: number | undefined;
+  /** The local CSeq as recorded when the call was answered (SipDialogState.localCSeq). */
+  readonly recordedSeq: number;
 
   constructor(
     readonly sipCallId: string,
@@ -38,8 +46,21 @@ export class Dialog {
     readonly transport: TransportName,
     /** For TCP: the connection the dialog came up on, reused when still open. */
     readonly connectionId: number | undefined,
+    /** An adopted dialog's recorded local CSeq (its `localSeq` starts above it); default `localSeq`. */
+    recordedSeq?: number,
   ) {
     this.remoteSeq = remoteSeq;
+    this.recordedSeq = recordedSeq ?? localSeq;
+  }
+
+  /**
+   * The CSeq of our BYE: fixed by the recorded CSeq, so the node that answered, the same node
+   * after a restart and a node that adopted the dialog all send the same BYE (with the same
+   * branch, `byeBranch`, a second copy is a retransmission to the peer, RFC 3261 §17.2.2, not a
+   * second BYE). Only if a million requests went before it does it fall back to the next CSeq.
+   */
+  get byeCSeq(): number {
+    return Math.max(this.recordedSeq + BYE_CSEQ_OFFSET, this.localSeq + 1);
   }
 
   /** Key for requests arriving in this dialog: Call-ID, our tag (their To), their tag (their From). */

@@ -1,5 +1,5 @@
 /** Random identifiers for SIP: branches (with the RFC 3261 cookie), tags, Call-IDs, CSeq starts. */
-import { randomFillSync, randomInt } from 'node:crypto';
+import { createHash, randomFillSync, randomInt } from 'node:crypto';
 import { BRANCH_COOKIE } from '../message/header-values.ts';
 
 /** Random bytes from a pool refilled 4 KiB at a time: one getrandom call per ~300 ids, not per id. */
@@ -17,6 +17,14 @@ function randomBytes(n: number): Buffer {
 
 export function newBranch(): string {
   return `${BRANCH_COOKIE}${randomBytes(10).toString('hex')}`;
+}
+
+/**
+ * A branch derived from what identifies the request (Call-ID, tags, method, CSeq): unique as
+ * RFC 3261 §8.1.1.7 asks, yet the same wherever and whenever the same request is built again.
+ */
+export function derivedBranch(...parts: Array<string | number>): string {
+  return `${BRANCH_COOKIE}${createHash('sha256').update(parts.join('|')).digest('hex').slice(0, 24)}`;
 }
 
 export function newTag(): string {

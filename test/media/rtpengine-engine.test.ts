@@ -69,10 +69,10 @@ async function sessionGone(callId: string): Promise<boolean> {
   }
 }
 
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
+async function until(cond: () => boolean, ms = 3000, state?: () => unknown): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
+    if (Date.now() > end) throw new Error(`timed out waiting${state ? `: ${JSON.stringify(state())}` : ''}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -299,7 +299,7 @@ test('rtpengine engine: DTMF both ways through rtpengine (RFC 4733 telephone-eve
     const timestamp = caller.timestamp;
     for (let d = 1; d <= 4; d++) caller.send(relayPort, { pt: 101, payload: ev(false, d * 160), timestamp, marker: d === 1 });
     for (let k = 0; k < 3; k++) caller.send(relayPort, { pt: 101, payload: ev(true, 800), timestamp });
-    await until(() => digits.length >= 1);
+    await until(() => digits.length >= 1, 3000, () => ({ stats: ep.stats(), callerStrays: caller.strays.length }));
     await new Promise((r) => setTimeout(r, 100)); // the end packets' repeats report nothing more
     assert.deepEqual(digits, ['7']);
     // The bot sends 4#: telephone-event packets reach the caller from rtpengine's port.

@@ -15,13 +15,22 @@ export interface ReceivedRtp {
 }
 
 export class RtpSocket {
+  /**
+   * What arrived from a port this socket has sent to (or anything, before it has sent): other test
+   * files run beside this one, and a packet meant for a port this socket reuses may still arrive.
+   */
   readonly received: ReceivedRtp[] = [];
+  /** Packets from ports this socket never sent to (kept for failure messages). */
+  readonly strays: ReceivedRtp[] = [];
+  private readonly sentTo = new Set<string>();
   private seq = Math.floor(Math.random() * 30_000);
   private ts = Math.floor(Math.random() * 1e9);
   private constructor(private readonly socket: dgram.Socket, readonly ssrc: number) {
     socket.on('message', (msg, rinfo) => {
       if (msg.length < 12 || msg[0]! >> 6 !== 2) return;
-      this.received.push({ seq: msg.readUInt16BE(2), ts: msg.readUInt32BE(4), ssrc: msg.readUInt32BE(8), pt: msg[1]! & 0x7f, payload: msg.subarray(12), from: { address: rinfo.address, port: rinfo.port }, at: performance.now() });
+      const packet = { seq: msg.readUInt16BE(2), ts: msg.readUInt32BE(4), ssrc: msg.readUInt32BE(8), pt: msg[1]! & 0x7f, payload: msg.subarray(12), from: { address: rinfo.address, port: rinfo.port }, at: performance.now() };
+      if (this.sentTo.size === 0 || this.sentTo.has(`${rinfo.address}:${rinfo.port}`)) this.received.push(packet);
+      else this.strays.push(packet);
     });
   }
 
@@ -60,6 +69,7 @@ export class RtpSocket {
     payload.copy(b, 12);
     this.seq = (this.seq + 1) & 0xffff;
     if (options.timestamp === undefined) this.ts = (this.ts + 160) >>> 0;
+    this.sentTo.add(`${options.host ?? '127.0.0.1'}:${toPort}`);
     this.socket.send(b, toPort, options.host ?? '127.0.0.1');
     return seq;
   }

@@ -168,7 +168,7 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
   /**
    * Takes over a confirmed dialog another adapter recorded (SignalingAdapter.adopt): the BYE
    * that `hangup(callId, …)` sends then goes from here (our Via and Contact) to the recorded
-   * remote target, with a CSeq above the recorded one (ADOPTED_CSEQ_MARGIN); the peer's
+   * remote target, with the dialog's fixed BYE CSeq (Dialog.byeCSeq, the BYE the dead node would have sent); the peer's
    * in-dialog requests reaching this adapter are answered. A call id or dialog already known
    * here is left alone. Throws VOX_SIP_NO_DIALOG for unusable state, VOX_SIP_TRANSPORT when
    * the adapter is not started or lacks the dialog's transport.

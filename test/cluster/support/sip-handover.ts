@@ -19,7 +19,7 @@ import { EsdbEventStore } from '../../../src/store/esdb-store.ts';
 import { fromRecorded } from '../../../src/store/envelope.ts';
 import type { DomainEvent } from '../../../src/domain/events.ts';
 import type { EventStore, RecordedEvent } from '../../../src/store/port.ts';
-import { ADOPTED_CSEQ_MARGIN } from '../../../src/sip/embedded/dialog-state.ts';
+import { BYE_CSEQ_OFFSET } from '../../../src/sip/embedded/dialog.ts';
 import type { SipDialogState } from '../../../src/domain/sip-dialog.ts';
 import { fillScenario, headerValues, sippRequests, startSipp, type SippMessage, type SippResult } from '../../sip/sipp.ts';
 import { NodeProcess, waitAny, type Report } from './node-processes.ts';
@@ -169,7 +169,7 @@ export function assertHandedOverBye(run: HandoverRun): void {
   assert.deepEqual([ended.reasonCode, ended.terminatedBy], ['bot-disconnected', 'bot']);
   const dialog = (run.events.find((e) => e.type === 'CallAnswered')!.data as { dialog?: SipDialogState }).dialog!;
   assert.deepEqual(headerValues(wire, 'Call-ID'), [dialog.sipCallId]);
-  assert.deepEqual(headerValues(wire, 'CSeq'), [`${dialog.localCSeq + ADOPTED_CSEQ_MARGIN + 1} BYE`], 'above anything the dead node used');
+  assert.deepEqual(headerValues(wire, 'CSeq'), [`${dialog.localCSeq + BYE_CSEQ_OFFSET} BYE`], 'the dialog\'s fixed BYE CSeq, above anything the dead node used');
   assert.deepEqual(
     run.owner.map((e) => [e.type, (e.data as { nodeId: string }).nodeId]),
     [['CallClaimed', 'a'], ['CallClaimed', took.nodeId], ['CallReleased', took.nodeId]],

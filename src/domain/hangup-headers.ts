@@ -117,6 +117,24 @@ export function buildReasonHeader(reason: string | undefined, cause = 16): strin
   return `Q.850;cause=${cause};text="${text}"`;
 }
 
+/** The longest Reason header value an adapter writes (a built one is far shorter). */
+export const MAX_REASON_HEADER_CHARS = 2_048;
+
+/**
+ * The last check of a Reason header value before the wire, one policy for every SIP adapter: a
+ * value holding a character no header may carry (`isSafeHeaderValue`), or longer than
+ * MAX_REASON_HEADER_CHARS, is dropped — only a bug can produce one, since the runtime builds
+ * Reasons with `buildReasonHeader`, and nothing suspicious goes on the wire; the rest is
+ * trimmed. `undefined` when there is none; `dropped` tells the adapter to log it.
+ */
+export function wireReasonHeader(value: string | null | undefined): { value: string | undefined; dropped: boolean } {
+  if (value === null || value === undefined) return { value: undefined, dropped: false };
+  const out = value.trim();
+  if (!out) return { value: undefined, dropped: false };
+  if (!isSafeHeaderValue(out) || out.length > MAX_REASON_HEADER_CHARS) return { value: undefined, dropped: true };
+  return { value: out, dropped: false };
+}
+
 /**
  * The last check before the wire, for SIP adapters: returns the headers that may be written,
  * dropping any entry that breaks a rule (the domain has filtered already; this catches bugs).

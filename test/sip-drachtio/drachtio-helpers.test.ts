@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { wireSafeHeaders } from '../../src/domain/hangup-headers.ts';
+import { wireReasonHeader, wireSafeHeaders } from '../../src/domain/hangup-headers.ts';
 import { byeHeaders, inviteHeaders, toSrfHeaders } from '../../src/sip/drachtio/wire-headers.ts';
 import { firstHeaderValues, uriOfNameAddr, userOfUri } from '../../src/sip/drachtio/inbound-offer.ts';
 import { parseHostport } from '../../src/sip/drachtio/srf-connect.ts';
@@ -30,9 +30,11 @@ test('byeHeaders: Reason first, then the wire-safe headers in order', () => {
   assert.equal(sent.length, 3);
 });
 
-test('byeHeaders: no Reason when reasonHeader is null; a Reason with CR/LF is flattened to one line', () => {
+test('byeHeaders: no Reason when reasonHeader is null; a Reason with CR/LF is dropped (and said), as the embedded adapter does', () => {
   assert.deepEqual(byeHeaders({ reasonHeader: null, headers: [] }).headers, {});
-  assert.deepEqual(byeHeaders({ reasonHeader: 'Q.850;cause=16\r\nX-Evil: 1', headers: [] }).headers, { Reason: 'Q.850;cause=16  X-Evil: 1' });
+  const said: string[] = [];
+  assert.deepEqual(byeHeaders({ reasonHeader: 'Q.850;cause=16\r\nX-Evil: 1', headers: [{ name: 'X-Ok', value: '1' }] }, (m) => said.push(m)).headers, { 'X-Ok': '1' });
+  assert.deepEqual(said, ['Reason header dropped: too long or holding control characters']);
 });
 
 test('inviteHeaders drops what a bot may not set', () => {
@@ -75,7 +77,7 @@ test('property: whatever a bot sends, the BYE headers render to exactly one line
     fc.property(fc.array(fc.record({ name, value }), { maxLength: 120 }), fc.option(value, { nil: null }), (list, reason) => {
       const { headers, sent } = byeHeaders({ reasonHeader: reason, headers: list });
       // `sent` is every accepted header, in order (less a leading `__proto__`, which cannot be written).
-      const accepted = [...(reason !== null && reason.trim() !== '' ? ['Reason'] : []), ...wireSafeHeaders(list).map((h) => h.name)];
+      const accepted = [...(wireReasonHeader(reason).value !== undefined ? ['Reason'] : []), ...wireSafeHeaders(list).map((h) => h.name)];
       while (accepted[0] === '__proto__') accepted.shift();
       assert.deepEqual(sent.map((h) => h.name), accepted);
       // drachtio-srf writes `for (k in headers)` → `k: v` lines; drachtio-server splits on CR or LF.

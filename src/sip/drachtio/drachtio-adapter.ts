@@ -283,7 +283,7 @@ export class DrachtioSipAdapter implements SignalingAdapter {
       );
     }
     const dialog = call.dialog;
-    const { headers, sent } = byeHeaders(request);
+    const { headers, sent } = byeHeaders(request, (msg) => this.log('warn', msg, { callId }));
     call.bye = new Promise<HangupOutcome>((resolve, reject) => {
       call.abandonBye = reject;
       try {

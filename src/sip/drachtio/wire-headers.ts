@@ -10,7 +10,7 @@
  * header per line (drachtio-server src/drachtio.cpp `makeTags`/`splitLines`), as on the wire.
  */
 import type { SipHeader } from '../../domain/types.ts';
-import { MAX_HANGUP_REASON_CHARS, isSafeHeaderValue, wireSafeHeaders } from '../../domain/hangup-headers.ts';
+import { MAX_HANGUP_REASON_CHARS, wireReasonHeader, wireSafeHeaders } from '../../domain/hangup-headers.ts';
 import type { HangupRequest } from '../port.ts';
 
 /** Headers in wire order, as an srf `headers` object; `sent` lists exactly what will go out. */
@@ -27,16 +27,14 @@ export function sanitizeHeaderValue(value: string, maxChars = MAX_HANGUP_REASON_
 
 /**
  * The headers for a BYE: `Reason` first (when given), then every header that passes
- * `wireSafeHeaders`, in the caller's order. A Reason value with a control character is
- * sanitized rather than dropped: the runtime built it with `buildReasonHeader`, so that
- * only happens through a bug, and the peer should still learn why the call ended.
+ * `wireSafeHeaders`, in the caller's order; the Reason passes `wireReasonHeader` (the same
+ * policy as the embedded adapter's).
  */
-export function byeHeaders(request: HangupRequest): SrfHeaders {
+export function byeHeaders(request: HangupRequest, log?: (msg: string) => void): SrfHeaders {
   const list: SipHeader[] = [];
-  if (request.reasonHeader !== null && request.reasonHeader !== undefined) {
-    const reason = isSafeHeaderValue(request.reasonHeader) ? request.reasonHeader.trim() : sanitizeHeaderValue(request.reasonHeader);
-    if (reason.length > 0) list.push({ name: 'Reason', value: reason });
-  }
+  const reason = wireReasonHeader(request.reasonHeader);
+  if (reason.dropped) log?.('Reason header dropped: too long or holding control characters');
+  if (reason.value !== undefined) list.push({ name: 'Reason', value: reason.value });
   list.push(...wireSafeHeaders(request.headers ?? []));
   return toSrfHeaders(list);
 }

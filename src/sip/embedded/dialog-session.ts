@@ -16,7 +16,7 @@
  */
 import type { TimerHandle } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
-import { isSafeHeaderValue, wireSafeHeaders } from '../../domain/hangup-headers.ts';
+import { wireReasonHeader, wireSafeHeaders } from '../../domain/hangup-headers.ts';
 import type { HangupOutcome, HangupRequest, ReferRequest } from '../port.ts';
 import { ReferSubscription } from './refer.ts';
 import { DialogKeepalive } from './dialog-keepalive.ts';
@@ -34,8 +34,6 @@ import type { ServerInviteTransaction, ServerNonInviteTransaction } from './tran
 export const KNOWN_UNSERVED_METHODS = new Set(['REGISTER', 'SUBSCRIBE', 'NOTIFY', 'REFER', 'MESSAGE', 'PUBLISH']);
 /** Served inside a dialog though unserved outside one: NOTIFY for our REFER's subscription (refer.ts). */
 const IN_DIALOG_ONLY = new Set(['NOTIFY']);
-
-const MAX_REASON_HEADER_CHARS = 2_048;
 
 /** What a dialog session gets from the adapter: the legs' context, and the retiring of its dialog. */
 export interface SessionContext extends LegContext {
@@ -302,11 +300,9 @@ export class DialogSession {
 
   private async sendBye(req: HangupRequest | undefined): Promise<void> {
     const extra: HeaderList = [];
-    const reason = req?.reasonHeader;
-    if (reason !== null && reason !== undefined) {
-      if (reason.trim() && isSafeHeaderValue(reason) && reason.length <= MAX_REASON_HEADER_CHARS) extra.push(['Reason', reason.trim()]);
-      else this.ctx.log('warn', 'Reason header dropped: empty, too long or holding control characters', this.fields());
-    }
+    const reason = wireReasonHeader(req?.reasonHeader);
+    if (reason.dropped) this.ctx.log('warn', 'Reason header dropped: too long or holding control characters', this.fields());
+    if (reason.value !== undefined) extra.push(['Reason', reason.value]);
     const given = req?.headers ?? [];
     const safe = wireSafeHeaders(given);
     if (safe.length !== given.length) {

@@ -50,6 +50,10 @@ export interface SpeechConfig {
   endpointingMs: number;
   /** Most calls recognized at once on this node; past it a call goes on without recognition (recorded as SttFailed). */
   maxStreams: number;
+  /** Restarts of a call's recognizer after it died or hung (per call; 0: the call goes on without recognition at the first failure). */
+  recognizerRestarts: number;
+  /** Wait before the first restart (ms); doubled for each later one. */
+  restartBackoffMs: number;
   embedded: { vadThreshold: number; noiseFloor: number; stallMs: number };
   google: GoogleSpeechEndpointConfig;
   bots: Record<string, BotSpeechConfig>;
@@ -64,12 +68,14 @@ export const SPEECH_DEFAULTS: SpeechConfig = {
   maxPromptChars: 1_000,
   endpointingMs: 500,
   maxStreams: 8,
+  recognizerRestarts: 3,
+  restartBackoffMs: 500,
   embedded: { vadThreshold: 3.5, noiseFloor: 16, stallMs: 4_000 },
   google: {},
   bots: {},
 };
 
-const KEYS = ['recognizer', 'synthesizer', 'language', 'voice', 'bargeIn', 'goodbyeMaxMs', 'maxPromptChars', 'endpointingMs', 'maxStreams', 'embedded', 'google', 'bots'];
+const KEYS = ['recognizer', 'synthesizer', 'language', 'voice', 'bargeIn', 'goodbyeMaxMs', 'maxPromptChars', 'endpointingMs', 'maxStreams', 'recognizerRestarts', 'restartBackoffMs', 'embedded', 'google', 'bots'];
 const BOT_KEYS = ['grammar', 'grammarFile', 'hints', 'language', 'voice', 'bargeIn', 'goodbyeMaxMs', 'enabled'];
 const GOOGLE_KEYS = ['apiEndpoint', 'port', 'insecure', 'keyFilename', 'credentials', 'timeoutMs', 'model'];
 const EMBEDDED_KEYS = ['vadThreshold', 'noiseFloor', 'stallMs'];
@@ -201,6 +207,8 @@ export function parseSpeechConfig(input: unknown, botIds: Set<string>): SpeechCo
     maxPromptChars: int(input.maxPromptChars, 'maxPromptChars', SPEECH_DEFAULTS.maxPromptChars, 10, 20_000),
     endpointingMs: int(input.endpointingMs, 'endpointingMs', SPEECH_DEFAULTS.endpointingMs, 100, 5_000),
     maxStreams: int(input.maxStreams, 'maxStreams', SPEECH_DEFAULTS.maxStreams, 0, 10_000),
+    recognizerRestarts: int(input.recognizerRestarts, 'recognizerRestarts', SPEECH_DEFAULTS.recognizerRestarts, 0, 10),
+    restartBackoffMs: int(input.restartBackoffMs, 'restartBackoffMs', SPEECH_DEFAULTS.restartBackoffMs, 0, 60_000),
     embedded: {
       vadThreshold: num(emb?.vadThreshold, 'embedded.vadThreshold', SPEECH_DEFAULTS.embedded.vadThreshold, 0.5, 20),
       noiseFloor: num(emb?.noiseFloor, 'embedded.noiseFloor', SPEECH_DEFAULTS.embedded.noiseFloor, 0, 1000),

@@ -91,12 +91,16 @@ export interface CallEventDataMap {
   SttStarted: Record<string, never>;
   /** The recognizer's final for an utterance (`text` empty when it heard no words). */
   SttFinalReceived: { text: string; confidence?: number };
-  /** The recognizer failed (process died or hung, credentials refused, timeout): the call goes on without recognition; an STT wait ends now. */
-  SttFailed: { code: string; message: string };
+  /**
+   * The recognizer failed (process died or hung, credentials refused, timeout): an STT wait ends now.
+   * `restartAttempt`/`restartInMs`: recognition restarts (the n-th restart of the call, after that
+   * backoff); absent: the call goes on without recognition.
+   */
+  SttFailed: { code: string; message: string; restartAttempt?: number; restartInMs?: number };
   /** A bot message was queued for the caller (synthesis, then playback), as `text` after sanitizing. */
   PlaybackStarted: { playbackId: string; text: string; activityId?: string };
   /** That prompt was played to the end, cancelled (barge-in, leg gone) or failed (synthesizer error). */
-  PlaybackFinished: { playbackId: string; outcome: 'played' | 'cancelled' | 'failed'; error?: string };
+  PlaybackFinished: { playbackId: string; outcome: 'played' | 'cancelled' | 'failed'; error?: string; activityId?: string };
   /** The caller pressed a key (RFC 4733 telephone-event), passed to the bot. */
   DtmfReceived: { digit: string; durationMs: number };
   /**
@@ -303,9 +307,9 @@ const SCHEMAS: Record<EventType, Check> = {
   AmdObserved: shape({ initialSilenceMs: nonNegInt, greetingMs: nonNegInt, silenceAfterMs: nonNegInt, endedBy: oneOf(['silence-after-greeting', 'long-greeting', 'initial-silence', 'beep', 'timeout']), beepWaitMs: nonNegInt }),
   AmdBeepDetected: shape({ atMs: nonNegInt, freqHz: nonNegInt, durationMs: nonNegInt }),
   AmdVerdictReached: shape({ result: oneOf(['human', 'machine', 'silence']), reason: str, words: nonNegInt, greetingMs: nonNegInt, beep: (v, p, o) => void (typeof v !== 'boolean' && o.push(`${p} must be a boolean`)), policy: oneOf(['detect', 'disconnect', 'detect-beep']), action: oneOf(['tell-bot', 'disconnect']) }),
-  SttFailed: shape({ code: str, message: str }),
+  SttFailed: shape({ code: str, message: str, restartAttempt: (v, p, o) => void (v !== undefined && nonNegInt(v, p, o)), restartInMs: (v, p, o) => void (v !== undefined && nonNegInt(v, p, o)) }),
   PlaybackStarted: shape({ playbackId: str, text: str, activityId: optStr }),
-  PlaybackFinished: shape({ playbackId: str, outcome: oneOf(['played', 'cancelled', 'failed']), error: optStr }),
+  PlaybackFinished: shape({ playbackId: str, outcome: oneOf(['played', 'cancelled', 'failed']), error: optStr, activityId: optStr }),
   DtmfReceived: shape({ digit: (v, p, o) => void (!(typeof v === 'string' && /^[0-9*#A-D]$/.test(v)) && o.push(`${p} must be one of 0-9 * # A-D`)), durationMs: nonNegInt }),
   ByeSent: shape({ reasonHeader: (v, p, o) => void (v !== null && str(v, p, o)), headers, trigger: oneOf(['immediate', 'stt-final', 'stt-failed', 'playback-finished', 'deadline', 'error', 'transferred', 'machine-detected']), sttWaitMs: nonNegInt, error: optStr }),
   ByeReceived: shape({ reasonHeader: optStr }),

@@ -15,6 +15,7 @@ import { refusalStatus, type MediaSignaling } from './media-signaling.ts';
 import { sendRefer, tellBot } from './transfer-effects.ts';
 import type { AmdRunner } from './amd-runner.ts';
 import type { SpeechLink } from './speech-link.ts';
+import { SPEECH_SYNTHESIS_FAILED_EVENT } from '../domain/synthesis-notice.ts';
 
 export interface EffectPerformerDeps {
   signaling: SignalingAdapter;
@@ -58,6 +59,10 @@ export function effectPerformer(deps: EffectPerformerDeps): (actor: CallActor, e
         deps.submit(actor, [{ type: 'TransferProgressed', data: { source: 'refer-response', sipStatus: 0, reason: effect.error.slice(0, 200) } }]);
         return DONE;
       case 'TellBot':
+        if (effect.name === SPEECH_SYNTHESIS_FAILED_EVENT && !deps.speech?.takeSynthesisNotice(callId)) {
+          actor.log.info(`${effect.name} not sent to the bot: this call's notices are used up, or its speech is over`);
+          return DONE;
+        }
         tellBot(deps.botLink.session(callId), effect.name, effect.value, actor.log);
         return DONE;
       case 'WatchForMachine':
@@ -100,8 +105,8 @@ export function effectPerformer(deps: EffectPerformerDeps): (actor: CallActor, e
         deps.botLink.passDtmf(actor, effect.digit);
         return DONE;
       case 'Speak':
-        if (deps.speech) deps.speech.speak(callId, effect.playbackId, effect.text);
-        else deps.submit(actor, [{ type: 'PlaybackFinished', data: { playbackId: effect.playbackId, outcome: 'cancelled' } }]);
+        if (deps.speech) deps.speech.speak(callId, effect.playbackId, effect.text, effect.activityId);
+        else deps.submit(actor, [{ type: 'PlaybackFinished', data: { playbackId: effect.playbackId, outcome: 'cancelled', ...(effect.activityId !== undefined ? { activityId: effect.activityId } : {}) } }]);
         return DONE;
       case 'Finish': {
         const { ended } = effect;

@@ -8,6 +8,7 @@ import type { CallEvent, CallEventDataMap } from '../domain/events.ts';
 import type { SipHeader } from '../domain/types.ts';
 import { TRANSFER_STATUS_EVENT } from '../domain/transfer.ts';
 import { MACHINE_DETECTION_EVENT } from '../domain/amd.ts';
+import { SPEECH_SYNTHESIS_FAILED_EVENT, synthesisFailedNotice } from '../domain/synthesis-notice.ts';
 
 export type Effect =
   /** Put our BYE on the wire (decided ByeSent, not yet recorded). */
@@ -16,7 +17,7 @@ export type Effect =
   | { type: 'SendRefer'; refer: CallEventDataMap['ReferSent'] }
   /** The REFER could not be sent (ReferSent with its error): record the failure as TransferProgressed sipStatus 0. */
   | { type: 'ReferNotSent'; error: string }
-  /** An event for the bot in its dialect: `transferStatus` (TransferFailed), `machineDetection` (AmdVerdictReached, tell-bot). */
+  /** An event for the bot in its dialect: `transferStatus` (TransferFailed), `machineDetection` (AmdVerdictReached, tell-bot), `speechSynthesisFailed` (PlaybackFinished failed). */
   | { type: 'TellBot'; name: string; value: Record<string, unknown> }
   /** Start the answering-machine detector on the call's audio, when it is armed (CallAnswered). */
   | { type: 'WatchForMachine' }
@@ -35,7 +36,7 @@ export type Effect =
   /** Pass the caller's key press to the bot (DtmfReceived). */
   | { type: 'PassDtmfToBot'; digit: string }
   /** Synthesize and play a bot message to the caller (PlaybackStarted). */
-  | { type: 'Speak'; playbackId: string; text: string }
+  | { type: 'Speak'; playbackId: string; text: string; activityId?: string }
   /** The call is over on this node: release it, close the bot session, answer a pending INVITE (CallEnded). */
   | { type: 'Finish'; ended: Extract<CallEvent, { type: 'CallEnded' }> };
 
@@ -81,7 +82,10 @@ export function effectsOf(events: readonly CallEvent[]): Effect[] {
         out.push({ type: 'PassDtmfToBot', digit: e.data.digit });
         break;
       case 'PlaybackStarted':
-        out.push({ type: 'Speak', playbackId: e.data.playbackId, text: e.data.text });
+        out.push({ type: 'Speak', playbackId: e.data.playbackId, text: e.data.text, ...(e.data.activityId !== undefined ? { activityId: e.data.activityId } : {}) });
+        break;
+      case 'PlaybackFinished':
+        if (e.data.outcome === 'failed') out.push({ type: 'TellBot', name: SPEECH_SYNTHESIS_FAILED_EVENT, value: synthesisFailedNotice(e.data.error, e.data.activityId) });
         break;
       case 'ReferSent':
         if (e.data.error !== undefined) out.push({ type: 'ReferNotSent', error: e.data.error });

@@ -1,8 +1,8 @@
 /**
  * The link between calls and the speech pipeline (src/speech/pipeline): when a call with a media
  * leg is answered its speech starts (recognition, prompts, DTMF); what the pipeline hears and
- * does comes back as the call's inputs (SttStarted, SttFinalReceived, SttFailed,
- * PlaybackFinished, DtmfReceived); a recorded PlaybackStarted is played; the speech stops when the
+ * does comes back as the call's inputs (SttStarted, SttFinalReceived, SttFailed — with the
+ * restart to come, if any —, PlaybackFinished with the bot activity it played, DtmfReceived); a recorded PlaybackStarted is played; the speech stops when the
  * call ends, its leg goes or another node takes it.
  */
 import type { MediaEndpoint } from '../media/port.ts';
@@ -29,9 +29,13 @@ export class SpeechLink {
     pipeline.connect({
       sttStarted: (callId) => record(callId, { type: 'SttStarted', data: {} }),
       sttFinal: (callId, text, confidence) => record(callId, { type: 'SttFinalReceived', data: { text, confidence } }),
-      sttFailed: (callId, code, message) => record(callId, { type: 'SttFailed', data: { code, message: message.slice(0, 500) } }),
-      playbackFinished: (callId, playbackId, r) =>
-        record(callId, { type: 'PlaybackFinished', data: { playbackId, outcome: r.outcome, ...(r.error ? { error: `${r.error.code}: ${r.error.message}`.slice(0, 500) } : {}) } }),
+      sttFailed: (callId, code, message, restart) =>
+        record(callId, { type: 'SttFailed', data: { code, message: message.slice(0, 500), ...(restart ? { restartAttempt: restart.attempt, restartInMs: restart.inMs } : {}) } }),
+      playbackFinished: (callId, playbackId, r, activityId) =>
+        record(callId, {
+          type: 'PlaybackFinished',
+          data: { playbackId, outcome: r.outcome, ...(r.error ? { error: `${r.error.code}: ${r.error.message}`.slice(0, 500) } : {}), ...(activityId !== undefined ? { activityId } : {}) },
+        }),
       // DTMF is subscribed here (below), for every answered call with a leg, speech or not
       dtmf: () => undefined,
     });
@@ -72,10 +76,15 @@ export class SpeechLink {
   }
 
   /** Plays a recorded PlaybackStarted; a call that cannot speak (any more) records it cancelled. */
-  speak(callId: string, playbackId: string, text: string): void {
+  speak(callId: string, playbackId: string, text: string, activityId?: string): void {
     const speech = this.deps.pipeline.get(callId);
-    if (speech) speech.say(playbackId, text);
-    else this.deps.record(callId, { type: 'PlaybackFinished', data: { playbackId, outcome: 'cancelled' } });
+    if (speech) speech.say(playbackId, text, activityId);
+    else this.deps.record(callId, { type: 'PlaybackFinished', data: { playbackId, outcome: 'cancelled', ...(activityId !== undefined ? { activityId } : {}) } });
+  }
+
+  /** Whether the bot may be told of one more synthesis failure on this call (bounded per call; false once its speech is over). */
+  takeSynthesisNotice(callId: string): boolean {
+    return this.deps.pipeline.get(callId)?.takeSynthesisNotice() ?? false;
   }
 
   /** The call ended here, its leg went, or another node took it. */

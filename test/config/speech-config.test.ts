@@ -22,6 +22,15 @@ describe('speech config', () => {
     assert.deepEqual(c.bots.bank, { hints: ['balance'], bargeIn: false });
   });
 
+  it('recognizer restarts: 3 by default with a 500 ms first backoff; 0 turns them off', () => {
+    assert.equal(SPEECH_DEFAULTS.recognizerRestarts, 3);
+    assert.equal(SPEECH_DEFAULTS.restartBackoffMs, 500);
+    const c = parseSpeechConfig({ recognizerRestarts: 0, restartBackoffMs: 0 }, BOTS);
+    assert.equal(c.recognizerRestarts, 0);
+    assert.equal(c.restartBackoffMs, 0);
+    assert.equal(parseSpeechConfig({ recognizerRestarts: 10, restartBackoffMs: 60_000 }, BOTS).recognizerRestarts, 10);
+  });
+
   it('per-bot grammar inline or from a file', () => {
     assert.equal(parseSpeechConfig({ bots: { bank: { grammar: G } } }, BOTS).bots.bank!.grammar, G);
     const dir = mkdtempSync(join(tmpdir(), 'vox-g-'));
@@ -46,6 +55,10 @@ describe('speech config', () => {
     rejects({ google: { insecure: true, apiEndpoint: 'speech.googleapis.com' } }, /speech\.google\.insecure is only allowed with a loopback/);
     rejects({ google: { credentials: { client_email: 'x' } } }, /speech\.google\.credentials must have client_email and private_key/);
     rejects({ embedded: { vadThreshold: 0 } }, /speech\.embedded\.vadThreshold/);
+    rejects({ recognizerRestarts: 11 }, /speech\.recognizerRestarts must be an integer from 0 to 10/);
+    rejects({ recognizerRestarts: 1.5 }, /speech\.recognizerRestarts must be an integer/);
+    rejects({ restartBackoffMs: -1 }, /speech\.restartBackoffMs must be an integer from 0 to 60000/);
+    rejects({ restartBackoffMs: '500' }, /speech\.restartBackoffMs must be an integer/);
     assert.doesNotThrow(() => parseSpeechConfig({ recognizer: 'google', synthesizer: 'google', language: 'de-DE', voice: 'de-DE-Standard-A' }, BOTS));
   });
 });

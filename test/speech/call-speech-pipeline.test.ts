@@ -5,48 +5,16 @@ import { silentLogger } from '../../src/log/logger.ts';
 import { PocketsphinxRecognizer } from '../../src/speech/embedded/pocketsphinx-recognizer.ts';
 import { FliteSynthesizer } from '../../src/speech/embedded/flite-synthesizer.ts';
 import { SpeechPipeline } from '../../src/speech/pipeline/speech-pipeline.ts';
-import type { SpeechSink } from '../../src/speech/pipeline/call-speech.ts';
 import { parseSpeechConfig } from '../../src/config/speech-config.ts';
 import type { RecognitionEvent, Synthesizer } from '../../src/speech/port.ts';
 import { FakeMediaEndpoint } from './support/fake-media-endpoint.ts';
-import { concat, ensurePsStream, feed, frames, say, silence, telephone } from './support/audio.ts';
+import { concat, ensurePsStream, feed, say, silence, telephone } from './support/audio.ts';
+import { recordingSink, speak, until } from './support/speech-facts.ts';
 
 const GRAMMAR = `#JSGF V1.0;
 grammar g;
 public <u> = what is my balance | talk to an agent | goodbye | your balance is twenty dollars | thank you for calling goodbye;
 `;
-
-type Fact = { kind: string; [k: string]: unknown };
-
-function recordingSink(): { sink: SpeechSink; facts: Fact[] } {
-  const facts: Fact[] = [];
-  return {
-    facts,
-    sink: {
-      sttStarted: (callId) => facts.push({ kind: 'started', callId }),
-      sttFinal: (callId, text, confidence) => facts.push({ kind: 'final', callId, text, confidence }),
-      sttFailed: (callId, code) => facts.push({ kind: 'stt-failed', callId, code }),
-      playbackFinished: (callId, playbackId, r) => facts.push({ kind: 'playback', callId, playbackId, outcome: r.outcome, error: r.error?.code }),
-      dtmf: (callId, digit) => facts.push({ kind: 'dtmf', callId, digit }),
-    },
-  };
-}
-
-/** The caller speaks into the fake endpoint in real time (20 ms frames). */
-async function speak(ep: FakeMediaEndpoint, pcm: Int16Array): Promise<void> {
-  const fs = frames(pcm);
-  const t0 = Date.now();
-  for (let i = 0; i < fs.length; i++) {
-    ep.pushFrame(fs[i]!);
-    const due = t0 + (i + 1) * 20 - Date.now();
-    if (due > 0) await new Promise((r) => setTimeout(r, due));
-  }
-}
-
-async function until(cond: () => boolean, ms = 15000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond() && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 20));
-}
 
 describe('call speech pipeline with real pocketsphinx and flite, against an in-process MediaEndpoint fake', () => {
   let recognizer: PocketsphinxRecognizer;
@@ -129,8 +97,8 @@ describe('call speech pipeline with real pocketsphinx and flite, against an in-p
     assert.deepEqual(facts.filter((f) => f.kind === 'final').map((f) => f.text), ['talk to an agent']);
   });
 
-  it('a recognizer that dies: one stt-failed, and the call\'s prompts still play', async () => {
-    const { p, facts } = pipeline();
+  it('a recognizer that dies with no restarts configured: one stt-failed, and the call\'s prompts still play', async () => {
+    const { p, facts } = pipeline({ recognizerRestarts: 0, bots: { bank: { grammar: GRAMMAR } } });
     const ep = new FakeMediaEndpoint('c5', systemClock);
     const speech = p.attach('c5', 'bank', ep)!;
     await speak(ep, telephone(silence(300)));

@@ -46,6 +46,7 @@ export class SpeechPipeline {
       synthesis: { language, ...(voice ? { voice } : {}) },
       bargeIn: b.bargeIn ?? c.bargeIn,
       goodbyeMaxMs: b.goodbyeMaxMs ?? c.goodbyeMaxMs,
+      restart: { restarts: c.recognizerRestarts, backoffMs: c.restartBackoffMs },
     };
   }
 
@@ -68,10 +69,10 @@ export class SpeechPipeline {
     return speech;
   }
 
-  /** Calls recognizing now. */
+  /** Calls recognizing now (or restarting their recognizer); a call whose restarts are used up no longer counts. */
   recognizing(): number {
     let n = 0;
-    for (const c of this.calls.values()) if (c.settings.recognizer) n++;
+    for (const c of this.calls.values()) if (c.recognizing) n++;
     return n;
   }
 

@@ -119,8 +119,8 @@ test('a hostile header set (CRLF in a value, a Via, 101 headers) puts nothing ex
   const bye = p.dbl.appRequests('BYE');
   assert.equal(bye.length, 1);
   const app = bye[0]!.parsed;
+  // A Reason holding CR/LF is dropped (wireReasonHeader, the embedded adapter's rule too).
   const expected = [
-    { name: 'Reason', value: 'Q.850;cause=16;text="bye"  X-From-Reason: injected' },
     ...numbered.slice(0, 100),
     { name: 'Content-Length', value: '0' },
   ];
@@ -129,7 +129,7 @@ test('a hostile header set (CRLF in a value, a Via, 101 headers) puts nothing ex
   assert.doesNotMatch(bye[0]!.text, /6\.6\.6\.6|evil|X-H101|[\r\n](X-Injected|X-From-Reason|Via):/i);
   const wire = parseSip(bye[0]!.wire!);
   assert.equal(wire.headers.filter((h) => h.name === 'Via').length, 1);
-  assert.doesNotMatch(bye[0]!.wire!, /6\.6\.6\.6|[\r\n](X-Injected|X-From-Reason):/);
+  assert.doesNotMatch(bye[0]!.wire!, /6\.6\.6\.6|X-Injected|X-From-Reason/);
   assert.deepEqual(p.dbl.violations, []);
 });
 

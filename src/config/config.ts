@@ -30,6 +30,8 @@ export interface SipConfig {
   maxTcpConnections?: number;
   /** Embedded TCP: a message must be complete this long after its first byte (default 10,000 ms). */
   tcpMessageTimeoutMs?: number;
+  /** Embedded: log every SIP message in and out at info (default false). */
+  trace?: boolean;
   drachtio?: { host: string; port: number; secret: string };
 }
 
@@ -175,7 +177,7 @@ export function parseConfig(input: unknown): VoxConfig {
   } else throw bad('store.kind', 'must be one of memory, sqlite, esdb');
 
   const s = obj(root.sip, 'sip');
-  onlyKeys(s, 'sip', ['adapter', 'host', 'port', 'transport', 'publicHost', 't1Ms', 'maxTcpConnections', 'tcpMessageTimeoutMs', 'dialogKeepaliveMs', 'drachtio']);
+  onlyKeys(s, 'sip', ['adapter', 'host', 'port', 'transport', 'publicHost', 't1Ms', 'maxTcpConnections', 'tcpMessageTimeoutMs', 'dialogKeepaliveMs', 'trace', 'drachtio']);
   const adapter = s.adapter ?? DEFAULTS.sip.adapter;
   if (adapter !== 'embedded' && adapter !== 'drachtio') throw bad('sip.adapter', 'must be embedded or drachtio');
   const transport = s.transport ?? DEFAULTS.sip.transport;
@@ -185,6 +187,10 @@ export function parseConfig(input: unknown): VoxConfig {
   if (s.t1Ms !== undefined) sip.t1Ms = int(s.t1Ms, 'sip.t1Ms', 500, 10, 10_000);
   if (s.dialogKeepaliveMs !== undefined) sip.dialogKeepaliveMs = int(s.dialogKeepaliveMs, 'sip.dialogKeepaliveMs', 30_000, 0, 3_600_000);
   if (s.maxTcpConnections !== undefined) sip.maxTcpConnections = int(s.maxTcpConnections, 'sip.maxTcpConnections', 1024, 1, 1_000_000);
+  if (s.trace !== undefined) {
+    if (typeof s.trace !== 'boolean') throw bad('sip.trace', 'must be true or false');
+    sip.trace = s.trace;
+  }
   if (s.tcpMessageTimeoutMs !== undefined) sip.tcpMessageTimeoutMs = int(s.tcpMessageTimeoutMs, 'sip.tcpMessageTimeoutMs', 10_000, 100, 600_000);
   if (adapter === 'drachtio' || s.drachtio !== undefined) {
     const d = obj(s.drachtio, 'sip.drachtio');

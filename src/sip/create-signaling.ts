@@ -22,6 +22,7 @@ export function createSignaling(sip: SipConfig, log: Logger): SignalingAdapter {
     ...(sip.t1Ms ? { timers: { t1Ms: sip.t1Ms } } : {}),
     tcp,
     ...(sip.dialogKeepaliveMs !== undefined ? { dialogKeepaliveMs: sip.dialogKeepaliveMs } : {}),
+    ...(sip.trace ? { trace: true } : {}),
     log: log.fn,
   });
 }

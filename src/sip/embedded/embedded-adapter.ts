@@ -94,6 +94,7 @@ export class EmbeddedSipAdapter implements SignalingAdapter {
       log: this.log,
       onMessage: (data, framing, peer) => this.onMessage(data, framing, peer),
       ...(this.options.tcp ? { tcp: this.options.tcp } : {}),
+      ...(this.options.trace ? { trace: true } : {}),
     });
     await transport.listen();
     this.transport = transport;

@@ -54,6 +54,8 @@ export interface EmbeddedSipOptions {
   dialogKeepaliveMs?: number;
   /** Guards of the TCP transport against connections that hold resources without sending SIP. */
   tcp?: TcpGuardOptions;
+  /** Log every SIP message sent and received at info (`sip trace`, sip-trace.ts). */
+  trace?: boolean;
 }
 
 export interface TcpGuardOptions {

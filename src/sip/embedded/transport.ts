@@ -9,6 +9,7 @@ import { ErrorCodes, VoxError } from '../../domain/errors.ts';
 import type { SipParseLimits } from '../message/parse.ts';
 import { SipStreamFramer } from '../message/stream-framer.ts';
 import type { SipLogFn, SipTransportChoice, TcpGuardOptions } from './options.ts';
+import { traceFields } from './sip-trace.ts';
 
 export type TransportName = 'udp' | 'tcp';
 
@@ -70,6 +71,8 @@ export class SipTransport {
       log: SipLogFn;
       onMessage: MessageSink;
       tcp?: TcpGuardOptions;
+      /** Log every message in and out (sip-trace.ts). */
+      trace?: boolean;
     },
   ) {
     this.maxConnections = opts.tcp?.maxConnections ?? DEFAULT_MAX_TCP_CONNECTIONS;
@@ -127,7 +130,9 @@ export class SipTransport {
         }
         sock.on('error', (err) => this.opts.log('error', 'UDP socket error', { err: String(err) }));
         sock.on('message', (data, rinfo) => {
-          this.opts.onMessage(data, 'datagram', { transport: 'udp', address: plainAddress(rinfo.address), port: rinfo.port });
+          const peer: Peer = { transport: 'udp', address: plainAddress(rinfo.address), port: rinfo.port };
+          if (this.opts.trace) this.opts.log('info', 'sip trace', traceFields('in', peer, data));
+          this.opts.onMessage(data, 'datagram', peer);
         });
         resolve(sock);
       });
@@ -192,7 +197,9 @@ export class SipTransport {
           socket.destroy();
         } else {
           completed = true;
-          this.opts.onMessage(out.data, 'stream', { transport: 'tcp', address: conn.address, port: conn.port, connectionId: id });
+          const peer: Peer = { transport: 'tcp', address: conn.address, port: conn.port, connectionId: id };
+          if (this.opts.trace) this.opts.log('info', 'sip trace', traceFields('in', peer, out.data));
+          this.opts.onMessage(out.data, 'stream', peer);
         }
       }
       if (completed) awaitingFirst = false;
@@ -237,6 +244,7 @@ export class SipTransport {
   /** Sends one message; resolves once it is handed to the kernel ("on the wire"). */
   async send(dest: Peer, data: Buffer): Promise<void> {
     if (this.closed) throw transportError('transport is closed', {});
+    if (this.opts.trace) this.opts.log('info', 'sip trace', traceFields('out', dest, data));
     if (dest.transport === 'udp') {
       const udp = this.udp;
       if (!udp) throw transportError('UDP is not enabled on this adapter', { dest });

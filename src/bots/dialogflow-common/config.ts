@@ -61,7 +61,7 @@ const COMMON_KEYS = [
 
 /** A resource path segment: no slash, nothing a URL or gRPC header would mangle. */
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}$/;
-const LANGUAGE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$/;
+export const LANGUAGE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$/;
 const EVENT = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,149}$/;
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*|\[[0-9A-Fa-f:.]+\])$/;
 

@@ -10,6 +10,9 @@
  * - `sendText` queues one text query per final STT result; queries run one at a time, so the
  *   sink sees responses in the order the caller spoke. It never rejects: a failed query is
  *   logged and reported once through `sink.failed` (the runtime ends the call with reasonCode error).
+ * - `resume` (another node, after a takeover) rebuilds the session from the recorded `ref`
+ *   (session name and language): no welcome event is sent, Dialogflow keeps the session's state,
+ *   so the caller's next words and the agent's End Session work as before.
  * - `notifyEnded` sends the `conversationEnd` event when `sendEventsToBot` lists it, using only
  *   the JSON `ref` (any node can deliver); otherwise it resolves 'skipped'.
  */
@@ -24,14 +27,10 @@ import { callOptions, clientOptions, createSessionsClient, type SessionsApi } fr
 import { sessionIdForCall } from './session-id.ts';
 import { withDeadline } from './deadline.ts';
 import type { Log } from './payload.ts';
+import { readSessionRef, sessionIdOf, type DialogflowSessionRef } from './session-ref.ts';
 
-/** What a Dialogflow session's `ref` holds (plain JSON, stored with the call). */
-export interface DialogflowSessionRef {
-  provider: 'dialogflow-cx' | 'dialogflow-es';
-  /** Full session resource name. */
-  session: string;
-  languageCode: string;
-}
+export type { DialogflowSessionRef } from './session-ref.ts';
+
 
 export function createDialogflowConnector(
   dialect: DialogflowDialect,
@@ -87,38 +86,51 @@ export function createDialogflowConnector(
     }
   };
 
+  /** The session object for `ref`: its queries go to the recorded session, in the recorded language. */
+  const open = (ref: DialogflowSessionRef, sink: BotSink, log: Log, welcome: BotActivity[]): BotSession => {
+    const { session, languageCode: lang } = ref;
+    return new DialogflowSession(ref, sessionIdOf(session), sink, log, welcome, (q) =>
+      detect(
+        'text' in q ? dialect.textRequest(session, q.text, lang) : 'dtmf' in q && dialect.dtmfRequest ? dialect.dtmfRequest(session, q.dtmf, lang) : 'event' in q ? dialect.eventRequest(session, q.event, q.value, lang) : dialect.eventRequest(session, 'DTMF', { digit: q.dtmf }, lang),
+        'text' in q ? 'text query' : 'dtmf' in q ? 'DTMF input' : `${q.event} event`,
+      ).then((r) => dialect.toActivities(r, log)),
+    );
+  };
+  const callLog = (callId: string): Log => (level, msg, fields) => deps.log(level, msg, { provider, callId, ...fields });
+
   const connector: BotConnector = {
     provider,
 
     async start(call: BotCallInfo, sink: BotSink): Promise<BotSession> {
-      const sessionId = sessionIdForCall(call.callId);
-      const session = dialect.sessionPath(sessionId);
-      const log: Log = (level, msg, fields) => deps.log(level, msg, { provider, callId: call.callId, ...fields });
+      const session = dialect.sessionPath(sessionIdForCall(call.callId));
+      const log = callLog(call.callId);
       const response = await detect(dialect.welcomeRequest(session, call), `welcome event "${config.welcomeEvent}"`);
       const activities = dialect.toActivities(response, log);
       log('info', `${provider} conversation started`, { session, activities: activities.length });
-      const ref: DialogflowSessionRef = { provider, session, languageCode: config.languageCode };
-      return new DialogflowSession(ref, sessionId, sink, log, activities, (q) =>
-        detect(
-          'text' in q ? dialect.textRequest(session, q.text) : 'dtmf' in q && dialect.dtmfRequest ? dialect.dtmfRequest(session, q.dtmf) : 'event' in q ? dialect.eventRequest(session, q.event, q.value) : dialect.eventRequest(session, 'DTMF', { digit: q.dtmf }),
-          'text' in q ? 'text query' : 'dtmf' in q ? 'DTMF input' : `${q.event} event`,
-        ).then((r) =>
-          dialect.toActivities(r, log),
-        ),
-      );
+      return open({ provider, session, languageCode: config.languageCode }, sink, log, activities);
     },
 
-    async notifyEnded(ref: Record<string, unknown>, notice: EndNotice): Promise<'delivered' | 'skipped'> {
-      if (!config.sendEventsToBot.includes(CONVERSATION_END_EVENT)) return 'skipped';
-      const session = ref.session;
-      if (ref.provider !== provider || typeof session !== 'string' || !dialect.ownsSessionPath(session)) {
-        throw new VoxError(ErrorCodes.BOT_PROTOCOL, `${provider} end-of-call notice: the ref is not a session of this agent`, {
-          provider,
-          session: typeof session === 'string' ? session.slice(0, 300) : null,
-        });
+    /**
+     * Another node's session, from its recorded ref: nothing is sent (no welcome); the agent keeps
+     * the session's state, so nothing is probed either. Rejects (BOT_PROTOCOL) a ref that is not a
+     * session of this agent for this call, or that lacks its language.
+     */
+    async resume(rawRef: Record<string, unknown>, call: BotCallInfo, sink: BotSink): Promise<BotSession> {
+      if (closed) throw new VoxError(ErrorCodes.BOT_UNREACHABLE, `${provider} resume: connector is closed`, { provider });
+      const ref = readSessionRef(dialect, rawRef, 'resume');
+      if (sessionIdOf(ref.session) !== sessionIdForCall(call.callId)) {
+        throw new VoxError(ErrorCodes.BOT_PROTOCOL, `${provider} resume: the ref is another call's session`, { provider, callId: call.callId });
       }
+      const log = callLog(call.callId);
+      log('info', `${provider} conversation resumed`, { session: ref.session });
+      return open(ref, sink, log, []);
+    },
+
+    async notifyEnded(rawRef: Record<string, unknown>, notice: EndNotice): Promise<'delivered' | 'skipped'> {
+      if (!config.sendEventsToBot.includes(CONVERSATION_END_EVENT)) return 'skipped';
+      const { session, languageCode } = readSessionRef(dialect, rawRef, 'end-of-call notice', config.languageCode);
       const clean: EndNotice = { reasonCode: notice.reasonCode, reason: sanitizeReasonText(String(notice.reason ?? '')) };
-      const response = await detect(dialect.conversationEndRequest(session, clean), `${CONVERSATION_END_EVENT} event`);
+      const response = await detect(dialect.conversationEndRequest(session, clean, languageCode), `${CONVERSATION_END_EVENT} event`);
       // The call is over; whatever the agent answers is only worth a log line.
       const ignored = dialect.toActivities(response, (level, msg, fields) => deps.log('debug', msg, { provider, session, ...fields, originalLevel: level }));
       deps.log('info', `${provider} told the bot the call ended`, { provider, session, reasonCode: clean.reasonCode, ignoredActivities: ignored.length });

@@ -14,12 +14,16 @@ export interface DialogflowDialect {
   /** True when `path` is a session of this connector's agent (used to check a stored ref). */
   ownsSessionPath(path: string): boolean;
   welcomeRequest(session: string, call: BotCallInfo): Record<string, unknown>;
-  textRequest(session: string, text: string): Record<string, unknown>;
-  conversationEndRequest(session: string, notice: EndNotice): Record<string, unknown>;
+  /*
+   * The requests below take the session's language: the configured one for a session started
+   * here, the recorded one (`ref.languageCode`) for a session resumed or notified from its ref.
+   */
+  textRequest(session: string, text: string, languageCode: string): Record<string, unknown>;
+  conversationEndRequest(session: string, notice: EndNotice, languageCode: string): Record<string, unknown>;
   /** An event input for the bot (e.g. `transferStatus`): ES event parameters, CX session parameter `event-<name>`. */
-  eventRequest(session: string, name: string, value: Record<string, unknown>): Record<string, unknown>;
+  eventRequest(session: string, name: string, value: Record<string, unknown>, languageCode: string): Record<string, unknown>;
   /** A DTMF input (CX `queryInput.dtmf`); absent where the API has none (ES: the runtime sends a `DTMF` event instead). */
-  dtmfRequest?(session: string, digits: string): Record<string, unknown>;
+  dtmfRequest?(session: string, digits: string, languageCode: string): Record<string, unknown>;
   /** A DetectIntentResponse as normalized activities, in order; never throws. */
   toActivities(response: unknown, log: Log): BotActivity[];
 }

@@ -20,11 +20,11 @@ export function dialogflowCxDialect(config: DialogflowCxConfig): DialogflowDiale
     sessionPath: (id) => cxSessionPath(config, id),
     ownsSessionPath: (p) => owns.test(p),
     welcomeRequest: (session, call) => cxWelcomeRequest(session, config.languageCode, config.welcomeEvent, config.sendCallInfo ? call : undefined),
-    textRequest: (session, text) => cxTextRequest(session, config.languageCode, text),
-    dtmfRequest: (session, digits) => ({ session, queryInput: { dtmf: { digits }, languageCode: config.languageCode } }),
-    conversationEndRequest: (session, notice) => cxConversationEndRequest(session, config.languageCode, notice),
+    textRequest: (session, text, languageCode) => cxTextRequest(session, languageCode, text),
+    dtmfRequest: (session, digits, languageCode) => ({ session, queryInput: { dtmf: { digits }, languageCode } }),
+    conversationEndRequest: (session, notice, languageCode) => cxConversationEndRequest(session, languageCode, notice),
     // Like conversationEnd: CX events carry no parameters, so the fields ride as session parameter `event-<name>`.
-    eventRequest: (session, name, value) => cxEventRequest(session, config.languageCode, name, { [`event-${name}`]: value }),
+    eventRequest: (session, name, value, languageCode) => cxEventRequest(session, languageCode, name, { [`event-${name}`]: value }),
     toActivities: cxResponseToActivities,
   };
 }

@@ -20,9 +20,9 @@ export function dialogflowEsDialect(config: DialogflowEsConfig): DialogflowDiale
     sessionPath: (id) => esSessionPath(config, id),
     ownsSessionPath: (p) => owns.test(p),
     welcomeRequest: (session, call) => esWelcomeRequest(session, config.languageCode, config.welcomeEvent, config.sendCallInfo ? call : undefined),
-    textRequest: (session, text) => esTextRequest(session, config.languageCode, text),
-    conversationEndRequest: (session, notice) => esConversationEndRequest(session, config.languageCode, notice),
-    eventRequest: (session, name, value) => esEventRequest(session, config.languageCode, name, value),
+    textRequest: (session, text, languageCode) => esTextRequest(session, languageCode, text),
+    conversationEndRequest: (session, notice, languageCode) => esConversationEndRequest(session, languageCode, notice),
+    eventRequest: (session, name, value, languageCode) => esEventRequest(session, languageCode, name, value),
     toActivities: esResponseToActivities,
   };
 }

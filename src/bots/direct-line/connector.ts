@@ -10,6 +10,7 @@
  * - the conversation token is refreshed before it expires (through the clock);
  * - a lost WebSocket falls back to polling from the last watermark; polling retries transient
  *   failures with backoff and tells the sink when the connection is gone for good;
+ * - resume (takeover): reconnect to the recorded conversation, read it from its start, go on;
  * - the end-of-call notice is an `endOfConversation` activity (`text` = reason,
  *   `channelData {reason, reasonCode}`), posted with the conversation's token when this node
  *   still holds it (also after `close`), else with the secret.
@@ -108,6 +109,11 @@ export function createDirectLineFamilyConnector(settings: DirectLineFamilySettin
 
     private fields(extra: Record<string, unknown> = {}): Record<string, unknown> {
       return { provider, conversationId: this.r.conversationId, ...extra };
+    }
+
+    /** Reads the conversation's activities so far, once, from its start (a resumed session). */
+    async catchUp(token: string): Promise<void> {
+      this.deliver(await client.getActivities(token, this.r.conversationId, undefined));
     }
 
     /** Starts receiving; resolves once the stream is open or polling has taken over. */
@@ -325,6 +331,40 @@ export function createDirectLineFamilyConnector(settings: DirectLineFamilySettin
         throw new ConversationStartError(e, r.conversationId, { ...r });
       }
       log('info', 'bot conversation started', { provider, botId: call.botId, callId: call.callId, conversationId: r.conversationId });
+      return session;
+    },
+
+    /**
+     * Another node's conversation (takeover), from its ref: a reconnect (`GET …/conversations/{id}`)
+     * with a credential valid for it — the secret, or a conversation token this node still holds
+     * (Copilot Studio has no secret, and the token is never recorded: BOT_AUTH elsewhere) — gives
+     * a fresh token (refreshed before expiry from then on) and stream. The activities so far are
+     * read once from the start (the runtime drops those it already applied, by id; our own echoes
+     * are dropped here), then reading goes on from that watermark. Nothing is sent to the bot.
+     */
+    async resume(rawRef: Record<string, unknown>, call: BotCallInfo, sink: BotSink): Promise<BotSession> {
+      const { conversationId, userId } = rawRef;
+      if (rawRef.provider !== provider || typeof conversationId !== 'string' || typeof userId !== 'string' || conversationId.length === 0 || conversationId.length > 512 || userId.length === 0) {
+        throw new VoxError(ErrorCodes.BOT_PROTOCOL, `resume: ref is not a ${provider} conversation (provider, conversationId, userId)`, { ref: Object.keys(rawRef) });
+      }
+      pruneTokens();
+      const bearer = tokens.get(conversationId)?.token ?? settings.anyConversationBearer;
+      if (bearer === undefined) {
+        throw new VoxError(ErrorCodes.BOT_AUTH, 'resume: this node holds no token for the conversation (token-endpoint bots have no secret; the conversation token is not recorded)', { conversationId });
+      }
+      const r: DirectLineRef = { provider, botId: call.botId, conversationId, userId };
+      const session = new DirectLineSession(r, call.caller.slice(0, 200), sink, bearer);
+      sessions.add(session);
+      try {
+        const conv = await client.reconnect(bearer, conversationId, undefined);
+        if (conv.conversationId !== conversationId) throw new VoxError(ErrorCodes.BOT_PROTOCOL, 'reconnect Direct Line conversation: answer names another conversation');
+        await session.catchUp(conv.token);
+        await session.begin(conv);
+      } catch (e) {
+        await session.close();
+        throw e;
+      }
+      log('info', 'bot conversation resumed', { provider, botId: call.botId, callId: call.callId, conversationId });
       return session;
     },
 

@@ -8,6 +8,7 @@ import { SimulatedClock, type Clock } from '../../../src/domain/clock.ts';
 import { MemoryEventStore } from '../../../src/store/memory-store.ts';
 import type { EventStore, RecordedEvent } from '../../../src/store/port.ts';
 import { ScriptedBotConnector, type ScriptStep } from '../../../src/bots/scripted/scripted-connector.ts';
+import type { BotConnector } from '../../../src/bots/port.ts';
 import { BotDirectory } from '../../../src/bots/directory.ts';
 import { CallRuntime } from '../../../src/runtime/runtime.ts';
 import { createLogger, type Logger } from '../../../src/log/logger.ts';
@@ -28,6 +29,8 @@ export interface TestNode {
   link: NodeLink;
   notices: ClusterNotice[];
   logs: Array<Record<string, unknown>>;
+  /** The node's own bot connector (`nodeBot`), if it has one. */
+  ownBot?: BotConnector;
   /** The process dies: nothing more is written or performed by this node. */
   crash(): Promise<void>;
 }
@@ -38,6 +41,11 @@ export interface ClusterHarnessOptions {
   script?: ScriptStep[];
   /** The shared bot (default: a ScriptedBotConnector running `script`). */
   bot?: (clock: SimulatedClock) => ScriptedBotConnector;
+  /**
+   * A real connector of each node's own (instead of the shared scripted bot), as separate
+   * processes would have; a node's crash closes it (a dead process reads nothing more).
+   */
+  nodeBot?: (nodeId: string, clock: SimulatedClock) => BotConnector;
   defaults?: SessionParams;
   store?: EventStore;
   /** Extra leader tasks per node (the bot notifier is always there). */
@@ -94,7 +102,8 @@ export async function makeCluster(ids: string[], opts: ClusterHarnessOptions = {
     const log = createLogger({ level: 'debug', now: () => clock.now(), sink: (line) => logs.push(JSON.parse(line) as Record<string, unknown>) });
     const link = new NodeLink(opts.nodeStore ? await opts.nodeStore(id) : store, id);
     const nodeStore = opts.wrapStore ? opts.wrapStore(link, { id, clock, log }) : link;
-    const bots = new BotDirectory([{ id: 'demo', provider: 'scripted', connector: bot, defaults: opts.defaults ?? {} }]);
+    const own = opts.nodeBot?.(id, clock);
+    const bots = new BotDirectory([{ id: 'demo', provider: own?.provider ?? 'scripted', connector: own ?? bot, defaults: opts.defaults ?? {} }]);
     const cluster = new ClusterNode({
       store: nodeStore,
       clock: nodeClock,
@@ -128,9 +137,11 @@ export async function makeCluster(ids: string[], opts: ClusterHarnessOptions = {
       link,
       notices,
       logs,
+      ...(own ? { ownBot: own } : {}),
       async crash() {
         link.crash();
         await cluster.halt('crashed (test)');
+        await own?.close();
       },
     };
     nodes.set(id, node);
@@ -176,6 +187,7 @@ export async function makeCluster(ids: string[], opts: ClusterHarnessOptions = {
     leaders: () => [...nodes.values()].filter((n) => n.cluster.isLeader).map((n) => n.id),
     async close() {
       for (const n of nodes.values()) await n.cluster.halt('test over');
+      await Promise.all([...nodes.values()].map((n) => n.ownBot?.close()));
     },
   };
 }

@@ -10,6 +10,7 @@
  *   Conversation ids are logged at debug level only.
  * - The end-of-call notice is an `endOfConversation` activity with `text` = reason and
  *   `channelData {reason, reasonCode}`.
+ * - `resume` (takeover) registers the recorded conversation here; see its note for what reaches it.
  * Replies for a conversation not live on this node (e.g. the bot answering the end-of-call notice
  * sent from another node) are acknowledged and dropped, so the bot's turn does not fail.
  */
@@ -242,6 +243,27 @@ export function createBotFrameworkConnector(config: BotFrameworkConfig, deps: Co
       }
       log('info', 'bot conversation started', { provider: BOT_FRAMEWORK_PROVIDER, botId: call.botId, callId: call.callId });
       log('debug', 'bot conversation id', { provider: BOT_FRAMEWORK_PROVIDER, callId: call.callId, conversationId: r.conversationId });
+      return session;
+    },
+
+    /**
+     * Another node's conversation (takeover), from its ref. The bot replies to the serviceUrl of
+     * the activity it is answering, so from the first activity this node sends (the caller's next
+     * words, a key, an event) the bot's replies come here, to this node's own serviceUrl and
+     * secret; until then, and for whatever the bot sends on its own to the serviceUrl it was given
+     * before (the dead node's), nothing reaches the call. Nothing is sent to the bot here.
+     */
+    async resume(rawRef: Record<string, unknown>, call: BotCallInfo, sink: BotSink): Promise<BotSession> {
+      const { conversationId, userId, userName } = rawRef;
+      if (rawRef.provider !== BOT_FRAMEWORK_PROVIDER || typeof conversationId !== 'string' || typeof userId !== 'string' || conversationId.length === 0 || conversationId.length > 512 || userId.length === 0) {
+        throw new VoxError(ErrorCodes.BOT_PROTOCOL, 'resume: ref is not a bot-framework conversation (provider, conversationId, userId)', { ref: Object.keys(rawRef) });
+      }
+      const { serviceUrl } = await ensureListening();
+      const r: BotFrameworkRef = { provider: 'bot-framework', botId: call.botId, conversationId, userId, userName: typeof userName === 'string' ? userName : '' };
+      live.set(conversationId, { sink, callId: call.callId });
+      const session = new BotFrameworkSession(r, conversationUrl(serviceUrl, conversationId));
+      sessions.add(session);
+      log('info', 'bot conversation resumed', { provider: BOT_FRAMEWORK_PROVIDER, botId: call.botId, callId: call.callId });
       return session;
     },
 

@@ -49,6 +49,12 @@ export interface BotCallInfo {
   caller: string;
   callee: string;
   sipHeaders: Record<string, string>;
+  /**
+   * `resume` only: the id of the last bot activity the call applied (recorded on one of its
+   * inputs), if any. A connector that reads the conversation again from its start skips up to
+   * and including it (ids compared for equality only).
+   */
+  lastActivityId?: string;
 }
 
 /** How a connector hands the bot's output to the runtime. */

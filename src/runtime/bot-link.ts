@@ -138,9 +138,10 @@ export class BotLink {
     if (!bot.connector.resume) return fail(`the ${bot.provider} connector cannot resume a conversation on another node`);
     x.starting = true;
     try {
+      const lastActivityId = ctx.activityIds.at(-1);
       const session = await bot.connector.resume(
         started.ref,
-        { callId, botId: bot.id, direction: ctx.direction, caller: ctx.from, callee: ctx.to, sipHeaders: x.sipHeaders ?? {} },
+        { callId, botId: bot.id, direction: ctx.direction, caller: ctx.from, callee: ctx.to, sipHeaders: x.sipHeaders ?? {}, ...(lastActivityId === undefined ? {} : { lastActivityId }) },
         this.sink(callId),
       );
       x.starting = false;

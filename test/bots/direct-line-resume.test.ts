@@ -71,6 +71,35 @@ for (const receive of ['polling', 'websocket'] as const) {
   });
 }
 
+test('resume skips what the call already applied: delivery starts after its last applied activity id; an unknown id delivers everything (against a Direct Line 3.0 test double)', async () => {
+  const dl = await startDirectLineDouble({ bot: specBot });
+  const first = directLine(dl.url, systemClock, { receive: 'polling', pollIntervalMs: 60_000 });
+  const second = directLine(dl.url, systemClock, { receive: 'polling', pollIntervalMs: 60_000 });
+  try {
+    const firstSink = recordingSink();
+    const started = await first.connector.start(callInfo(), firstSink);
+    const [welcome] = await firstSink.waitForCount(1);
+    await first.connector.close();
+    dl.botSays(started.conversationId, { type: 'message', text: 'missed' });
+
+    const sink = recordingSink();
+    const session = await second.connector.resume!(started.ref, callInfo({ lastActivityId: welcome!.id! }), sink);
+    await sink.waitForCount(1);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(sink.received.map(withoutId), [{ type: 'message', text: 'missed' }], 'only what follows the last applied activity');
+    await session.close();
+
+    const all = recordingSink();
+    const again = await second.connector.resume!(started.ref, callInfo({ lastActivityId: 'not-in-this-conversation' }), all);
+    await all.waitForCount(2);
+    assert.deepEqual(all.received.map(withoutId), [{ type: 'message', text: 'Welcome' }, { type: 'message', text: 'missed' }]);
+    await again.close();
+  } finally {
+    await second.connector.close();
+    await dl.close();
+  }
+});
+
 test('the resumed conversation\'s token is refreshed before it expires, on the clock (against a Direct Line 3.0 test double)', async () => {
   const dl = await startDirectLineDouble({ bot: specBot, expiresIn: 60 });
   const clock = new SimulatedClock();

@@ -35,7 +35,8 @@ let cx: DialogflowDouble;
 let dl: DirectLineDouble;
 let bf: BotbuilderTestBot;
 const specBot: ScriptedBot = (a, say) => {
-  if (a.type === 'event' && a.name === 'startConversation') say({ type: 'message', text: 'Welcome' });
+  // The welcome carries a session parameter: the call records it with the activity's id.
+  if (a.type === 'event' && a.name === 'startConversation') say({ type: 'message', text: 'Welcome', channelData: { sessionParams: { botOperationResult: 'welcomed' } }, value: { sessionParams: { botOperationResult: 'welcomed' } } });
   if (a.type === 'message') say({ type: 'event', name: 'hangup', channelData: SPEC_HANGUP_PARAMS, value: SPEC_HANGUP_PARAMS });
 };
 
@@ -163,6 +164,9 @@ test('direct-line: the survivor reconnects with the secret and reads on; the bot
     const started = (await c.events(callId)).find((e) => e.type === 'BotConversationStarted')!.data as { conversationId: string };
     const conv = dl.activitiesOf(started.conversationId);
     assert.equal(conv.filter((a) => a.type === 'event' && a.name === 'startConversation').length, 1, 'no second start event');
+    const welcomes = (await c.events(callId)).filter((e) => e.type === 'SessionParamsUpdated' && (e.data as { source: string }).source === 'bot');
+    assert.equal(welcomes.length, 1, 'the welcome applied once, on a');
+    assert.ok(!c.node('b').logs.some((l) => l.msg === 'repeated bot activity ignored'), 'b read on after the last activity the call applied (not even a repeat to drop)');
     await until(c, 'the end-of-call notice', () => dl.activitiesOf(started.conversationId).some((a) => a.type === 'endOfConversation'));
   } finally {
     await c.close();

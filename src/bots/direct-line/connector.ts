@@ -28,6 +28,9 @@ import { isRecord } from '../../domain/json.ts';
 import { endOfConversationBody, normalizeMicrosoftActivity, type ParamsLocation } from '../bot-framework/activity.ts';
 import { activitySetFrom, createDirectLineClient, type ActivitySet, type DirectLineConversation } from './client.ts';
 import type { DirectLineConfig, DirectLineTransportConfig } from './config.ts';
+import { readDirectLineRef, type DirectLineRef } from './ref.ts';
+
+export type { DirectLineRef } from './ref.ts';
 
 export const DIRECT_LINE_PROVIDER = 'direct-line';
 /** Consecutive transient polling failures tolerated before the connection counts as lost. */
@@ -35,13 +38,6 @@ export const MAX_POLL_FAILURES = 5;
 /** Longest wait between polls while backing off. */
 export const MAX_POLL_BACKOFF_MS = 30_000;
 
-/** What `notifyEnded` needs (recorded in BotConversationStarted). No token: see the module doc. */
-export interface DirectLineRef {
-  provider: string;
-  botId: string;
-  conversationId: string;
-  userId: string;
-}
 
 /** How one Direct Line based provider differs from the others. */
 export interface DirectLineFamilySettings extends DirectLineTransportConfig {
@@ -111,9 +107,11 @@ export function createDirectLineFamilyConnector(settings: DirectLineFamilySettin
       return { provider, conversationId: this.r.conversationId, ...extra };
     }
 
-    /** Reads the conversation's activities so far, once, from its start (a resumed session). */
-    async catchUp(token: string): Promise<void> {
-      this.deliver(await client.getActivities(token, this.r.conversationId, undefined));
+    /** Reads the conversation so far, once, from its start (a resumed session), skipping up to the call's last applied activity if it is there. */
+    async catchUp(token: string, lastActivityId: string | undefined): Promise<void> {
+      const set = await client.getActivities(token, this.r.conversationId, undefined);
+      const last = lastActivityId === undefined ? -1 : set.activities.findIndex((a) => isRecord(a) && a.id === lastActivityId);
+      this.deliver(last < 0 ? set : { ...set, activities: set.activities.slice(last + 1) });
     }
 
     /** Starts receiving; resolves once the stream is open or polling has taken over. */
@@ -338,15 +336,13 @@ export function createDirectLineFamilyConnector(settings: DirectLineFamilySettin
      * Another node's conversation (takeover), from its ref: a reconnect (`GET …/conversations/{id}`)
      * with a credential valid for it — the secret, or a conversation token this node still holds
      * (Copilot Studio has no secret, and the token is never recorded: BOT_AUTH elsewhere) — gives
-     * a fresh token (refreshed before expiry from then on) and stream. The activities so far are
-     * read once from the start (the runtime drops those it already applied, by id; our own echoes
-     * are dropped here), then reading goes on from that watermark. Nothing is sent to the bot.
+     * a fresh token (refreshed before expiry from then on) and stream. The conversation is read
+     * once from its start, what follows the call's last applied activity delivered (all of it when
+     * that id is not found: the runtime drops repeats by id; our own echoes are dropped here), then
+     * reading goes on from that watermark. Nothing is sent to the bot.
      */
     async resume(rawRef: Record<string, unknown>, call: BotCallInfo, sink: BotSink): Promise<BotSession> {
-      const { conversationId, userId } = rawRef;
-      if (rawRef.provider !== provider || typeof conversationId !== 'string' || typeof userId !== 'string' || conversationId.length === 0 || conversationId.length > 512 || userId.length === 0) {
-        throw new VoxError(ErrorCodes.BOT_PROTOCOL, `resume: ref is not a ${provider} conversation (provider, conversationId, userId)`, { ref: Object.keys(rawRef) });
-      }
+      const { conversationId, userId } = readDirectLineRef(rawRef, 'resume', provider);
       pruneTokens();
       const bearer = tokens.get(conversationId)?.token ?? settings.anyConversationBearer;
       if (bearer === undefined) {
@@ -358,7 +354,7 @@ export function createDirectLineFamilyConnector(settings: DirectLineFamilySettin
       try {
         const conv = await client.reconnect(bearer, conversationId, undefined);
         if (conv.conversationId !== conversationId) throw new VoxError(ErrorCodes.BOT_PROTOCOL, 'reconnect Direct Line conversation: answer names another conversation');
-        await session.catchUp(conv.token);
+        await session.catchUp(conv.token, call.lastActivityId);
         await session.begin(conv);
       } catch (e) {
         await session.close();
@@ -369,16 +365,13 @@ export function createDirectLineFamilyConnector(settings: DirectLineFamilySettin
     },
 
     async notifyEnded(rawRef: Record<string, unknown>, notice: EndNotice): Promise<'delivered' | 'skipped'> {
-      const { conversationId, userId } = rawRef;
-      if (typeof conversationId !== 'string' || typeof userId !== 'string') {
-        throw new VoxError(ErrorCodes.BOT_PROTOCOL, 'notify ended: ref lacks conversationId or userId', { ref: Object.keys(rawRef) });
-      }
+      const r = readDirectLineRef(rawRef, 'notify ended');
+      const conversationId = r.conversationId;
       pruneTokens();
       const bearer = tokens.get(conversationId)?.token ?? settings.anyConversationBearer;
       if (bearer === undefined) {
         throw new VoxError(ErrorCodes.BOT_AUTH, 'notify ended: this node holds no token for the conversation (token-endpoint bots can be notified only by the node that ran the call, until the token expires)', { conversationId });
       }
-      const r: DirectLineRef = { provider, botId: String(rawRef.botId ?? ''), conversationId, userId };
       await client.postActivity(bearer, conversationId, { ...base(r, '', 'endOfConversation'), ...endOfConversationBody(notice) }, 'end of conversation');
       return 'delivered';
     },

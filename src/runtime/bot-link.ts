@@ -156,7 +156,7 @@ export class BotLink {
       x.starting = false;
       x.early = undefined;
       const e = toVoxError(err, ErrorCodes.BOT_UNREACHABLE);
-      fail(`resume bot conversation: ${e.message}`, err);
+      fail(`resume bot conversation (${e.code}): ${e.message}`, err);
     }
   }
 

@@ -146,7 +146,7 @@ test('dialogflow-cx: a ref recorded without its language cannot be resumed: the 
   const c = await makeCluster(['a', 'b'], { nodeBot: (_id, clock) => oldRefs(clock), settle });
   try {
     const callId = await callThenKillOwner(c);
-    await assertEndedCleanly(c, callId, /languageCode/);
+    await assertEndedCleanly(c, callId, /^resume bot conversation \(VOX_BOT_PROTOCOL\): .*languageCode/);
   } finally {
     await c.close();
   }
@@ -181,7 +181,7 @@ test('copilot-studio: another node holds no token for the conversation: the surv
   });
   try {
     const callId = await callThenKillOwner(c);
-    await assertEndedCleanly(c, callId, /no token for the conversation/);
+    await assertEndedCleanly(c, callId, /^resume bot conversation \(VOX_BOT_AUTH\): .*no token for the conversation/);
   } finally {
     await c.close();
   }

@@ -15,16 +15,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AC_TOKEN, defaultScript, startAcScriptedBot } from '../bots/fixtures/ac-bot-api-scripted-bot.ts';
 import { startBotbuilderDialectBot } from './support/botbuilder-dialect-bot.ts';
-import { launchE2eNode, ended, nextCall, waitForEvents, type E2eNode } from './support/call-harness.ts';
+import { launchE2eNode, ended, nextCall, waitForEvents } from './support/call-harness.ts';
 import { createSocket } from 'node:dgram';
-import { startCapture, pcmuAudio, sipRequests } from './support/loopback-capture.ts';
 import { sippAvailable, startSipp } from '../sip/sipp.ts';
 import { ensurePsStream } from '../speech/support/audio.ts';
 import { PocketsphinxRecognizer } from '../../src/speech/embedded/pocketsphinx-recognizer.ts';
-import type { DomainEvent } from '../../src/domain/events.ts';
 import type { RecognitionEvent } from '../../src/speech/port.ts';
+import { callerWav as makeWav, psStreamPids, speechCall, types, type SpeechCallOptions } from './support/speech-call.ts';
 
 const SCENARIO = new URL('./scenarios/uac-speaks-then-waits-bye.xml', import.meta.url).pathname;
 const GRAMMAR = `#JSGF V1.0;
@@ -33,30 +31,10 @@ public <u> = [hello] [i would like to] check my account balance | what is my bal
   | your balance is (ten | twenty | fifty) dollars | thank you for calling goodbye;
 `;
 
-type Activity = Record<string, unknown>;
 let dir: string;
 
-/** An 8 kHz mono PCMU WAV (what sipp's rtp_stream plays): `leadMs` of silence, flite's words, `tailMs` of silence. */
 function callerWav(name: string, text: string | undefined, leadMs: number, tailMs: number): string {
-  const speech = join(dir, `${name}-speech.wav`);
-  const out = join(dir, `${name}.wav`);
-  if (text) execFileSync('flite', ['-voice', 'kal', '-t', text, '-o', speech]);
-  else execFileSync('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', speech, 'trim', '0', '0.5']);
-  // a faint line noise (as a real phone line has), silence around, then G.711 µ-law
-  execFileSync('sox', [speech, '-r', '8000', '-c', '1', '-e', 'u-law', out, 'pad', String(leadMs / 1000), String(tailMs / 1000), 'dither']);
-  return out;
-}
-
-function types(events: DomainEvent[]): string[] {
-  return events.map((e) => e.type);
-}
-
-function messagesToBot(requests: Array<{ route: string; body: Record<string, unknown> }>): string[] {
-  return requests
-    .filter((r) => r.route === 'activities')
-    .flatMap((r) => (r.body.activities as Activity[]) ?? [])
-    .filter((a) => a.type === 'message')
-    .map((a) => String(a.text));
+  return makeWav(dir, name, text, leadMs, tailMs);
 }
 
 async function decode(pcm: Int16Array): Promise<string[]> {
@@ -81,66 +59,8 @@ describe('spoken calls end to end (sipp rtp_stream ↔ voxledger with embedded m
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function call(opts: {
-    wav: string;
-    onStart: () => Promise<Activity[]> | Activity[];
-    onMessage?: (text: string) => Activity[];
-    onEvent?: (a: Activity) => Activity[];
-    /** Sends RTP itself (the caller's sipp streams nothing): called once the call is answered with its RTP port. */
-    rtp?: (port: number) => Promise<void>;
-    speech?: Record<string, unknown>;
-    capture?: boolean;
-    /** The node's answer mode (default: the config's, after-bot). */
-    answer?: 'after-bot' | 'immediately';
-  }): Promise<{ events: DomainEvent[]; toBot: string[]; heard?: ReturnType<typeof pcmuAudio>; byeAt?: number; node: E2eNode; sippCode: number | null }> {
-    const script = defaultScript();
-    script.activities = async (body) => {
-      const acts = (body.activities as Activity[]) ?? [];
-      const out: Activity[] = [];
-      for (const a of acts) {
-        if (a.type === 'event' && a.name === 'start') out.push(...(await opts.onStart()));
-        else if (a.type === 'message' && opts.onMessage) out.push(...opts.onMessage(String(a.text)));
-        else if (a.type === 'event' && opts.onEvent) out.push(...opts.onEvent(a));
-      }
-      return { activities: out };
-    };
-    const bot = await startAcScriptedBot(script);
-    const node = await launchE2eNode(
-      { provider: 'ac-bot-api', botUrl: bot.url, token: AC_TOKEN, timeoutMs: 8000 },
-      { speech: { bots: { bot: { grammar: GRAMMAR } }, ...(opts.speech ?? {}) }, ...(opts.answer ? { answer: opts.answer } : {}) },
-    );
-    const id = nextCall(node);
-    const capture = opts.capture ? await startCapture('udp and dst host 127.0.0.2') : undefined;
-    try {
-      // sipp reads rtp_stream's file when it loads the scenario (no [key] there): the path goes into the XML
-      let xml = readFileSync(SCENARIO, 'utf8').replaceAll('[audio]', opts.wav);
-      if (opts.rtp) xml = xml.replace(/<nop>[\s\S]*?<\/nop>/, '');
-      const sipp = await startSipp({ scenario: xml, remote: node.sipAddr, timeoutMs: 40_000 });
-      if (opts.rtp) {
-        const media = await waitForEvents(node, id, (es) => es.some((e) => e.type === 'BotConversationStarted'), 'the call to be answered');
-        const m = media.find((e) => e.type === 'MediaNegotiated');
-        await opts.rtp(m?.type === 'MediaNegotiated' ? m.data.local.port : 0);
-      }
-      const events = await ended(node, id, 30_000);
-      const result = await sipp.done;
-      const datagrams = capture ? await capture.stop() : undefined;
-      // other tests on this machine use loopback too: keep this node's SIP port and this call's RTP port
-      const sipPort = Number(node.sipAddr.split(':')[1]);
-      const media = events.find((e) => e.type === 'MediaNegotiated');
-      const rtpPort = media?.type === 'MediaNegotiated' ? media.data.local.port : -1;
-      const bye = datagrams ? sipRequests(datagrams.filter((d) => d.sport === sipPort), 'BYE')[0] : undefined;
-      return {
-        events,
-        toBot: messagesToBot(bot.requests),
-        ...(datagrams ? { heard: pcmuAudio(datagrams.filter((d) => d.src === '127.0.0.1' && d.sport === rtpPort)) } : {}),
-        ...(bye ? { byeAt: bye.at } : {}),
-        node,
-        sippCode: result.code,
-      };
-    } finally {
-      await node.dispose();
-      await bot.close();
-    }
+  function call(opts: Omit<SpeechCallOptions, 'grammar'>) {
+    return speechCall({ grammar: GRAMMAR, ...opts });
   }
 
   it('(a) the caller\'s sentence reaches the bot as a message, and is recorded as SttStarted then SttFinalReceived', async () => {
@@ -277,6 +197,8 @@ describe('spoken calls end to end (sipp rtp_stream ↔ voxledger with embedded m
     assert.ok(failed && failed.type === 'SttFailed' && failed.data.code === 'VOX_SPEECH_ENGINE' && /SIGKILL/.test(failed.data.message), t.join(' '));
     assert.ok(bye.type === 'ByeSent' && bye.data.trigger === 'stt-failed', JSON.stringify(bye.data));
     assert.ok(bye.at - hangup.at < 2000 && bye.at >= failed.at, `BYE ${bye.at - hangup.at} ms after the hangup, at the failure`);
+    assert.equal(failed.data.restartAttempt, 1, 'recognition was to restart (speech.recognizerRestarts): the call ended first');
+    assert.deepEqual(psStreamPids(), [], 'the restart was cancelled, or its process closed, with the call');
   });
 
   it('hostile bot text (SSML-like markup, control characters, far too long) is spoken sanitized and bounded, the change recorded, the call goes on', async () => {

@@ -200,6 +200,9 @@ export async function runNodeStep(o: NodeStepOptions): Promise<NodeStepResult> {
     store: { kind: 'sqlite', path: join(dir, 'calls.db') },
     sip: { host: '127.0.0.1', port: 0, ...(o.t1Ms ? { t1Ms: o.t1Ms } : {}) },
     http: { enabled: false },
+    // Signaling only, as the kamailio baseline: no media leg, no recognizer process per call.
+    media: { engine: 'none' },
+    speech: { recognizer: 'none', synthesizer: 'none' },
     log: { level: 'error' },
     notifier: { attempts: 3, backoffMs: 100, maxBackoffMs: 1000 },
     bots: [benchBot(o.talkMs, o.rate)],

@@ -13,8 +13,10 @@
  * endpoint, and a call another node took over is ended on the dialog it adopts.
  * The parent sends commands as JSON lines on stdin; the node reports on stdout as JSON lines.
  *
+ * With `bot` in the config (a raw bot entry, e.g. `{provider: "direct-line", …}`) the node runs that
+ * provider's real connector instead of the scripted bot.
  * Commands: {"cmd":"offer","callId","to"} (shared-server double only) {"cmd":"stt-started","callId"}
- *           {"cmd":"peer-bye","callId"} (shared-server double only) {"cmd":"stop"}
+ *           {"cmd":"stt-final","callId","text"} {"cmd":"peer-bye","callId"} (shared-server double only) {"cmd":"stop"}
  * Reports:  ready, answer, answered (embedded SIP: with `dialog`, true when recorded), adopted
  *           (embedded SIP), bye (embedded SIP: once on the wire, with `outcome`; or with `error`),
  *           hangup-requested, took-over, lost, leader, follower, notice, stopped, fatal — each
@@ -30,6 +32,7 @@ import { EsdbEventStore } from '../../src/store/esdb-store.ts';
 import type { EventStore } from '../../src/store/port.ts';
 import { ScriptedBotConnector, type ScriptStep } from '../../src/bots/scripted/scripted-connector.ts';
 import { BotDirectory } from '../../src/bots/directory.ts';
+import { PROVIDERS } from '../../src/bots/registry.ts';
 import { CallRuntime } from '../../src/runtime/runtime.ts';
 import type { SessionParams } from '../../src/domain/types.ts';
 import type { DialRequest, HangupOutcome, HangupRequest, SignalingAdapter, SignalingEvents } from '../../src/sip/port.ts';
@@ -53,6 +56,8 @@ export interface NodeProcessConfig {
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** Run the embedded SIP adapter on 127.0.0.1, ephemeral port, with this T1 (ms, default 500). */
   sip?: { t1Ms?: number };
+  /** A raw bot entry (`provider` and its keys): that provider's real connector instead of the scripted bot. */
+  bot?: Record<string, unknown> & { provider: string };
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as NodeProcessConfig;
@@ -155,8 +160,12 @@ async function openSharedStore(log: Logger): Promise<EventStore> {
 async function main(): Promise<void> {
   const log = createLogger({ level: config.logLevel ?? 'warn', bindings: { nodeId: config.nodeId } });
   const store = new ResilientStore(await openSharedStore(log), { clock: systemClock, log });
-  const bot = new ScriptedBotConnector({ script: config.script }, systemClock, (conversationId, notice) => emit('notice', { conversationId, notice }));
-  const bots = new BotDirectory([{ id: 'demo', provider: 'scripted', connector: bot, defaults: config.defaults }]);
+  const real = config.bot ? PROVIDERS[config.bot.provider]?.prepare(config.bot, 'bot') : undefined;
+  if (config.bot && !real) throw new VoxError(ErrorCodes.CONFIG_INVALID, `no bot provider "${config.bot.provider}"`);
+  const bot = real
+    ? real({ clock: systemClock, log: (level, msg, fields) => log[level](msg, fields) })
+    : new ScriptedBotConnector({ script: config.script }, systemClock, (conversationId, notice) => emit('notice', { conversationId, notice }));
+  const bots = new BotDirectory([{ id: 'demo', provider: bot.provider, connector: bot, defaults: config.defaults }]);
   const cluster = new ClusterNode({
     store,
     clock: systemClock,
@@ -184,7 +193,7 @@ async function main(): Promise<void> {
 
   const lines = createInterface({ input: process.stdin });
   for await (const line of lines) {
-    let cmd: { cmd: string; callId?: string; to?: string };
+    let cmd: { cmd: string; callId?: string; to?: string; text?: string };
     try {
       cmd = JSON.parse(line) as typeof cmd;
     } catch {
@@ -194,6 +203,7 @@ async function main(): Promise<void> {
     if (cmd.cmd === 'offer' && events && cmd.callId) {
       events.offered({ callId: cmd.callId, sipCallId: `${cmd.callId}@parent`, from: 'sip:caller@parent', to: cmd.to ?? '1000', requestUri: 'sip:1000@parent', headers: {} });
     } else if (cmd.cmd === 'stt-started' && cmd.callId) runtime.sttStarted(cmd.callId);
+    else if (cmd.cmd === 'stt-final' && cmd.callId && typeof cmd.text === 'string') runtime.sttFinal(cmd.callId, cmd.text);
     else if (cmd.cmd === 'peer-bye' && events && cmd.callId) events.peerHungUp(cmd.callId, {});
     else if (cmd.cmd === 'stop') break;
   }

@@ -1,7 +1,8 @@
 /**
  * Speech engine failures mid-call on the real engines (issue 11), against an in-process
- * MediaEndpoint fake: the call's real ps-stream process killed (SIGKILL) → SttFailed with a
- * restart, a new process, and the caller's later words recognized; restarts used up → the call
+ * MediaEndpoint fake: the call's real ps-stream process killed (SIGKILL) or hung (SIGSTOP: found
+ * stalled) → SttFailed with a restart, a new process, and the caller's later words recognized; a
+ * Google stream failing (gRPC double) → a new gRPC stream; restarts used up → the call
  * goes on without recognition (its prompts still play); a real flite that cannot run → the
  * prompt failed, reported with the bot activity it came from, the next prompt tried.
  */
@@ -13,7 +14,10 @@ import { PocketsphinxRecognizer } from '../../src/speech/embedded/pocketsphinx-r
 import { FliteSynthesizer } from '../../src/speech/embedded/flite-synthesizer.ts';
 import { SpeechPipeline } from '../../src/speech/pipeline/speech-pipeline.ts';
 import { parseSpeechConfig } from '../../src/config/speech-config.ts';
-import type { Synthesizer } from '../../src/speech/port.ts';
+import type { Recognizer, Synthesizer } from '../../src/speech/port.ts';
+import * as grpc from '@grpc/grpc-js';
+import { GoogleRecognizer } from '../../src/speech/google/google-recognizer.ts';
+import { startGoogleSpeechDouble } from './google-double/double.ts';
 import { FakeMediaEndpoint } from './support/fake-media-endpoint.ts';
 import { concat, ensurePsStream, say, silence, telephone } from './support/audio.ts';
 import { recordingSink, speak, until, type Fact } from './support/speech-facts.ts';
@@ -48,9 +52,9 @@ describe('recognizer restart and synthesis failure on the real engines (pocketsp
     await synthesizer.close();
   });
 
-  function pipeline(speech: Record<string, unknown>, synth: Synthesizer = synthesizer, recognizing = true) {
+  function pipeline(speech: Record<string, unknown>, synth: Synthesizer = synthesizer, recognizing: Recognizer | false = recognizer) {
     const config = parseSpeechConfig({ bots: { bank: { grammar: GRAMMAR } }, ...speech }, new Set(['bank']));
-    const p = new SpeechPipeline({ config, ...(recognizing ? { recognizer } : {}), synthesizer: synth, clock: systemClock, log: silentLogger });
+    const p = new SpeechPipeline({ config, ...(recognizing ? { recognizer: recognizing } : {}), synthesizer: synth, clock: systemClock, log: silentLogger });
     const r = recordingSink();
     p.connect(r.sink);
     return { p, ...r };
@@ -84,6 +88,53 @@ describe('recognizer restart and synthesis failure on the real engines (pocketsp
     await until(() => facts.filter((f) => f.kind === 'final').length === 2);
     await p.detach('r1');
     assert.deepEqual(summary(facts), ['started', 'final:what is my balance', 'stt-failed:VOX_SPEECH_ENGINE:restart 1/3 in 200', 'started', 'final:talk to an agent']);
+  });
+
+  it('a ps-stream process that hangs (SIGSTOP) is found stalled (speech.embedded.stallMs), killed, recorded VOX_SPEECH_TIMEOUT with a restart, and a new process hears the caller', async () => {
+    const hanging = new PocketsphinxRecognizer({ stallMs: 1000 });
+    const { p, facts } = pipeline({ recognizerRestarts: 3, restartBackoffMs: 200 }, synthesizer, hanging);
+    const ep = new FakeMediaEndpoint('r3', systemClock);
+    p.attach('r3', 'bank', ep);
+    try {
+      await speak(ep, telephone(concat(silence(300), say('what is my balance'), silence(900))));
+      await until(() => facts.some((f) => f.kind === 'final'));
+      const stopped = hanging.pids[0]!;
+      process.kill(stopped, 'SIGSTOP');
+      // the caller goes on (silence): the helper makes no progress through it
+      await speak(ep, telephone(silence(3500)));
+      await until(() => facts.some((f) => f.kind === 'stt-failed'));
+      await until(() => hanging.pids.length === 1 && hanging.pids[0] !== stopped, 15000);
+      await speak(ep, telephone(concat(silence(300), say('talk to an agent'), silence(900))));
+      await until(() => facts.filter((f) => f.kind === 'final').length === 2);
+      assert.deepEqual(summary(facts), ['started', 'final:what is my balance', 'stt-failed:VOX_SPEECH_TIMEOUT:restart 1/3 in 200', 'started', 'final:talk to an agent']);
+      assert.match(String(facts[2]!.message), /ps-stream stopped answering/);
+    } finally {
+      await p.detach('r3');
+      await hanging.close();
+    }
+  });
+
+  it('double: a Google Speech-to-Text stream that fails mid-call (UNAVAILABLE) is restarted on a new gRPC stream, which hears the caller\'s next words', async () => {
+    const d = await startGoogleSpeechDouble();
+    const google = new GoogleRecognizer({ apiEndpoint: '127.0.0.1', port: d.port, insecure: true, timeoutMs: 3000 });
+    const { p, facts } = pipeline({ recognizerRestarts: 2, restartBackoffMs: 100 }, synthesizer, google);
+    const ep = new FakeMediaEndpoint('g1', systemClock);
+    try {
+      d.nextStream = { error: { code: grpc.status.UNAVAILABLE, details: 'connection reset' }, afterBytes: 3200 };
+      p.attach('g1', 'bank', ep);
+      await speak(ep, telephone(silence(400)));
+      await until(() => facts.some((f) => f.kind === 'stt-failed'));
+      await until(() => d.streams.length === 2, 5000);
+      d.transcripts.push('talk to an agent');
+      await speak(ep, telephone(concat(silence(300), say('talk to an agent'), silence(800))));
+      await until(() => facts.some((f) => f.kind === 'final'), 5000);
+      assert.equal(d.streams.length, 2, 'one new gRPC stream');
+      assert.deepEqual(summary(facts), ['stt-failed:VOX_SPEECH_ENGINE:restart 1/2 in 100', 'started', 'final:talk to an agent']);
+    } finally {
+      await p.detach('g1');
+      await google.close();
+      await d.close();
+    }
   });
 
   it('restarts used up (recognizerRestarts 1, killed twice): the second failure is for good, no process is left, the call goes on — its prompts play, its slot is free', async () => {

@@ -101,8 +101,8 @@ export async function launchNode(config: VoxConfig): Promise<RunningNode> {
       await runtime.start();
       const started = runtime;
       liveCalls = () => started.liveCalls().length;
-      // Calls a previous process left open (kill -9, crash): resumed and ended before anything else.
-      await recoverOpenCalls({ store, runtime, log });
+      // Calls a previous process left open (kill -9, crash): resumed or ended before anything else.
+      await recoverOpenCalls({ store, runtime, log, resume: config.recovery.resume });
       const notifier = new BotNotifier(notifierOptions);
       await notifier.start();
       notifierOf = () => notifier;

@@ -76,6 +76,8 @@ export interface VoxConfig {
   admission: { maxConcurrentCalls: number; maxCallsPerSecond: number; retryAfterS: number };
   /** Graceful stop on SIGTERM/SIGINT: how long live calls get to end before they are ended. */
   shutdown: { drainMs: number };
+  /** A single node's recovery at start: `resume` re-attaches answered calls' bots (and media) instead of ending them. */
+  recovery: { resume: boolean };
   /** Cluster mode (several nodes, one store) when the config has a `cluster` section. */
   cluster?: ClusterConfig;
   /** The operator API (src/http/). */
@@ -121,7 +123,7 @@ export const DEFAULTS = {
   botUnavailableStatus: 480 as const,
 };
 
-const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'media', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'transferTimeoutMs', 'answerDelayMs', 'answer', 'botUnavailableStatus', 'admission', 'shutdown', 'cluster', 'http', 'webhooks', 'projections', 'speech', '$schema', 'comment'];
+const TOP_KEYS = ['nodeId', 'log', 'store', 'sip', 'media', 'routes', 'bots', 'notifier', 'ringTimeoutMs', 'transferTimeoutMs', 'answerDelayMs', 'answer', 'botUnavailableStatus', 'admission', 'shutdown', 'recovery', 'cluster', 'http', 'webhooks', 'projections', 'speech', '$schema', 'comment'];
 
 const { bad, str, int } = fieldParsers('');
 
@@ -237,6 +239,10 @@ export function parseConfig(input: unknown): VoxConfig {
   const sd = obj(root.shutdown, 'shutdown');
   onlyKeys(sd, 'shutdown', ['drainMs']);
   const shutdown = { drainMs: int(sd.drainMs, 'shutdown.drainMs', 30_000, 0, 3_600_000) };
+  const rc = obj(root.recovery, 'recovery');
+  onlyKeys(rc, 'recovery', ['resume']);
+  if (rc.resume !== undefined && typeof rc.resume !== 'boolean') throw bad('recovery.resume', 'must be true or false');
+  const recovery = { resume: rc.resume !== false };
 
   const n = obj(root.notifier, 'notifier');
   onlyKeys(n, 'notifier', ['attempts', 'backoffMs', 'maxBackoffMs']);
@@ -262,6 +268,7 @@ export function parseConfig(input: unknown): VoxConfig {
     botUnavailableStatus: botUnavailableStatus(root.botUnavailableStatus),
     admission,
     shutdown,
+    recovery,
     ...(root.cluster !== undefined ? { cluster: parseClusterConfig(root.cluster) } : {}),
     http: parseHttpConfig(root.http),
     webhooks: parseWebhookConfig(root.webhooks, ids),

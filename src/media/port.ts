@@ -151,9 +151,10 @@ export interface MediaEngine {
   /** Endpoints held now. */
   readonly activeCount: number;
   /**
-   * Takeover: an endpoint for a call another node ran, from the MediaInfo it recorded. Only for
-   * engines whose media outlives a node (`info.anchor`, rtpengine); VOX_MEDIA_ENGINE when the
-   * relay no longer holds the session.
+   * Takeover or restart: an endpoint for a call another process ran, from the MediaInfo it
+   * recorded. rtpengine: the relay's session (`info.anchor`), VOX_MEDIA_ENGINE when the relay no
+   * longer holds it. embedded: the recorded port bound again (this engine's address and range, the
+   * port free), VOX_MEDIA_ENGINE otherwise.
    */
   reattach?(callId: string, info: MediaInfo): Promise<MediaEndpoint>;
 }

@@ -118,21 +118,25 @@ export class BotLink {
   }
 
   /**
-   * Cluster takeover of an answered call with no ending decided: re-attaches the conversation
-   * recorded on BotConversationStarted through the connector's `resume`, so the caller's words
-   * reach the bot and the bot can hang up from this node. Nothing new is recorded when it works.
-   * A connector without `resume`, or a resume that fails, ends the call cleanly: CallErrored with
-   * VOX_BOT_UNREACHABLE (BYE `Q.850;cause=41;text="bot unavailable"`), the bot told once by the
-   * notifier as for any ending.
+   * An answered call with no ending decided, rebuilt on this node (cluster takeover, restart
+   * recovery: resume-call.ts): re-attaches the conversation recorded on BotConversationStarted
+   * through the connector's `resume`, so the caller's words reach the bot and the bot can hang up
+   * from this node. Nothing new is recorded when it works. A connector without `resume`, or a
+   * resume that fails, ends the call cleanly with `botLost` (default: VOX_BOT_UNREACHABLE, BYE
+   * `Q.850;cause=41;text="bot unavailable"`), the bot told once by the notifier as for any
+   * ending. Resolves with whether the conversation is attached here.
    */
-  async resume(actor: CallActor, started: { provider: string; conversationId: string; ref: Record<string, unknown> }): Promise<void> {
+  async resume(actor: CallActor, started: { provider: string; conversationId: string; ref: Record<string, unknown> }, options: { botLost?: { code: string; message: string } } = {}): Promise<boolean> {
     const callId = actor.callId;
     const x = this.links.get(callId);
     const ctx = actor.snapshot.context;
     const bot = this.deps.bots.get(ctx.botId);
-    const fail = (message: string, err?: unknown) => {
-      actor.log.warn('bot conversation not resumed on takeover; ending the call', { err, provider: started.provider, conversationId: started.conversationId, message });
-      this.deps.submit(actor, [{ type: 'CallErrored', data: { code: ErrorCodes.BOT_UNREACHABLE, message } }]);
+    const lost = options.botLost ?? { code: ErrorCodes.BOT_UNREACHABLE, message: 'bot conversation not resumed' };
+    const fail = async (why: string, err?: unknown): Promise<false> => {
+      actor.log.warn('bot conversation not resumed; ending the call', { err, provider: started.provider, conversationId: started.conversationId, code: lost.code, why });
+      const data = { code: lost.code, message: options.botLost ? `${lost.message}: ${why}` : why };
+      await actor.submit([{ type: 'CallErrored', data }]).catch((e) => actor.log.error('could not record call events', { err: e, types: ['CallErrored'] }));
+      return false;
     };
     if (!x || !bot) return fail(`bot "${ctx.botId}" is not configured on this node`);
     if (!bot.connector.resume) return fail(`the ${bot.provider} connector cannot resume a conversation on another node`);
@@ -147,16 +151,17 @@ export class BotLink {
       x.starting = false;
       if (this.links.get(callId) !== x || actor.ended) {
         await session.close();
-        return;
+        return false;
       }
       x.session = session;
-      actor.log.info('bot conversation resumed on takeover', { provider: bot.provider, conversationId: session.conversationId });
+      actor.log.info('bot conversation resumed', { provider: bot.provider, conversationId: session.conversationId });
       this.flushEarly(callId, x);
+      return true;
     } catch (err) {
       x.starting = false;
       x.early = undefined;
       const e = toVoxError(err, ErrorCodes.BOT_UNREACHABLE);
-      fail(`resume bot conversation (${e.code}): ${e.message}`, err);
+      return fail(`resume bot conversation (${e.code}): ${e.message}`, err);
     }
   }
 

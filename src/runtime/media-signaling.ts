@@ -200,23 +200,27 @@ export class MediaSignaling implements SignalingAdapter {
   }
 
   /**
-   * Takeover: re-attaches the call's media when its last MediaNegotiated recorded a relay session
-   * (rtpengine `anchor`) and the engine can (`reattach`). Failures are logged; the call goes on.
+   * Takeover and restart: re-attaches the call's media from its last MediaNegotiated when the
+   * engine can (`reattach`): a relay session (rtpengine `anchor`), or a leg of this engine's own
+   * kind (embedded: the recorded port bound again). Failures are logged; the call goes on without
+   * audio here. Resolves with whether the leg is up.
    */
-  async resume(callId: string, events: readonly CallEvent[]): Promise<void> {
-    if (!this.engine.reattach || this.endpoints.has(callId)) return;
+  async resume(callId: string, events: readonly CallEvent[]): Promise<boolean> {
+    if (!this.engine.reattach || this.endpoints.has(callId)) return false;
     const last = [...events].reverse().find((e) => e.type === 'MediaNegotiated');
     const d = last?.type === 'MediaNegotiated' ? last.data : undefined;
-    if (!d?.anchor) return;
+    if (!d || (!d.anchor && d.engine !== this.engine.kind)) return false;
     const info: MediaInfo = {
       engine: d.engine, codec: d.codec as MediaInfo['codec'], payloadType: d.payloadType, ...(d.dtmfPayloadType !== undefined ? { dtmfPayloadType: d.dtmfPayloadType } : {}),
-      local: { ...d.local }, remote: { ...d.remote }, direction: d.direction, anchor: { ...d.anchor },
+      local: { ...d.local }, remote: { ...d.remote }, direction: d.direction, ...(d.anchor ? { anchor: { ...d.anchor } } : {}),
     };
     try {
       await this.open(callId, () => this.engine.reattach!(callId, info));
-      this.log.info('media re-attached on takeover', { callId, engine: d.engine });
+      this.log.info('media re-attached', { callId, engine: d.engine });
+      return true;
     } catch (err) {
-      this.log.error('media could not be re-attached on takeover; the call goes on without audio here', { callId, err });
+      this.log.error('media could not be re-attached; the call goes on without audio here', { callId, err });
+      return false;
     }
   }
 

@@ -4,7 +4,6 @@
  * the ports by one path (effects.ts, effect-performer.ts). The SIP side never waits for a bot:
  * bot start, bot output and end-of-call notices run beside it.
  */
-import type { CallEvent } from '../domain/events.ts';
 import type { Clock } from '../domain/clock.ts';
 import { VoxError, ErrorCodes } from '../domain/errors.ts';
 import { reasonCodeForSipFailure } from '../domain/reason-codes.ts';
@@ -29,6 +28,7 @@ import type { MediaEndpoint, MediaEngine } from '../media/port.ts';
 import { MediaSignaling, type MediaListener } from './media-signaling.ts';
 import type { SpeechPipeline } from '../speech/pipeline/speech-pipeline.ts';
 import { SpeechLink } from './speech-link.ts';
+import { resumeRebuilt, type ResumeOptions } from './resume-call.ts';
 
 export interface RuntimeOptions {
   store: EventStore;
@@ -73,9 +73,6 @@ export interface PlaceCallRequest {
   /** Where call-status webhooks for this call go (recorded on CallOffered). */
   statusCallback?: { url: string; events?: string[] };
 }
-
-/** States in which `resume(…, {end})` ends the call (no hangup decided yet). */
-const ENDABLE_ON_RESUME = new Set(['offered', 'dialing', 'connecting', 'active']);
 
 export class CallRuntime implements SignalingEvents {
   private readonly opts: RuntimeOptions;
@@ -268,50 +265,19 @@ export class CallRuntime implements SignalingEvents {
   }
 
   /**
-   * Rebuilds a call's actor from its stream and performs whatever is due (takeover, restart).
-   * An answered call's recorded SIP dialog is adopted first (when the adapter can), so a BYE due
-   * now or later goes out on it from this node.
+   * Rebuilds a call's actor from its stream and performs whatever is due (cluster takeover,
+   * restart recovery): the recorded dialog adopted, an answered call's bot and media re-attached,
+   * or the call ended — see resume-call.ts for which and `options`.
    */
-  async resume(callId: string, options: { end?: { code: string; message: string } } = {}): Promise<CallActor> {
+  async resume(callId: string, options: ResumeOptions = {}): Promise<CallActor> {
     const existing = this.calls.get(callId);
     if (existing) return existing;
     const { actor, events } = await CallActor.rehydrateWithHistory(callId, this.actorDeps);
     if (actor.ended) return actor;
     this.botLink.open(callId);
     this.calls.add(actor);
-    this.adoptRecordedDialog(actor, events);
-    void this.legs?.resume(callId, events);
-    await actor.tick();
-    // Recovery: a call with no ending decided yet is ended (a decided one keeps its own, when due).
-    if (options.end && ENDABLE_ON_RESUME.has(actor.state)) await actor.submit([{ type: 'CallErrored', data: options.end }]);
-    // A node that died between answer and bot start left the call waiting for its bot.
-    if (actor.state === 'connecting') this.botLink.start(actor);
-    // Takeover of an answered call with no ending decided: its bot conversation is re-attached
-    // here (or, when the dialect cannot, the call is ended with VOX_BOT_UNREACHABLE).
-    else if (!options.end && actor.state === 'active') {
-      const started = [...events].reverse().find((e) => e.type === 'BotConversationStarted');
-      if (started?.type === 'BotConversationStarted') void this.botLink.resume(actor, started.data).catch((err) => actor.log.error('bot resume failed', { err }));
-    }
+    await resumeRebuilt({ signaling: this.signaling, botLink: this.botLink, legs: this.legs, speech: this.speech }, actor, events, options);
     return actor;
-  }
-
-  /**
-   * Hands the dialog recorded on the call's CallAnswered to the signaling adapter, if it has
-   * `adopt`. A failure is logged: the call goes on, and a BYE it cannot send is recorded with
-   * its error as before.
-   */
-  private adoptRecordedDialog(actor: CallActor, events: CallEvent[]): void {
-    const { signaling } = this;
-    if (!signaling.adopt) return;
-    try {
-      const answered = events.find((e) => e.type === 'CallAnswered');
-      const dialog = answered?.type === 'CallAnswered' ? answered.data.dialog : undefined;
-      if (!dialog) return;
-      signaling.adopt(actor.callId, dialog);
-      actor.log.info('adopted the recorded SIP dialog', { sipCallId: dialog.sipCallId });
-    } catch (err) {
-      actor.log.warn('the recorded SIP dialog could not be adopted; a BYE will fail', { err });
-    }
   }
 
   // --- the call's actor ------------------------------------------------------------------------

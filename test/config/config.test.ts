@@ -51,6 +51,14 @@ describe('config', () => {
     assert.throws(() => parseConfig({ botUnavailableStatus: '480' }), /botUnavailableStatus must be 480 or 503/);
   });
 
+  it('recovery.resume: true by default, true or false only', () => {
+    assert.deepEqual(parseConfig({}).recovery, { resume: true });
+    assert.deepEqual(parseConfig({ recovery: { resume: false } }).recovery, { resume: false });
+    bad({ recovery: { resume: 'no' } }, /^recovery\.resume must be true or false/);
+    bad({ recovery: { resum: true } }, /^recovery\.resum is not a known key/);
+    bad({ recovery: true }, /^recovery must be an object/);
+  });
+
   it('routes: exact number first, then *', () => {
     const r = makeRouter([{ match: '*', botId: 'any' }, { match: '1000', botId: 'sales' }]);
     assert.equal(r('1000'), 'sales');

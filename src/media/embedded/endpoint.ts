@@ -10,7 +10,7 @@ import type { Clock } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { AudioCodec, AudioFrame, DtmfEvent, MediaEndpoint, MediaInfo, MediaStats, Playback, PlayOptions } from '../port.ts';
-import { answerOffer, createOffer, readAnswer, type NegotiatedAudio } from '../sdp/index.ts';
+import { answerOffer, createOffer, readAnswer, type LocalMedia, type NegotiatedAudio } from '../sdp/index.ts';
 import { isDtmfDigit } from './dtmf.ts';
 import type { Pacer, PacedSender } from './pacer.ts';
 import type { PortPair } from './port-pool.ts';
@@ -94,7 +94,7 @@ export class EmbeddedEndpoint implements MediaEndpoint, PacedSender {
     return this.pair;
   }
 
-  private local() {
+  private local(): LocalMedia {
     return { address: this.ctx.publicAddress, port: this.pair.port, sessionId: this.sessionId, version: String(Number(this.sessionId) + this.version++) };
   }
 
@@ -108,6 +108,12 @@ export class EmbeddedEndpoint implements MediaEndpoint, PacedSender {
   /** Outbound: our offer with every configured codec. */
   makeOffer(): void {
     this.localSdp = createOffer(this.local(), this.ctx.codecs);
+  }
+
+  /** Re-attach (reattach.ts): the leg as it was negotiated, our SDP rebuilt with this endpoint's session id. */
+  restore(n: NegotiatedAudio, sdp: (local: LocalMedia) => string): void {
+    this.localSdp = sdp(this.local());
+    this.apply(n);
   }
 
   async acceptAnswer(answerSdp: string): Promise<void> {

@@ -7,12 +7,13 @@ import type { Clock } from '../../domain/clock.ts';
 import { systemClock } from '../../domain/clock.ts';
 import { ErrorCodes, VoxError } from '../../domain/errors.ts';
 import { createLogger, type Logger } from '../../log/logger.ts';
-import type { AudioCodec, MediaEndpoint, MediaEngine } from '../port.ts';
+import type { AudioCodec, MediaEndpoint, MediaEngine, MediaInfo } from '../port.ts';
 import { answerOffer } from '../sdp/index.ts';
 import { EmbeddedEndpoint, type EndpointContext } from './endpoint.ts';
 import { Pacer } from './pacer.ts';
 import { PortPool } from './port-pool.ts';
 import { CallEndpoints } from '../call-endpoints.ts';
+import { negotiatedFrom, reattachPort, restoredSdp } from './reattach.ts';
 
 export interface EmbeddedEngineOptions {
   /** Local address the RTP sockets bind to (`media.address`). */
@@ -110,6 +111,29 @@ export class EmbeddedMediaEngine implements MediaEngine {
   async offer(callId: string): Promise<MediaEndpoint> {
     const endpoint = await this.allocate(callId);
     endpoint.makeOffer();
+    return endpoint;
+  }
+
+  /**
+   * After a restart: the call's leg again on the port recorded in `info` (this engine's address,
+   * a port of its range, free), with the recorded codec, payload types, remote and direction, so
+   * the caller's RTP, still sent there, is heard again without a re-INVITE (reattach.ts).
+   * VOX_MEDIA_ENGINE when the leg is not this engine's or the port cannot be bound.
+   */
+  async reattach(callId: string, info: MediaInfo): Promise<MediaEndpoint> {
+    if (!this.running) throw new VoxError(ErrorCodes.MEDIA_ENGINE, 'the embedded media engine is not started', { callId });
+    const port = reattachPort(info, { publicAddress: this.ctx.publicAddress, portRange: this.options.portRange });
+    await this.endpoints.dropExisting(callId);
+    const pair = await this.pool.acquireExact(port);
+    if (!this.running) {
+      this.pool.release(pair);
+      throw new VoxError(ErrorCodes.MEDIA_ENGINE, 'the embedded media engine stopped', { callId });
+    }
+    const endpoint = new EmbeddedEndpoint(callId, pair, this.ctx);
+    const negotiated = negotiatedFrom(info);
+    endpoint.restore(negotiated, (local) => restoredSdp(negotiated, local));
+    this.endpoints.set(endpoint);
+    this.log.info('media leg re-attached on its recorded port', { callId, rtpPort: port, codec: info.codec, remote: `${info.remote.address}:${info.remote.port}` });
     return endpoint;
   }
 

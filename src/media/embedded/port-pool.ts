@@ -86,6 +86,31 @@ export class PortPool {
     });
   }
 
+  /**
+   * Re-attach: exactly the pair at `port` (an even port of the range), marked used like any
+   * other. VOX_MEDIA_ENGINE when this engine holds it already or it cannot be bound (another
+   * process has it).
+   */
+  async acquireExact(port: number): Promise<PortPair> {
+    const index = (port - this.first) / 2;
+    if (!Number.isInteger(index) || index < 0 || index >= this.pairs) throw new VoxError(ErrorCodes.MEDIA_ENGINE, `port ${port} is not an RTP port of this engine's range`, { port });
+    if (this.inUse.has(port)) throw new VoxError(ErrorCodes.MEDIA_ENGINE, `RTP port ${port} is already held by another call on this engine`, { port });
+    this.inUse.add(port);
+    const type = isIPv6(this.address) ? 'udp6' : 'udp4';
+    const rtp = dgram.createSocket({ type });
+    const rtcp = dgram.createSocket({ type });
+    try {
+      await bind(rtp, port, this.address);
+      await bind(rtcp, port + 1, this.address);
+      return { port, rtp, rtcp };
+    } catch (err) {
+      closeQuietly(rtp);
+      closeQuietly(rtcp);
+      this.inUse.delete(port);
+      throw new VoxError(ErrorCodes.MEDIA_ENGINE, `could not bind RTP/RTCP on ${this.address}:${port}/${port + 1} again: ${(err as Error).message}`, { port, code: (err as NodeJS.ErrnoException).code });
+    }
+  }
+
   release(pair: PortPair): void {
     closeQuietly(pair.rtp);
     closeQuietly(pair.rtcp);

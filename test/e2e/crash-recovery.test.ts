@@ -27,11 +27,14 @@ import fc from 'fast-check';
 import { AC_TOKEN, defaultScript, startAcScriptedBot } from '../bots/fixtures/ac-bot-api-scripted-bot.ts';
 import { freePort, sippAvailable, startSipp, sippDistinctRequests, headerValues } from '../sip/sipp.ts';
 import { startNodeCli, type NodeCliProcess } from './support/node-cli-process.ts';
-import { CALLER_AWAITING_BYE as CALLER } from './support/caller-scenario.ts';
+import { callerHangingUpAfter } from './support/caller-scenario.ts';
 import { main } from '../../src/cli/main.ts';
 import { sleep, until as untilEvery } from './support/until.ts';
 
 const until = (cond: () => boolean, ms: number, what: string) => untilEvery(cond, ms, what, 2);
+/** A caller whose call was resumed (its bot re-attached) hangs up after this long without a BYE. */
+const CALLER_WAITS_MS = 8_000;
+const CALLER = callerHangingUpAfter(CALLER_WAITS_MS);
 
 const MOMENTS = ['before-answer', 'after-answer', 'after-hangup-request', 'after-bye', 'during-notice'] as const;
 type Moment = (typeof MOMENTS)[number];
@@ -50,6 +53,10 @@ interface Outcome {
   notices: number;
   noticesAtKill: number;
   delivered: number;
+  /** How the call ended (CallEnded reasonCode), and whether the restarted node re-attached its bot (a refresh) and its media. */
+  ending: string;
+  resumed: boolean;
+  mediaReattached: boolean;
 }
 
 function types(db: string): string[] {
@@ -134,7 +141,9 @@ async function oneRun(moment: Moment, delayMs: number): Promise<Outcome> {
     await node.exited;
     // A notice on the wire when the process died may be told again (its delivery was not recorded).
     const noticesBeforeKill = noticeSeen.length;
+    const refreshesBeforeRestart = bot.requests.filter((r) => r.route === 'refresh').length;
     node = await startNodeCli(dir, config, 'second');
+    const second = node;
     // Every call ended, and every bot that had a conversation has a final recorded notice.
     await until(() => {
       const t = types(db);
@@ -167,11 +176,29 @@ async function oneRun(moment: Moment, delayMs: number): Promise<Outcome> {
       assert.deepEqual(headerValues(byes[0], 'Reason'), ['Q.850;cause=16;text="order placed"'], `${moment}+${delayMs}: the bot's Reason`);
       assert.deepEqual(headerValues(byes[0], 'X-Order'), ['A-17']);
     }
+    // Resumed, not ended: an answered call whose ending was not decided keeps its bot (the
+    // restarted node refreshes the conversation: AudioCodes Bot API `resume`) and its media (the
+    // embedded engine binds the recorded port again); the restart ends only calls not answered.
+    const endings = rows.filter((r) => r.type === 'CallEnded').map((r) => String((JSON.parse(r.data) as { reasonCode: string }).reasonCode));
+    const resumed = bot.requests.filter((r) => r.route === 'refresh').length > refreshesBeforeRestart;
+    const mediaReattached = second.logs.some((l) => l.msg === 'media leg re-attached on its recorded port');
+    for (const c of calls) {
+      const of = rows.filter((r) => r.stream === c);
+      const recovered = of.some((r) => r.type === 'CallErrored' && (JSON.parse(r.data) as { code: string }).code === 'VOX_CALL_RECOVERED');
+      const answered = of.some((r) => r.type === 'CallAnswered');
+      assert.ok(!(recovered && answered), `${moment}+${delayMs}: ${c} was answered and its bot can be resumed, yet the restart ended it`);
+      // A call the caller ended must have been resumed: its bot re-attached after the restart, its media too.
+      const byCaller = of.some((r) => r.type === 'ByeReceived');
+      if (byCaller && !of.some((r) => r.type === 'BotHangupRequested')) {
+        assert.ok(resumed, `${moment}+${delayMs}: ${c} ended by the caller after the restart: its bot conversation was resumed (a refresh)`);
+        assert.ok(mediaReattached, `${moment}+${delayMs}: ${c}: its media leg was re-attached on the recorded port`);
+      }
+    }
     const out = { write: () => true };
     let verifyOut = '';
     const code = await main(['replay', '--verify', '--all', '--store', db, '--config', join(dir, 'first.config.json')], { out: { write: (s: string) => (verifyOut += s) }, err: out });
     assert.equal(code, 0, `${moment}+${delayMs}: verify --all: ${verifyOut}\n${rows.filter((r) => r.stream.startsWith('call-')).map((r) => `${r.type} ${r.data}`).join('\n')}`);
-    return { moment, delayMs, calls: calls.length, byes: byes.length, reason: byes[0] ? (headerValues(byes[0], 'Reason')[0] ?? '') : '', notices: disconnects.length, noticesAtKill: noticesBeforeKill, delivered };
+    return { moment, delayMs, calls: calls.length, byes: byes.length, reason: byes[0] ? (headerValues(byes[0], 'Reason')[0] ?? '') : '', notices: disconnects.length, noticesAtKill: noticesBeforeKill, delivered, ending: endings.join(', '), resumed, mediaReattached };
   } finally {
     node?.kill();
     await bot.close();
@@ -188,8 +215,8 @@ test(`crash harness: kill -9 of a node at a moment fast-check picks, restart, no
     }),
     { numRuns: Math.max(RUNS, MOMENTS.length), examples: MOMENTS.map((m) => [m, 0] as [Moment, number]), endOnFailure: true },
   );
-  const table = ['moment | delay ms | calls in store | BYEs seen by sipp | Reason | notices on the wire (at the kill) | recorded delivered', '---|---|---|---|---|---|---'];
-  for (const o of outcomes) table.push(`${o.moment} | ${o.delayMs} | ${o.calls} | ${o.byes} | ${o.reason || '—'} | ${o.notices} (${o.noticesAtKill}) | ${o.delivered}`);
+  const table = ['moment | delay ms | calls in store | ended as | resumed (bot, media) | BYEs seen by sipp | Reason | notices on the wire (at the kill) | recorded delivered', '---|---|---|---|---|---|---|---|---'];
+  for (const o of outcomes) table.push(`${o.moment} | ${o.delayMs} | ${o.calls} | ${o.ending} | ${o.resumed ? `yes, media ${o.mediaReattached ? 'yes' : 'no'}` : 'no'} | ${o.byes} | ${o.reason || '—'} | ${o.notices} (${o.noticesAtKill}) | ${o.delivered}`);
   t.diagnostic(`crash outcomes:\n${table.join('\n')}`);
   console.log(`crash outcomes:\n${table.join('\n')}`);
 });

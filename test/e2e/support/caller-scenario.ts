@@ -11,3 +11,36 @@ ${answerLastRequest()}
   <label id="done"/>
   <pause milliseconds="1500"/>
 </scenario>`;
+
+/**
+ * The crash harness's caller: as CALLER_AWAITING_BYE, but a caller whose call was resumed after
+ * the restart (its bot re-attached: an AudioCodes Bot API bot in HTTP mode speaks only in answer
+ * to the caller, and this one says nothing) hangs up itself after `waitMs` without a BYE.
+ */
+export function callerHangingUpAfter(waitMs: number): string {
+  return `<?xml version="1.0" encoding="UTF-8" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="crash harness caller (hangs up after ${waitMs} ms)">
+${CALLER_INVITE_TO_ACK}
+  <recv request="BYE" timeout="${waitMs}" ontimeout="hangup"/>
+${answerLastRequest()}
+  <pause milliseconds="1500" next="done"/>
+  <label id="hangup"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "caller" <sip:caller@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:1000@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Contact: <sip:caller@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+  <pause milliseconds="1500"/>
+  <label id="done"/>
+</scenario>`;
+}

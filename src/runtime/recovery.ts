@@ -9,7 +9,7 @@
  * - a hangup already decided (a bot's hangup waiting for its STT deadline, a BYE due) goes out as
  *   recorded, with its Reason and headers, when it is due;
  * - an answered call with no ending decided is resumed: its bot conversation re-attached where
- *   the connector has `resume` (AudioCodes Bot API, scripted), its media leg when the engine can
+ *   the connector can `resume` it (README, The bot after a takeover), its media leg when the engine can
  *   (`reattach`: rtpengine's session, or the embedded engine's recorded port bound again); a
  *   call answered whose bot had not started yet gets its bot started;
  * - a call whose bot cannot be re-attached (no `resume`, or it failed), and a call not answered

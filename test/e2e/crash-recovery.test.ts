@@ -7,6 +7,11 @@
  * and port. Afterwards:
  *
  * - every call in the store has exactly one CallEnded (none is left open);
+ * - an answered call is never ended by the restart (its bot can be resumed): with no ending
+ *   decided it is resumed — the bot's conversation refreshed, its media leg re-attached on the
+ *   recorded port — and its caller, hearing no BYE for 8 s, hangs up (this bot speaks only in
+ *   answer to the caller, in HTTP mode, and the caller says nothing); a call the caller ended
+ *   with no bot hangup recorded was resumed so;
  * - sipp saw at most one BYE (a byte-identical copy re-sent after the restart is a retransmission),
  *   and once the bot's hangup is recorded, that BYE carries the bot's Reason and header;
  * - a bot whose conversation was created is told once (one recorded `delivered`; on the wire once,

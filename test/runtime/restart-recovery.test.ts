@@ -36,6 +36,10 @@ import { recoverOpenCalls } from '../../src/runtime/recovery.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { verifyCall } from '../../src/audit/verify.ts';
 import type { DialRequest, HangupOutcome, HangupRequest, SignalingAdapter, SignalingEvents } from '../../src/sip/port.ts';
+import type { MediaEndpoint, MediaEngine, MediaInfo } from '../../src/media/port.ts';
+import { SpeechPipeline } from '../../src/speech/pipeline/speech-pipeline.ts';
+import { parseSpeechConfig } from '../../src/config/speech-config.ts';
+import { FakeMediaEndpoint } from '../speech/support/fake-media-endpoint.ts';
 
 const T0 = Date.UTC(2026, 11, 6, 9, 0, 0);
 
@@ -87,8 +91,36 @@ class DialogSignalingDouble implements SignalingAdapter {
   }
 }
 
+/** A media engine double: embedded-like legs (in-process endpoints with a MediaInfo), `reattach` handing back a leg for the recorded info. */
+class MediaEngineDouble implements MediaEngine {
+  readonly kind = 'embedded' as const;
+  readonly legs = new Map<string, FakeMediaEndpoint & { info: MediaInfo }>();
+  readonly reattached: MediaInfo[] = [];
+  constructor(private readonly clock: SimulatedClock) {}
+  get activeCount(): number {
+    return this.legs.size;
+  }
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+  private leg(callId: string, info: MediaInfo): MediaEndpoint {
+    const ep = Object.assign(new FakeMediaEndpoint(callId, this.clock), { info });
+    this.legs.set(callId, ep);
+    return ep;
+  }
+  async answer(callId: string): Promise<MediaEndpoint> {
+    return this.offer(callId);
+  }
+  async offer(callId: string): Promise<MediaEndpoint> {
+    return this.leg(callId, { engine: 'embedded', codec: 'PCMA', payloadType: 8, dtmfPayloadType: 101, local: { address: '192.0.2.1', port: 20000 + 2 * this.legs.size }, remote: { address: '192.0.2.10', port: 4000 }, direction: 'sendrecv' });
+  }
+  async reattach(callId: string, info: MediaInfo): Promise<MediaEndpoint> {
+    this.reattached.push(info);
+    return this.leg(callId, info);
+  }
+}
+
 /** One node process: its clock, signaling, bots (`resumable`: scripted; `plain`: the same bot with no `resume`) and notifier. */
-async function startNode(store: EventStore, at: number, nodeId: string) {
+async function startNode(store: EventStore, at: number, nodeId: string, withMedia = false) {
   const clock = new SimulatedClock(at);
   const sip = new DialogSignalingDouble();
   const resumable = new ScriptedBotConnector({ script: [{ afterMs: 5_000, hangup: { hangupReason: 'order placed', hangupSipHeaders: [{ name: 'X-Order', value: 'A-17' }] } }] }, clock);
@@ -98,7 +130,10 @@ async function startNode(store: EventStore, at: number, nodeId: string) {
     { id: 'resumable', provider: 'scripted', connector: resumable, defaults: {} },
     { id: 'plain', provider: 'plain', connector: plain, defaults: {} },
   ]);
-  const runtime = new CallRuntime({ store, clock, nodeId, log: silentLogger, bots, signaling: sip, route: (to) => (to === '2000' ? 'plain' : 'resumable') });
+  const media = withMedia ? new MediaEngineDouble(clock) : undefined;
+  // speech with no engines: the runtime still records the caller's DTMF on a call's leg
+  const speech = withMedia ? new SpeechPipeline({ config: parseSpeechConfig({}, new Set(['resumable', 'plain'])), clock, log: silentLogger }) : undefined;
+  const runtime = new CallRuntime({ store, clock, nodeId, log: silentLogger, bots, signaling: sip, route: (to) => (to === '2000' ? 'plain' : 'resumable'), ...(media ? { media } : {}), ...(speech ? { speech } : {}) });
   await runtime.start();
   const notifier = new BotNotifier({ store, bots, clock, log: silentLogger, nodeId, backoffMs: 100, maxBackoffMs: 400 });
   const settle = async () => {
@@ -110,7 +145,7 @@ async function startNode(store: EventStore, at: number, nodeId: string) {
       await settle();
     }
   };
-  return { clock, sip, resumable, inner, runtime, notifier, settle, advance };
+  return { clock, sip, resumable, inner, runtime, notifier, settle, advance, media };
 }
 
 async function crashWithThreeCalls(store: EventStore) {
@@ -183,6 +218,36 @@ for (const [kind, open] of stores) {
           await verified(store, id);
         }
         await b.notifier.close();
+      } finally {
+        await store.close();
+        done();
+      }
+    });
+
+    it('a resumed call gets its media leg back from its MediaNegotiated, and the caller\'s DTMF on it is recorded again (media engine double)', async () => {
+      const { store, done } = open();
+      try {
+        const a = await startNode(store, T0, 'node-a', true);
+        a.sip.events!.offered({ callId: 'with-media', sipCallId: 'with-media@192.0.2.10', to: '1000', from: 'sip:caller@192.0.2.10', requestUri: 'sip:1000@192.0.2.1', headers: {} });
+        await a.advance(1_000);
+        const recorded = (await events(store, 'with-media')).find((e) => e.type === 'MediaNegotiated')?.data as { local: { port: number } };
+        assert.ok(recorded, 'MediaNegotiated recorded on answer');
+        a.media!.legs.get('with-media')!.pressDigit('4');
+        await a.settle();
+        const b = await startNode(store, T0 + 3_000, 'node-b', true);
+        const report = await recoverOpenCalls({ store, runtime: b.runtime, log: silentLogger });
+        await b.settle();
+        assert.equal(report.resumed, 1);
+        assert.deepEqual(b.media!.reattached.map((i) => [i.engine, i.codec, i.payloadType, i.dtmfPayloadType, i.local.port, i.direction]), [['embedded', 'PCMA', 8, 101, recorded.local.port, 'sendrecv']]);
+        assert.equal(b.runtime.media('with-media'), b.media!.legs.get('with-media'), 'the re-attached leg is the call\'s');
+        b.media!.legs.get('with-media')!.pressDigit('7');
+        await b.settle();
+        const digits = (await events(store, 'with-media')).filter((e) => e.type === 'DtmfReceived').map((e) => (e.data as { digit: string }).digit);
+        assert.deepEqual(digits, ['4', '7'], 'DTMF before the kill (node A) and after the restart (node B)');
+        await b.advance(2_500); // the bot's hangup: the leg is released
+        assert.equal((await ended(store, 'with-media'))?.reasonCode, 'bot-disconnected');
+        assert.equal(b.media!.legs.get('with-media')!.released, true);
+        await verified(store, 'with-media');
       } finally {
         await store.close();
         done();

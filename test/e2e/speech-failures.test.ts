@@ -165,5 +165,38 @@ describe('speech engine failures mid-call, end to end (sipp rtp_stream ↔ voxle
       assert.ok(bye?.type === 'ByeSent' && bye.data.trigger === 'playback-finished', JSON.stringify(bye?.data));
       assert.ok(types(r.events).indexOf('ByeSent') > types(r.events).lastIndexOf('PlaybackFinished'));
     });
+
+    it('double: a bot that answers every speechSynthesisFailed with another message while synthesis keeps failing is told 3 times, not more: no loop, the call goes on until it is ended', async () => {
+      const wav = callerWav(dir, 'tts-loop', undefined, 0, 12_000);
+      let told = 0;
+      const failing = () => (d.nextTts = { error: { code: grpc.status.UNAVAILABLE, details: 'backend down' } });
+      const r = await speechCall({
+        wav,
+        grammar: GRAMMAR,
+        speech: { synthesizer: 'google', google: { apiEndpoint: '127.0.0.1', port: d.port, insecure: true, timeoutMs: 1500 } },
+        onStart: () => {
+          failing();
+          return [{ id: 'm-0', type: 'message', text: 'Hello.' }];
+        },
+        onEvent: (a) => {
+          if (a.name !== 'speechSynthesisFailed') return [];
+          told++;
+          failing();
+          return [{ id: `m-${told}`, type: 'message', text: 'Can you hear me?' }];
+        },
+        during: async (node, callId) => {
+          await waitForEvents(node, () => callId, (es) => es.filter((e) => e.type === 'PlaybackFinished').length === 4, 'four failed prompts', 15_000);
+          await new Promise((res) => setTimeout(res, 1500)); // a fourth notice, if any, would be on its way
+          await node.runtime.actor(callId)!.submit([{ type: 'OperatorHangupRequested', data: { reason: 'test over', operator: 'test' } }]);
+        },
+      });
+      assert.equal(r.sippCode, 0);
+      const notices = r.activities.filter((a) => a.type === 'event' && a.name === 'speechSynthesisFailed').map((a) => (a.value as { activityId?: string }).activityId);
+      assert.deepEqual(notices, ['m-0', 'm-1', 'm-2'], 'three notices, for the first three failed prompts');
+      const finished = r.events.flatMap((e) => (e.type === 'PlaybackFinished' ? [`${e.data.activityId}:${e.data.outcome}`] : []));
+      assert.deepEqual(finished, ['m-0:failed', 'm-1:failed', 'm-2:failed', 'm-3:failed'], 'every failure is recorded');
+      const ended = r.events.at(-1);
+      assert.ok(ended?.type === 'CallEnded' && ended.data.reasonCode === 'operator-disconnected', JSON.stringify(ended?.data));
+    });
   });
 });

@@ -16,6 +16,7 @@ export function createMediaEngine(config: MediaConfig, deps: { clock: Clock; log
       portRange: config.portRange,
       codecs: config.codecs,
       rateLimitPps: config.rateLimitPps,
+      jitterBufferMs: config.jitterBufferMs,
       clock: deps.clock,
       log: deps.log.child({ media: 'embedded' }),
     });

@@ -26,14 +26,16 @@ export interface MediaConfig {
   codecs: AudioCodec[];
   /** Packets a second one call's port accepts before dropping (flood guard). */
   rateLimitPps: number;
+  /** Jitter buffer window of the embedded engine (and of the inner legs of the others), ms; 0 = off. */
+  jitterBufferMs: number;
   /** The engines' own sections, read by their readers. */
   rtpengine?: RtpengineConfig;
   mediasoup?: MediasoupConfig;
 }
 
-export const MEDIA_DEFAULTS: MediaConfig = { engine: 'embedded', address: '127.0.0.1', portRange: { min: 20000, max: 29999 }, codecs: ['PCMU', 'PCMA'], rateLimitPps: 250 };
+export const MEDIA_DEFAULTS: MediaConfig = { engine: 'embedded', address: '127.0.0.1', portRange: { min: 20000, max: 29999 }, codecs: ['PCMU', 'PCMA'], rateLimitPps: 250, jitterBufferMs: 60 };
 
-const KEYS = ['engine', 'address', 'publicAddress', 'portRange', 'codecs', 'rateLimitPps', 'rtpengine', 'mediasoup'];
+const KEYS = ['engine', 'address', 'publicAddress', 'portRange', 'codecs', 'rateLimitPps', 'jitterBufferMs', 'rtpengine', 'mediasoup'];
 const ENGINES: readonly MediaEngineKind[] = ['embedded', 'rtpengine', 'mediasoup', 'none'];
 
 function ipKey(o: Record<string, unknown>, key: string, def?: string): string | undefined {
@@ -66,6 +68,7 @@ export function parseMediaConfig(input: unknown): MediaConfig {
     portRange: { min, max },
     codecs,
     rateLimitPps: intKey(o, 'rateLimitPps', 'media', MEDIA_DEFAULTS.rateLimitPps, 60, 100_000),
+    jitterBufferMs: intKey(o, 'jitterBufferMs', 'media', MEDIA_DEFAULTS.jitterBufferMs, 0, 500),
   };
   const pub = ipKey(o, 'publicAddress');
   if (pub !== undefined) out.publicAddress = pub;

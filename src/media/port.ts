@@ -30,8 +30,10 @@ export interface AudioFrame {
   pcm: Int16Array;
   /** Arrival time on the injected clock (ms). */
   at: number;
-  /** RTP sequence number of the packet it came from. */
+  /** RTP sequence number of the packet it came from (of the lost packet, for a concealed frame). */
   seq: number;
+  /** True when some of its samples are silence filling a lost packet's time (embedded engine's jitter buffer). */
+  concealed?: boolean;
 }
 
 export interface DtmfEvent {
@@ -103,6 +105,17 @@ export interface MediaStats {
   drops?: { malformed: number; unknownPayloadType: number; foreignSource: number; rateLimited: number };
   /** Optional: times the peer's SSRC changed mid-call (each starts a new source for the counts). */
   ssrcChanges?: number;
+  /** Optional (embedded engine, `media.jitterBufferMs` > 0): what the jitter buffer did. */
+  jitterBuffer?: {
+    /** Packets that arrived after a higher sequence number and were still played in order. */
+    reordered: number;
+    /** Lost packets whose time was filled with silence. */
+    concealed: number;
+    /** Packets that arrived after their play-out time (dropped). */
+    lateDropped: number;
+    /** Packets whose sequence number was already held or played (dropped). */
+    duplicates: number;
+  };
   /** Optional: what the peer's last RTCP report said about our stream. */
   peerReport?: { fractionLost: number; packetsLost: number; jitter: number; at: number };
 }

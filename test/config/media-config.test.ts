@@ -10,10 +10,11 @@ function invalid(media: unknown, key: string): void {
 
 test('media defaults: embedded on 127.0.0.1, ports 20000-29999, PCMU then PCMA', () => {
   const { media } = parseConfig({});
-  assert.deepEqual(media, { engine: 'embedded', address: '127.0.0.1', portRange: { min: 20000, max: 29999 }, codecs: ['PCMU', 'PCMA'], rateLimitPps: 250 });
+  assert.deepEqual(media, { engine: 'embedded', address: '127.0.0.1', portRange: { min: 20000, max: 29999 }, codecs: ['PCMU', 'PCMA'], rateLimitPps: 250, jitterBufferMs: 60 });
   const custom = parseConfig({ media: { engine: 'none', address: '0.0.0.0', publicAddress: '203.0.113.7', portRange: { min: 30001, max: 30010 }, codecs: ['PCMA'] } }).media;
   assert.equal(custom.publicAddress, '203.0.113.7');
   assert.deepEqual(custom.codecs, ['PCMA']);
+  assert.equal(parseConfig({ media: { jitterBufferMs: 0 } }).media.jitterBufferMs, 0, '0 turns the jitter buffer off');
 });
 
 test('bad media values name their key', () => {
@@ -29,6 +30,10 @@ test('bad media values name their key', () => {
   invalid({ codecs: ['PCMU', 'G729'] }, 'media.codecs[1]');
   invalid({ codecs: ['PCMU', 'PCMU'] }, 'media.codecs');
   invalid({ rateLimitPps: 5 }, 'media.rateLimitPps');
+  invalid({ jitterBufferMs: -1 }, 'media.jitterBufferMs');
+  invalid({ jitterBufferMs: 501 }, 'media.jitterBufferMs');
+  invalid({ jitterBufferMs: 20.5 }, 'media.jitterBufferMs');
+  invalid({ jitterBufferMs: '60' }, 'media.jitterBufferMs');
   invalid({ colour: 'blue' }, 'media.colour');
   invalid('embedded', 'media');
 });

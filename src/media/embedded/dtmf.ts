@@ -1,7 +1,9 @@
 /**
  * RFC 4733 telephone-events for DTMF. Receiving: one digit per event (an event is identified by
  * its RTP timestamp), reported once, on its first end packet (or when the next event starts if
- * every end packet was lost). Sending: per digit, a packet every 20 ms with the same timestamp
+ * every end packet was lost); packets are read on arrival, in any order: a packet of an event
+ * older than the current one (reordered, late) is ignored, so it cannot report a digit twice.
+ * Sending: per digit, a packet every 20 ms with the same timestamp
  * (marker on the first), 100 ms long, then the end packet three times, then 40 ms of pause.
  */
 
@@ -32,6 +34,7 @@ export class DtmfReceiver {
     const end = (buf[offset + 1]! & 0x80) !== 0;
     const duration = buf.readUInt16BE(offset + 2);
     let out: ReceivedDigit | undefined;
+    if (this.currentTs !== undefined && ((timestamp - this.currentTs) | 0) < 0) return undefined; // an older event
     if (timestamp !== this.currentTs) {
       if (!this.reported) out = this.digitOf(this.currentEvent, this.currentDuration);
       this.currentTs = timestamp;
@@ -45,6 +48,14 @@ export class DtmfReceiver {
       return this.digitOf(event, duration) ?? out;
     }
     return out;
+  }
+
+  /** A new source (SSRC change): its timestamps say nothing about the old one's. */
+  reset(): void {
+    this.currentTs = undefined;
+    this.currentEvent = -1;
+    this.currentDuration = 0;
+    this.reported = true;
   }
 
   private digitOf(event: number, duration: number): ReceivedDigit | undefined {

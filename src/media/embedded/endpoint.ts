@@ -25,6 +25,8 @@ export interface EndpointContext {
   codecs: readonly AudioCodec[];
   publicAddress: string;
   rateLimitPps: number;
+  /** `media.jitterBufferMs` (0: off). */
+  jitterBufferMs: number;
   onReleased(endpoint: EmbeddedEndpoint): void;
 }
 
@@ -48,6 +50,8 @@ export class EmbeddedEndpoint implements MediaEndpoint, PacedSender {
   private readonly holdListeners = new Set<Listener<boolean>>();
   private released = false;
   private readonly log: Logger;
+  /** Ticks the receiver's jitter buffer on the pacer while it holds packets behind a gap. */
+  private readonly playout: PacedSender = { onTick: () => !this.released && this.receiver.onTick() };
 
   constructor(
     readonly callId: string,
@@ -74,7 +78,8 @@ export class EmbeddedEndpoint implements MediaEndpoint, PacedSender {
       rtcp: (buf, address, port) => this.readRtcp(buf, address, port),
       ssrcChanged: (from, to, logIt) => logIt && this.log.info('peer SSRC changed', { from, to }),
       now: () => ctx.clock.now(),
-    });
+      needsTicks: () => ctx.pacer.add(this.playout),
+    }, ctx.jitterBufferMs);
     pair.rtp.on('message', (buf, rinfo) => {
       if (!this.released) this.receiver.onPacket(buf, rinfo.address, rinfo.port);
     });
@@ -148,6 +153,7 @@ export class EmbeddedEndpoint implements MediaEndpoint, PacedSender {
       this.log.info('media moved; latching again', { remote: `${n.remote.address}:${n.remote.port}` });
     }
     if (this.onHold !== wasOnHold) {
+      this.receiver.flush(); // play-out starts afresh after hold and after resume
       this.log.info(this.onHold ? 'caller put the call on hold' : 'caller resumed the call', { peerDirection: n.peerDirection });
       for (const l of this.holdListeners) this.call(l, this.onHold);
     }
@@ -286,6 +292,10 @@ export class EmbeddedEndpoint implements MediaEndpoint, PacedSender {
       drops: { ...r.drops },
       ssrcChanges: r.ssrcChanges,
     };
+    if (r.jitter) {
+      const j = r.jitter.stats;
+      out.jitterBuffer = { reordered: j.reordered, concealed: j.concealed, lateDropped: j.lateDropped, duplicates: j.duplicates };
+    }
     if (this.peerReport) out.peerReport = this.peerReport;
     return out;
   }
@@ -294,6 +304,8 @@ export class EmbeddedEndpoint implements MediaEndpoint, PacedSender {
     if (this.released) return;
     this.released = true;
     this.ctx.pacer.delete(this);
+    this.ctx.pacer.delete(this.playout);
+    this.receiver.jitter?.reset();
     this.sender.stop();
     this.audioListeners.clear();
     this.dtmfListeners.clear();

@@ -28,6 +28,8 @@ export interface EmbeddedEngineOptions {
   log?: Logger;
   /** Packets a second one port accepts (RTP and RTCP together) before dropping; default 250 (a call sends 50). */
   rateLimitPps?: number;
+  /** Jitter buffer window (`media.jitterBufferMs`): how long packets after a gap wait for the missing one; 0 turns it off. Default 60. */
+  jitterBufferMs?: number;
   /** RTCP report interval, default 5000 ms. */
   rtcpIntervalMs?: number;
 }
@@ -59,6 +61,7 @@ export class EmbeddedMediaEngine implements MediaEngine {
       codecs: this.codecs,
       publicAddress: options.publicAddress ?? options.address,
       rateLimitPps: options.rateLimitPps ?? 250,
+      jitterBufferMs: options.jitterBufferMs ?? 60,
       onReleased: (endpoint) => this.forget(endpoint),
     };
   }

@@ -6,6 +6,13 @@
  */
 
 const SEQ_MOD = 0x10000;
+/** What `onPacket` saw: a packet at or ahead of the highest sequence (or a new source / restart). */
+export const SEQ_NEW = 0;
+/** The highest sequence number again. */
+export const SEQ_DUPLICATE = 1;
+/** Behind the highest sequence number (reordered or late; counted as received). */
+export const SEQ_BEHIND = 2;
+export type SeqKind = typeof SEQ_NEW | typeof SEQ_DUPLICATE | typeof SEQ_BEHIND;
 const MAX_DROPOUT = 3000;
 const MAX_MISORDER = 100;
 
@@ -27,9 +34,10 @@ export class ReceiveStats {
 
   /**
    * Counts a packet. `arrivalUnits` is the arrival time in timestamp units (ms × 8 at 8 kHz).
-   * Returns false for a duplicate or a packet too old to use (counted, not played).
+   * Returns SEQ_DUPLICATE for the highest sequence number again and SEQ_BEHIND for a packet
+   * behind it (whether it can still play is the jitter buffer's call; without one it is skipped).
    */
-  onPacket(ssrc: number, seq: number, timestamp: number, arrivalUnits: number): boolean {
+  onPacket(ssrc: number, seq: number, timestamp: number, arrivalUnits: number): SeqKind {
     if (this.ssrc !== ssrc) {
       if (this.ssrc !== undefined) this.lostBefore += this.sourceLost();
       this.ssrc = ssrc;
@@ -42,7 +50,7 @@ export class ReceiveStats {
       this.receivedPrior = 0;
     } else {
       const delta = (seq - this.maxSeq + SEQ_MOD) % SEQ_MOD;
-      if (delta === 0) return false; // duplicate
+      if (delta === 0) return SEQ_DUPLICATE;
       if (delta < MAX_DROPOUT) {
         if (seq < this.maxSeq) this.cycles += SEQ_MOD;
         this.maxSeq = seq;
@@ -56,10 +64,10 @@ export class ReceiveStats {
         this.expectedPrior = 0;
         this.receivedPrior = 0;
       } else {
-        // Late (reordered) packet: it still counts as received, but it is not played.
+        // Reordered or late: it still counts as received.
         this.sourceReceived++;
         this.received++;
-        return false;
+        return SEQ_BEHIND;
       }
     }
     this.sourceReceived++;
@@ -72,7 +80,7 @@ export class ReceiveStats {
       if (d < 0x7fffffff) this.jitter += (d - this.jitter) / 16;
     }
     this.lastTransit = transit;
-    return true;
+    return SEQ_NEW;
   }
 
   get extendedMaxSeq(): number {

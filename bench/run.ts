@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, figures and ratios against baselines measured in the same
- * run; nothing here passes or fails on time. `--quick` for a short run; `--only=store,runtime,sip,media,http,speech`.
+ * run; nothing here passes or fails on time. `--quick` for a short run; `--only=store,runtime,sip,media,jitter,http,speech`.
  */
 import { runStoreBench } from './store-bench.ts';
 import { runRuntimeBench, printTable } from './runtime-bench.ts';
@@ -33,6 +33,10 @@ if (want('http')) {
 if (want('speech')) {
   const { runSpeechBench } = await import('./speech/speech-bench.ts');
   printTable('speech (pocketsphinx streams, flite to first RTP packet)', await runSpeechBench({ quick }));
+}
+if (want('jitter')) {
+  const { runJitterBench, printJitterFigures } = await import('./media/jitter-bench.ts');
+  printJitterFigures(await runJitterBench({ quick }));
 }
 if (want('media')) {
   const { runMediaBench, printSteps } = await import('./media/media-bench.ts');

@@ -20,15 +20,18 @@
  *   the receiver reports DTMF digits on arrival, so they are never delayed by a gap, and they are
  *   not mistaken for lost packets here.
  *
- * Why not werift-rtp's JitterBufferBase (installed): it takes a deserialized RtpPacket (header,
- * payload and extension objects per packet), allocates result arrays and runs Object.values over
- * its buffer on every out-of-order packet, and it closes gaps only when a later packet's RTP
- * timestamp is past its latency — a stream that pauses after a loss keeps its packets — and it
- * does not fill losses. Measured (bench/media/jitter-bench.ts, same run, 5 % reordered, 1 % lost):
- * it costs several times this buffer's work per packet and triggers young-generation GCs where this
- * one triggers none. This one is a ring of 64 slots of preallocated typed arrays: a slot keeps a
- * reference to the datagram's own Buffer (Node allocates one per message anyway), its payload
- * bounds, codec and arrival times; nothing is allocated per packet.
+ * Why not werift-rtp's JitterBufferBase (installed, 0.8.9): it takes a deserialized RtpPacket
+ * (header, payload and extension objects per packet) and allocates result arrays per packet; it
+ * closes a gap only when a later packet's RTP timestamp is past its latency (a stream that pauses
+ * after a loss keeps its packets: there is no clock to tick it), it does not fill losses, and on
+ * each loss its sort walks the 16-bit sequence space from the newest number round the wrap.
+ * Measured by bench/media/jitter-bench.ts (one call's stream through the whole receive path, same
+ * run, 2026-12-06, a loaded 2-core machine): in order, 10 µs per packet and 35 young GCs per
+ * 100,000 packets against about 1 µs and none for the receiver with this buffer on (on/off
+ * 0.7–1.2, within the noise); with 5 % reordered and 1 % lost, about 0.8 ms per packet — tens of
+ * milliseconds of CPU per lost packet. This one is a ring of 64 slots of preallocated typed
+ * arrays: a slot keeps a reference to the datagram's own Buffer (Node allocates one per message
+ * anyway), its payload bounds, codec and arrival times; nothing is allocated per packet.
  */
 import type { AudioCodec } from '../port.ts';
 

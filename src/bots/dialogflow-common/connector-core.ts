@@ -31,7 +31,6 @@ import { readSessionRef, sessionIdOf, type DialogflowSessionRef } from './sessio
 
 export type { DialogflowSessionRef } from './session-ref.ts';
 
-
 export function createDialogflowConnector(
   dialect: DialogflowDialect,
   config: DialogflowCommonConfig,

@@ -38,7 +38,6 @@ export const MAX_POLL_FAILURES = 5;
 /** Longest wait between polls while backing off. */
 export const MAX_POLL_BACKOFF_MS = 30_000;
 
-
 /** How one Direct Line based provider differs from the others. */
 export interface DirectLineFamilySettings extends DirectLineTransportConfig {
   provider: string;

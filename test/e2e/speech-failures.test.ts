@@ -12,17 +12,19 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { sippAvailable } from '../sip/sipp.ts';
 import { ensurePsStream } from '../speech/support/audio.ts';
 import { startGoogleSpeechDouble, type GoogleSpeechDouble } from '../speech/google-double/double.ts';
-import { waitForEvents, waitUntil } from './support/call-harness.ts';
+import { ended as callEnded, launchE2eNode, nextCall, waitForEvents, waitUntil } from './support/call-harness.ts';
+import { startBotbuilderDialectBot } from './support/botbuilder-dialect-bot.ts';
+import { sippAvailable, startSipp } from '../sip/sipp.ts';
 import { callerTurns, callerWav, psStreamPids, speechCall, types } from './support/speech-call.ts';
 import type { DomainEvent } from '../../src/domain/events.ts';
 
+const SCENARIO = new URL('./scenarios/uac-speaks-then-waits-bye.xml', import.meta.url).pathname;
 const GRAMMAR = `#JSGF V1.0;
 grammar bank;
 public <u> = what is my balance | talk to an agent | goodbye | [hello] [i would like to] check my account balance;
@@ -164,6 +166,36 @@ describe('speech engine failures mid-call, end to end (sipp rtp_stream ↔ voxle
       const bye = r.events.find((e) => e.type === 'ByeSent');
       assert.ok(bye?.type === 'ByeSent' && bye.data.trigger === 'playback-finished', JSON.stringify(bye?.data));
       assert.ok(types(r.events).indexOf('ByeSent') > types(r.events).lastIndexOf('PlaybackFinished'));
+    });
+
+    it('double: with a real Bot Framework bot (botbuilder), the failed prompt reaches the bot as an event activity speechSynthesisFailed ', async () => {
+      const wav = callerWav(dir, 'tts-bf', undefined, 0, 8000);
+      const bot = await startBotbuilderDialectBot({ sessionParams: {}, say: 'Your balance is twenty dollars.' });
+      const node = await launchE2eNode(
+        { provider: 'bot-framework', botUrl: bot.url },
+        { speech: { synthesizer: 'google', google: { apiEndpoint: '127.0.0.1', port: d.port, insecure: true, timeoutMs: 1500 }, bots: { bot: { grammar: GRAMMAR } } } },
+      );
+      const id = nextCall(node);
+      try {
+        d.nextTts = { error: { code: grpc.status.INTERNAL, details: 'synthesis backend exploded' } };
+        const sipp = await startSipp({ scenario: readFileSync(SCENARIO, 'utf8').replaceAll('[audio]', wav), remote: node.sipAddr, timeoutMs: 40_000 });
+        const notices = () => bot.received.filter((a) => a.type === 'event' && a.name === 'speechSynthesisFailed');
+        await waitUntil(() => notices().length > 0, 'the bot to receive speechSynthesisFailed', 15_000);
+        await node.runtime.actor(id()!)!.submit([{ type: 'OperatorHangupRequested', data: { reason: 'test over', operator: 'test' } }]);
+        const events = await callEnded(node, id, 20_000);
+        assert.equal((await sipp.done).code, 0);
+        assert.deepEqual(bot.turnErrors, []);
+        const failed = events.find((e) => e.type === 'PlaybackFinished');
+        const started = events.find((e) => e.type === 'PlaybackStarted');
+        assert.ok(failed?.type === 'PlaybackFinished' && failed.data.outcome === 'failed' && started?.type === 'PlaybackStarted', JSON.stringify(failed?.data));
+        assert.equal(failed.data.activityId, started.data.activityId, 'the outcome names the activity its prompt came from (none: botbuilder sends no activity id)');
+        assert.equal(notices().length, 1);
+        assert.deepEqual(notices()[0]!.value, { status: 'failed', reasonCode: 'error', reason: 'speech synthesis failed', ...(started.data.activityId !== undefined ? { activityId: started.data.activityId } : {}) });
+        assert.equal(notices()[0]!.channelId !== undefined && notices()[0]!.conversation.id !== undefined, true, 'a channel activity of the call\'s conversation');
+      } finally {
+        await node.dispose();
+        await bot.close();
+      }
     });
 
     it('double: a bot that answers every speechSynthesisFailed with another message while synthesis keeps failing is told 3 times, not more: no loop, the call goes on until it is ended', async () => {

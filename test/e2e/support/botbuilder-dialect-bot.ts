@@ -19,6 +19,8 @@ export interface BotbuilderPlan {
   sessionParams: Record<string, unknown>;
   /** When set, then sent as the spec's `hangup` event with `channelData.activityParams`. */
   hangup?: Record<string, unknown>;
+  /** When set, a message with this text, sent after the config event (before any hangup). */
+  say?: string;
 }
 
 export interface BotbuilderDialectBot {
@@ -41,6 +43,7 @@ class PlannedBot extends ActivityHandler {
       if ((context.activity.membersAdded ?? []).some((m) => m.id !== botId)) {
         const p = plan();
         await context.sendActivity({ type: 'event', name: 'config', channelData: { sessionParams: p.sessionParams } });
+        if (p.say) await context.sendActivity({ type: 'message', text: p.say });
         if (p.hangup) await context.sendActivity({ type: 'event', name: 'hangup', channelData: { activityParams: p.hangup } });
       }
       await next();

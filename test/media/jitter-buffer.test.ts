@@ -234,6 +234,24 @@ test('a jump further than the ring restarts play-out without filling the jump', 
   assert.deepEqual(jb(r), { reordered: 0, concealed: 0, lateDropped: 0, duplicates: 0, resyncs: 1 });
 });
 
+test('a restart of the numbers further back than the ring (same SSRC) is a jump too, confirmed by a second packet, even reordered; a lone stray far away is dropped and play-out goes on', () => {
+  const r = rig();
+  r.audio(30000);
+  r.audio(30001);
+  r.audio(1001); // the sender restarted its numbers lower; its first two packets arrive swapped
+  r.audio(1000);
+  r.audio(1002);
+  assert.deepEqual(r.seqs(), [30000, 30001, 1000, 1001, 1002]);
+  assert.equal(jb(r).resyncs, 1);
+  r.audio(40000); // one stray far ahead
+  r.audio(1003);
+  r.audio(1004);
+  assert.deepEqual(r.seqs().slice(-2), [1003, 1004], 'the stray did not move play-out');
+  assert.equal(jb(r).lateDropped, 1);
+  assert.equal(jb(r).resyncs, 1);
+  assert.equal(r.ticksAsked, 0, 'nothing was held waiting');
+});
+
 test('unlatch (the media moved) and flush (hold, resume) play what is held and start afresh', () => {
   const r = rig();
   r.audio(1);

@@ -14,8 +14,10 @@
  *   one and still played in order is counted as reordered.
  * - Sequence numbers are unwrapped against the play-out point (16-bit serial arithmetic), so the
  *   wrap at 65535 is just the next number. A jump further than the ring (64 packets, 1.28 s of
- *   20 ms packets) is a discontinuity, not a loss: what is held plays and play-out restarts at the
- *   new packet, without filling. An SSRC change, a moved media address and hold/resume `flush`.
+ *   20 ms packets), ahead or behind, is a discontinuity, not a loss: once a second packet comes out
+ *   there within 8 numbers of the first, what is held plays and play-out restarts at the lower,
+ *   without filling (a lone packet out there is dropped as late). An SSRC change, a moved media
+ *   address and hold/resume `flush`.
  * - Events (telephone-event, comfort noise) take their sequence number's turn but carry no audio:
  *   the receiver reports DTMF digits on arrival, so they are never delayed by a gap, and they are
  *   not mistaken for lost packets here.
@@ -43,6 +45,8 @@ const PLAYED = 2;
 const CONCEALED = 3;
 /** Samples of one 20 ms packet at 8 kHz: the fill of a loss before any audio packet was played. */
 const DEFAULT_SAMPLES = 160;
+/** Two packets this close to each other, both out beyond the ring, confirm a jump of the sequence. */
+const JUMP_CONFIRM = 8;
 
 export interface PlayoutSink {
   /** The packet `seq` plays now. `codec` undefined: an event (no audio). `at`: its arrival on the injected clock. */
@@ -82,6 +86,13 @@ export class JitterBuffer {
   private held = 0;
   /** Samples of the last audio packet played (a loss is filled with as many); 0 after an event. */
   private lastSamples = DEFAULT_SAMPLES;
+  /** A packet far outside the ring, set aside until the next one says whether the numbers jumped. */
+  private aside: Buffer | undefined;
+  private asideSeq = 0;
+  private asideOffset = 0;
+  private asideLength = 0;
+  private asideCodec: AudioCodec | undefined;
+  private asideAt = 0;
 
   constructor(
     /** How long a packet after a gap may wait for the missing one (ms). */
@@ -105,19 +116,16 @@ export class JitterBuffer {
       this.next = seq;
       this.highest = seq;
     }
-    let d = ((seq - this.next) << 16) >> 16; // signed 16-bit distance from the play-out point
-    if (d >= SIZE) {
-      this.flush(); // a jump, not a loss: play what is held, restart at this packet
-      this.stats.resyncs++;
-      this.started = true;
-      this.next = seq;
-      this.highest = seq;
-      d = 0;
+    const d = ((seq - this.next) << 16) >> 16; // signed 16-bit distance from the play-out point
+    if (d >= SIZE || d < -SIZE) return this.jump(seq, buf, offset, length, codec, at, nowMs);
+    if (this.aside) {
+      this.aside = undefined; // the packet set aside was a stray: the stream went on where it was
+      this.stats.lateDropped++;
     }
     const ext = this.next + d;
     const i = ext & MASK;
     if (d < 0) {
-      if (d >= -SIZE && this.seqOf[i] === ext && this.state[i] === PLAYED) this.stats.duplicates++;
+      if (this.seqOf[i] === ext && this.state[i] === PLAYED) this.stats.duplicates++;
       else this.stats.lateDropped++;
       return this.held > 0;
     }
@@ -140,6 +148,39 @@ export class JitterBuffer {
     return this.held > 0;
   }
 
+  /**
+   * A packet further from the play-out point than the ring, ahead or behind: the sender's numbers
+   * jumped (a restart, a long outage) or one stray or very late packet came. The first such packet
+   * is set aside (its fields, no copy); when the next one follows it in sequence, the jump is real:
+   * what is held plays, and play-out restarts at the one set aside. Otherwise it is dropped as late.
+   */
+  private jump(seq: number, buf: Buffer, offset: number, length: number, codec: AudioCodec | undefined, at: number, nowMs: number): boolean {
+    const a = this.aside;
+    const diff = a === undefined ? 0 : ((seq - this.asideSeq) << 16) >> 16;
+    if (a !== undefined && diff === 0) {
+      this.stats.duplicates++;
+      return this.held > 0;
+    }
+    if (a === undefined || diff > JUMP_CONFIRM || diff < -JUMP_CONFIRM) {
+      if (a !== undefined) this.stats.lateDropped++;
+      this.aside = buf;
+      this.asideSeq = seq;
+      this.asideOffset = offset;
+      this.asideLength = length;
+      this.asideCodec = codec;
+      this.asideAt = at;
+      return this.held > 0;
+    }
+    this.aside = undefined;
+    this.flush();
+    this.stats.resyncs++;
+    // Play-out restarts at the lower of the two; the other is ordinary (next, or held behind a gap).
+    const [s1, b1, o1, l1, c1, t1] = diff > 0 ? [this.asideSeq, a, this.asideOffset, this.asideLength, this.asideCodec, this.asideAt] as const : [seq, buf, offset, length, codec, at] as const;
+    const [s2, b2, o2, l2, c2, t2] = diff > 0 ? [seq, buf, offset, length, codec, at] as const : [this.asideSeq, a, this.asideOffset, this.asideLength, this.asideCodec, this.asideAt] as const;
+    this.push(s1, b1, o1, l1, c1, t1, nowMs);
+    return this.push(s2, b2, o2, l2, c2, t2, nowMs);
+  }
+
   /** The pacer's tick: closes gaps whose wait is over. Returns true while packets are held. */
   tick(nowMs: number): boolean {
     if (this.held > 0) this.drain(nowMs, false);
@@ -156,6 +197,7 @@ export class JitterBuffer {
   reset(): void {
     this.state.fill(EMPTY);
     this.bufs.fill(undefined);
+    this.aside = undefined;
     this.held = 0;
     this.started = false;
     this.lastSamples = DEFAULT_SAMPLES;

@@ -9,15 +9,16 @@
  * not counted), through the real RtpReceiver (rate limit, header, latch, stats, buffer, G.711
  * decode into a 20 ms frame for a listener) on a simulated clock advancing 20 ms per packet and
  * ticked like the pacer. Two streams: clean (in order) and rough (every 20th pair swapped, 1 %
- * lost). Per variant: ns per packet (best of 5), young-generation GCs per 100,000 packets and
- * heap growth per packet over a run without GC (none and 0 mean nothing is allocated per packet).
+ * lost). Per variant: ns per packet (best of 5, the variants' runs interleaved) and bytes
+ * allocated per packet (V8's sampling heap profiler, collected objects included).
  * werift-rtp on the rough stream runs over its first 2,000 packets only: it spends about 1 ms per
  * packet there (on each loss it walks the 16-bit sequence space, see jitter-buffer.ts).
  *
  * Run: node --import tsx bench/media/jitter-bench.ts [--quick]
  */
 import { pathToFileURL } from 'node:url';
-import { PerformanceObserver, constants as perfConstants, performance } from 'node:perf_hooks';
+import { Session } from 'node:inspector/promises';
+import { performance } from 'node:perf_hooks';
 import { RtpPacket } from 'werift-rtp';
 import { JitterBufferBase } from 'werift-rtp/extra';
 import { RtpReceiver } from '../../src/media/embedded/rtp-receiver.ts';
@@ -35,38 +36,55 @@ function stream(count: number, rough: boolean): Buffer[] {
   });
 }
 
-let minorGcs = 0;
-const gcObserver = new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) minorGcs++;
-});
-
 interface Figure {
   nsPerPacket: number;
-  minorGcsPer100k: number;
-  /** Heap growth per packet over a run in which no GC ran (NaN when every run had one). */
-  heapBytesPerPacket: number;
 }
 
-async function measure(packets: Buffer[], runs: number, make: () => (buf: Buffer, nowMs: number) => void): Promise<Figure> {
-  let best = Infinity;
-  let gcs = Infinity;
-  let heap = NaN;
+async function once(packets: Buffer[], make: () => (buf: Buffer, nowMs: number) => void): Promise<Figure> {
+  const feed = make();
+  await new Promise((resolve) => setImmediate(resolve));
+  let now = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < packets.length; i++) feed(packets[i]!, (now += 20));
+  return { nsPerPacket: ((performance.now() - t0) * 1e6) / packets.length };
+}
+
+/** Best of `runs` per variant, the variants' runs interleaved so that a busy moment of the machine hits them alike. */
+async function measure(packets: Buffer[], runs: number, variants: (() => (buf: Buffer, nowMs: number) => void)[]): Promise<Figure[]> {
+  const best: Figure[] = variants.map(() => ({ nsPerPacket: Infinity }));
   for (let r = 0; r < runs; r++) {
-    const feed = make();
-    await new Promise((resolve) => setImmediate(resolve)); // let the observer deliver earlier GCs
-    const before = minorGcs;
-    let now = 0;
-    const heapBefore = process.memoryUsage().heapUsed;
-    const t0 = performance.now();
-    for (const p of packets) feed(p, (now += 20));
-    const ns = ((performance.now() - t0) * 1e6) / packets.length;
-    const grown = process.memoryUsage().heapUsed - heapBefore;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    best = Math.min(best, ns);
-    if (minorGcs === before) heap = Math.min(Number.isNaN(heap) ? Infinity : heap, Math.max(0, grown) / packets.length);
-    gcs = Math.min(gcs, ((minorGcs - before) * 100_000) / packets.length);
+    for (let v = 0; v < variants.length; v++) best[v]!.nsPerPacket = Math.min(best[v]!.nsPerPacket, (await once(packets, variants[v]!)).nsPerPacket);
   }
-  return { nsPerPacket: best, minorGcsPer100k: gcs, heapBytesPerPacket: heap };
+  return best;
+}
+
+interface SamplingNode {
+  selfSize: number;
+  children: SamplingNode[];
+}
+
+/**
+ * Bytes allocated per packet, from V8's sampling heap profiler (every ~128 bytes allocated is
+ * sampled, objects a GC collected included), over one pass of a fresh instance after a warm-up pass: what the young
+ * generation has to collect, whatever the GC did meanwhile.
+ */
+async function allocatedPerPacket(packets: Buffer[], make: () => (buf: Buffer, nowMs: number) => void): Promise<number> {
+  let feed = make();
+  let now = 0;
+  for (let i = 0; i < packets.length; i++) feed(packets[i]!, (now += 20)); // warm-up (the code, not the instance)
+  feed = make();
+  now = 0;
+  const session = new Session();
+  session.connect();
+  try {
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    for (let i = 0; i < packets.length; i++) feed(packets[i]!, (now += 20));
+    const { profile } = (await session.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: SamplingNode } };
+    const total = (n: SamplingNode): number => n.selfSize + n.children.reduce((sum, c) => sum + total(c), 0);
+    return total(profile.head) / packets.length;
+  } finally {
+    session.disconnect();
+  }
 }
 
 function receiver(jitterBufferMs: number): (buf: Buffer, nowMs: number) => void {
@@ -113,29 +131,22 @@ function werift(): (buf: Buffer, nowMs: number) => void {
 export async function runJitterBench(options: { quick?: boolean } = {}): Promise<Record<string, number | string>> {
   const count = options.quick ? 50_000 : 200_000;
   const runs = options.quick ? 3 : 5;
-  gcObserver.observe({ entryTypes: ['gc'] });
   const out: Record<string, number | string> = {};
-  try {
-    for (const rough of [false, true]) {
-      const packets = stream(count, rough);
-      const name = rough ? 'rough (5 % reordered, 1 % lost)' : 'clean';
-      await measure(packets, 1, () => receiver(0)); // warm-up, both variants
-      await measure(packets, 1, () => receiver(60));
-      const off = await measure(packets, runs, () => receiver(0));
-      const on = await measure(packets, runs, () => receiver(60));
-      // werift-rtp's buffer spends ~1 ms per packet on the rough stream (see jitter-buffer.ts): a short prefix of it, once.
-      const lib = rough ? await measure(packets.slice(0, 2000), 1, werift) : await measure(packets, runs, werift);
-      out[`${name}: ns/packet, buffer off`] = round(off.nsPerPacket);
-      out[`${name}: ns/packet, buffer on (60 ms)`] = round(on.nsPerPacket);
-      out[`${name}: ratio on / off`] = round(on.nsPerPacket / off.nsPerPacket, 2);
-      out[`${name}: ns/packet, werift-rtp JitterBufferBase + deserialize`] = round(lib.nsPerPacket);
-      out[`${name}: ratio werift-rtp / buffer on`] = round(lib.nsPerPacket / on.nsPerPacket, 2);
-      out[`${name}: young GCs per 100k packets, off / on / werift-rtp`] = `${round(off.minorGcsPer100k, 1)} / ${round(on.minorGcsPer100k, 1)} / ${round(lib.minorGcsPer100k, 1)}`;
-      const b = (f: Figure) => (Number.isNaN(f.heapBytesPerPacket) ? 'n/a (GC ran)' : String(round(f.heapBytesPerPacket, 1)));
-      out[`${name}: heap bytes per packet, off / on / werift-rtp`] = `${b(off)} / ${b(on)} / ${b(lib)}`;
-    }
-  } finally {
-    gcObserver.disconnect();
+  for (const rough of [false, true]) {
+    const packets = stream(count, rough);
+    const name = rough ? 'rough (5 % reordered, 1 % lost)' : 'clean';
+    await measure(packets, 1, [() => receiver(0), () => receiver(60)]); // warm-up
+    const [off, on] = (await measure(packets, runs, [() => receiver(0), () => receiver(60)])) as [Figure, Figure];
+    // werift-rtp's buffer spends ~1 ms per packet on the rough stream (see jitter-buffer.ts): a short prefix of it, once.
+    const libPackets = rough ? packets.slice(0, 2000) : packets;
+    const [lib] = (await measure(libPackets, rough ? 1 : runs, [werift])) as [Figure];
+    out[`${name}: ns/packet, buffer off`] = round(off.nsPerPacket);
+    out[`${name}: ns/packet, buffer on (60 ms)`] = round(on.nsPerPacket);
+    out[`${name}: ratio on / off`] = round(on.nsPerPacket / off.nsPerPacket, 2);
+    out[`${name}: ns/packet, werift-rtp JitterBufferBase + deserialize`] = round(lib.nsPerPacket);
+    out[`${name}: ratio werift-rtp / buffer on`] = round(lib.nsPerPacket / on.nsPerPacket, 2);
+    const [aOff, aOn, aLib] = [await allocatedPerPacket(packets, () => receiver(0)), await allocatedPerPacket(packets, () => receiver(60)), await allocatedPerPacket(libPackets, werift)];
+    out[`${name}: bytes allocated per packet, off / on / werift-rtp`] = `${round(aOff, 1)} / ${round(aOn, 1)} / ${round(aLib)}`;
   }
   return out;
 }

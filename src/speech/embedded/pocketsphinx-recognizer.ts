@@ -2,8 +2,9 @@
  * The embedded recognizer: one `ps-stream` process (native/ps-stream.c on libpocketsphinx) per
  * recognition stream. A process keeps a crash or a hang of the engine away from the node: when it
  * dies, stalls (no progress through the audio it was given for `stallMs`) or does not start in time,
- * it is killed and the stream reports one `error` event, so any STT wait ends at once and the call
- * goes on without recognition.
+ * it is killed and the stream reports one `error` event, so any STT wait ends at once; the call's
+ * pipeline then starts a new stream (a new process) or goes on without recognition
+ * (src/speech/pipeline/call-recognition.ts).
  *
  * Audio goes in as 8 kHz PCM (the helper upsamples and adds the noise floor the 16 kHz model
  * needs); a grammar (JSGF text, or one made from `hints`) goes in on stdin before the audio, so

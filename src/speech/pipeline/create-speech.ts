@@ -2,7 +2,7 @@
  * Builds the node's speech pipeline from config: the embedded engines (pocketsphinx helper,
  * flite) or Google's, or none. When the embedded recognizer is not installed (helper not built,
  * model missing) the node logs the VOX_SPEECH_ENGINE error saying how to fix it and runs its calls
- * without recognition, the same policy as a recognizer failing mid-call.
+ * without recognition, as a call does once its recognizer restarts are used up.
  */
 import { isVoxError } from '../../domain/errors.ts';
 import type { SpeechConfig } from '../../config/speech-config.ts';

@@ -5,6 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { SimulatedClock } from '../../src/domain/clock.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { CallRecognition, type PlannedRestart } from '../../src/speech/pipeline/call-recognition.ts';
@@ -185,5 +186,55 @@ describe('call recognition restarts (simulated clock, scripted recognizer)', () 
     assert.equal(recognizer.streams.length, 1);
     assert.deepEqual(facts.slice(1), ['failed:VOX_SPEECH_ENGINE:restart 2/2 in 200', 'failed:VOX_SPEECH_ENGINE:for good']);
     assert.equal(r.live, false);
+  });
+
+  it('property: under any interleaving of failures, late events, audio, hold and time, at most `restarts` restarts happen, each at failure + backoff × 2^(n-1); only the current stream\'s events pass; after the last failure no stream opens', () => {
+    type Op = { k: 'fail' } | { k: 'say' } | { k: 'late' } | { k: 'hold'; held: boolean } | { k: 'wait'; ms: number };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.constant<Op>({ k: 'fail' }),
+      fc.constant<Op>({ k: 'say' }),
+      fc.constant<Op>({ k: 'late' }),
+      fc.boolean().map((held): Op => ({ k: 'hold', held })),
+      fc.integer({ min: 0, max: 3000 }).map((ms): Op => ({ k: 'wait', ms })),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 1000 }), fc.array(op, { maxLength: 40 }), (restarts, backoffMs, ops) => {
+        const { clock, recognizer, facts, r, fail } = setup(restarts, backoffMs);
+        const opened: number[] = [];
+        const start = recognizer.start.bind(recognizer);
+        recognizer.start = (...a) => {
+          opened.push(clock.now());
+          return start(...a);
+        };
+        r.start(false);
+        const failedAt: number[] = [];
+        let held = false;
+        for (const o of ops) {
+          const current = recognizer.streams.at(-1)!;
+          const isCurrent = r.live && opened.length === recognizer.streams.length && failedAt.length < opened.length;
+          if (o.k === 'fail' && isCurrent) {
+            failedAt.push(clock.now());
+            fail(current);
+          } else if (o.k === 'say' && isCurrent) current.emit({ type: 'final', text: `s${recognizer.streams.length}`, confidence: 1, language: 'en-US', at: clock.now() });
+          else if (o.k === 'late' && recognizer.streams.length > 1) recognizer.streams[0]!.emit({ type: 'final', text: 'late', confidence: 1, language: 'en-US', at: clock.now() });
+          else if (o.k === 'hold') {
+            held = o.held;
+            if (held) r.pause();
+            else r.resume();
+          } else if (o.k === 'wait') clock.advance(o.ms);
+          // a stream opened while held starts paused
+          if (recognizer.streams.length > 0 && failedAt.length < opened.length) assert.equal(recognizer.streams.at(-1)!.paused, held);
+        }
+        const restartsDone = opened.length - 1;
+        assert.ok(restartsDone <= restarts, `${restartsDone} restarts for ${restarts}`);
+        for (let n = 1; n <= restartsDone; n++) assert.equal(opened[n], failedAt[n - 1]! + backoffMs * 2 ** (n - 1), `restart ${n}`);
+        if (failedAt.length > restarts) assert.equal(r.live, false);
+        assert.ok(!facts.includes('final:late'), 'no event of a dead stream');
+        const failures = facts.filter((f) => f.startsWith('failed:'));
+        assert.equal(failures.length, failedAt.length);
+        assert.equal(failures.filter((f) => f.endsWith(':for good')).length, failedAt.length > restarts ? 1 : 0);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

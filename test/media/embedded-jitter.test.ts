@@ -82,3 +82,39 @@ test('real sockets: a shuffled stream with a loss, a duplicate and a late packet
     await e.stop();
   }
 });
+
+test('real sockets: a DTMF digit is reported on arrival while audio waits behind a lost packet, once, and its packets are not taken for losses', async () => {
+  const min = 20000 + 2 * Math.floor(Math.random() * 15000);
+  const e = new EmbeddedMediaEngine({ address: '127.0.0.1', portRange: { min, max: min + 7 }, jitterBufferMs: 500 });
+  await e.start();
+  const peer = dgram.createSocket('udp4');
+  await new Promise<void>((r) => peer.bind(0, '127.0.0.1', r));
+  try {
+    const ep = await e.answer('jb2', offer(peer.address().port));
+    const frames: number[] = [];
+    ep.onAudio((f) => frames.push(f.seq));
+    const digits: { digit: string; concealedThen: number; framesThen: number }[] = [];
+    ep.onDtmf((d) => digits.push({ digit: d.digit, concealedThen: ep.stats().jitterBuffer!.concealed, framesThen: frames.length }));
+    const send = (buf: Buffer) => peer.send(buf, ep.info!.local.port, '127.0.0.1');
+    const event = (seq: number, end: boolean) => {
+      const buf = Buffer.alloc(16);
+      writeRtpHeader(buf, false, 101, seq, 960, 0xfeed);
+      buf.set([9, end ? 0x8a : 0x0a, 0x03, 0x20], 12);
+      return buf;
+    };
+    send(packet(1));
+    send(packet(2));
+    // 3 is lost; the caller presses 9 (events 4-10, the first end packet before the others), audio resumes at 11.
+    for (const [seq, end] of [[4, false], [5, false], [8, true], [6, false], [7, false], [9, true], [10, true]] as const) send(event(seq, end));
+    send(packet(11));
+    await until(() => frames.length >= 4, () => `frames ${frames.join(' ')}, ${JSON.stringify(ep.stats())}`);
+    assert.deepEqual(digits.map((d) => d.digit), ['9']);
+    assert.equal(digits[0]!.concealedThen, 0, 'the digit came before the gap was given up on');
+    assert.equal(digits[0]!.framesThen, 2, 'only the frames before the gap had played');
+    assert.deepEqual(frames, [1, 2, 3, 11], 'the lost packet filled, the events carry no audio');
+    assert.equal(ep.stats().jitterBuffer!.concealed, 1, 'only 3 was lost');
+  } finally {
+    peer.close();
+    await e.stop();
+  }
+});

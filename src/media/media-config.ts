@@ -68,7 +68,7 @@ export function parseMediaConfig(input: unknown): MediaConfig {
     portRange: { min, max },
     codecs,
     rateLimitPps: intKey(o, 'rateLimitPps', 'media', MEDIA_DEFAULTS.rateLimitPps, 60, 100_000),
-    jitterBufferMs: intKey(o, 'jitterBufferMs', 'media', MEDIA_DEFAULTS.jitterBufferMs, 0, 500),
+    jitterBufferMs: intKey(o, 'jitterBufferMs', 'media', MEDIA_DEFAULTS.jitterBufferMs, 0, 300),
   };
   const pub = ipKey(o, 'publicAddress');
   if (pub !== undefined) out.publicAddress = pub;

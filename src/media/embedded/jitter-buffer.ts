@@ -13,7 +13,7 @@
  *   already held or played is a duplicate: counted, dropped. A packet that arrived after a higher
  *   one and still played in order is counted as reordered.
  * - Sequence numbers are unwrapped against the play-out point (16-bit serial arithmetic), so the
- *   wrap at 65535 is just the next number. A jump further than the ring (64 packets, 1.28 s of
+ *   wrap at 65535 is just the next number. A jump further than the ring (32 packets, 640 ms of
  *   20 ms packets), ahead or behind, is a discontinuity, not a loss: once a second packet comes out
  *   there within 8 numbers of the first, what is held plays and play-out restarts at the lower,
  *   without filling (a lone packet out there is dropped as late). An SSRC change, a moved media
@@ -30,15 +30,16 @@
  * Measured by bench/media/jitter-bench.ts (one call's stream through the whole receive path, same
  * run, 2026-12-06, a shared 2-core machine): in order, werift-rtp's buffer with its parsing takes
  * ~5 µs and allocates ~5.8 KB per packet, against ~0.4–0.5 µs and ~1 byte (the profiler's
- * sampling: nothing per packet) for the whole receiver with this buffer on (on/off 1.1–1.3);
+ * sampling: nothing per packet) for the whole receiver with this buffer on (on/off 0.9–1.3);
  * with 5 % reordered and 1 % lost it takes ~0.4 ms and 1.4 MB per packet (each loss walks the
- * sequence space, Object.values at each step). This one is a ring of 64 slots of preallocated
+ * sequence space, Object.values at each step). This one is a ring of 32 slots of preallocated
  * typed arrays: a slot keeps a reference to the datagram's own Buffer (Node allocates one per message
- * anyway), its payload bounds, codec and arrival times; nothing is allocated per packet.
+ * anyway), its payload bounds, codec and arrival times; nothing is allocated per packet, and a
+ * call's buffer holds about 3 KB (heap and typed arrays' backing stores).
  */
 import type { AudioCodec } from '../port.ts';
 
-const SIZE = 64;
+const SIZE = 32;
 const MASK = SIZE - 1;
 const EMPTY = 0;
 const HELD = 1;
@@ -77,8 +78,9 @@ export class JitterBuffer {
   private readonly at = new Float64Array(SIZE);
   private readonly offset = new Int32Array(SIZE);
   private readonly length = new Int32Array(SIZE);
+  /** 0: no audio (an event), 1: PCMU, 2: PCMA. */
+  private readonly codecs = new Uint8Array(SIZE);
   private readonly bufs: (Buffer | undefined)[] = new Array<Buffer | undefined>(SIZE).fill(undefined);
-  private readonly codecs: (AudioCodec | undefined)[] = new Array<AudioCodec | undefined>(SIZE).fill(undefined);
   private started = false;
   /** Unwrapped sequence number of the next packet to play. */
   private next = 0;
@@ -141,7 +143,7 @@ export class JitterBuffer {
     this.bufs[i] = buf;
     this.offset[i] = offset;
     this.length[i] = length;
-    this.codecs[i] = codec;
+    this.codecs[i] = codec === undefined ? 0 : codec === 'PCMU' ? 1 : 2;
     this.mono[i] = nowMs;
     this.at[i] = at;
     this.held++;
@@ -229,7 +231,8 @@ export class JitterBuffer {
 
   private play(i: number, ext: number): void {
     const buf = this.bufs[i]!;
-    const codec = this.codecs[i];
+    const code = this.codecs[i]!;
+    const codec: AudioCodec | undefined = code === 0 ? undefined : code === 1 ? 'PCMU' : 'PCMA';
     this.state[i] = PLAYED;
     this.bufs[i] = undefined;
     this.held--;

@@ -198,11 +198,14 @@ export async function runNodeStep(o: NodeStepOptions): Promise<NodeStepResult> {
   const config = parseConfig({
     nodeId: 'bench',
     store: { kind: 'sqlite', path: join(dir, 'calls.db') },
-    sip: { host: '127.0.0.1', port: 0, ...(o.t1Ms ? { t1Ms: o.t1Ms } : {}) },
+    // No in-dialog OPTIONS keepalive: the sipp scenario does not answer them (calls held past 30 s failed).
+    sip: { host: '127.0.0.1', port: 0, dialogKeepaliveMs: 0, ...(o.t1Ms ? { t1Ms: o.t1Ms } : {}) },
     http: { enabled: false },
     // Signaling only, as the kamailio baseline: no media leg, no recognizer process per call.
     media: { engine: 'none' },
     speech: { recognizer: 'none', synthesizer: 'none' },
+    // Capacity is what is measured: the admission limits (1,000 calls, 100 new calls/s by default) off.
+    admission: { maxConcurrentCalls: 0, maxCallsPerSecond: 0 },
     log: { level: 'error' },
     notifier: { attempts: 3, backoffMs: 100, maxBackoffMs: 1000 },
     bots: [benchBot(o.talkMs, o.rate)],

@@ -56,24 +56,15 @@ export class PortPool {
   }
 
   async acquire(): Promise<PortPair> {
-    const type = isIPv6(this.address) ? 'udp6' : 'udp4';
     const start = this.cursor;
     for (let step = 0; step < this.pairs && this.inUse.size < this.pairs; step++) {
       const index = (start + step) % this.pairs;
       const port = this.first + 2 * index;
       if (this.inUse.has(port)) continue;
       this.cursor = (index + 1) % this.pairs;
-      this.inUse.add(port);
-      const rtp = dgram.createSocket({ type });
-      const rtcp = dgram.createSocket({ type });
       try {
-        await bind(rtp, port, this.address);
-        await bind(rtcp, port + 1, this.address);
-        return { port, rtp, rtcp };
+        return await this.bindPair(port);
       } catch (err) {
-        closeQuietly(rtp);
-        closeQuietly(rtcp);
-        this.inUse.delete(port);
         const code = (err as NodeJS.ErrnoException).code;
         if (code !== 'EADDRINUSE' && code !== 'EACCES') {
           throw new VoxError(ErrorCodes.MEDIA_ENGINE, `could not bind RTP on ${this.address}:${port}: ${(err as Error).message}`, { port });
@@ -95,6 +86,15 @@ export class PortPool {
     const index = (port - this.first) / 2;
     if (!Number.isInteger(index) || index < 0 || index >= this.pairs) throw new VoxError(ErrorCodes.MEDIA_ENGINE, `port ${port} is not an RTP port of this engine's range`, { port });
     if (this.inUse.has(port)) throw new VoxError(ErrorCodes.MEDIA_ENGINE, `RTP port ${port} is already held by another call on this engine`, { port });
+    try {
+      return await this.bindPair(port);
+    } catch (err) {
+      throw new VoxError(ErrorCodes.MEDIA_ENGINE, `could not bind RTP/RTCP on ${this.address}:${port}/${port + 1} again: ${(err as Error).message}`, { port, code: (err as NodeJS.ErrnoException).code });
+    }
+  }
+
+  /** Binds RTP on `port` and RTCP on `port + 1`, marked used; on failure nothing stays open or marked (the bind error is thrown). */
+  private async bindPair(port: number): Promise<PortPair> {
     this.inUse.add(port);
     const type = isIPv6(this.address) ? 'udp6' : 'udp4';
     const rtp = dgram.createSocket({ type });
@@ -107,7 +107,7 @@ export class PortPool {
       closeQuietly(rtp);
       closeQuietly(rtcp);
       this.inUse.delete(port);
-      throw new VoxError(ErrorCodes.MEDIA_ENGINE, `could not bind RTP/RTCP on ${this.address}:${port}/${port + 1} again: ${(err as Error).message}`, { port, code: (err as NodeJS.ErrnoException).code });
+      throw err;
     }
   }
 

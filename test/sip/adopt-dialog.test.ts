@@ -13,7 +13,7 @@ import { ErrorCodes, isVoxError } from '../../src/domain/errors.ts';
 import type { SipDialogState } from '../../src/domain/sip-dialog.ts';
 import { BYE_CSEQ_OFFSET } from '../../src/sip/embedded/dialog.ts';
 import { fillScenario, headerValues, sippAvailable, sippDistinctRequests, startSipp } from './sipp.ts';
-import { RawPeer, RecordingEvents, header, headers, inDialog, respond, sleep, startAdapter, tagOf, waitForLog } from './helpers.ts';
+import { RawPeer, RecordingEvents, header, headers, inDialog, inviteFrom, respond, sleep, startAdapter, tagOf, waitForLog } from './helpers.ts';
 
 const skip = sippAvailable() ? false : 'sipp is not installed';
 
@@ -168,14 +168,7 @@ test('a node restarted on the same address re-sends the BYE it sent before it di
   const peer = await RawPeer.open();
   let again: Awaited<ReturnType<typeof startAdapter>> | undefined;
   try {
-    await peer.send(
-      [
-        `INVITE sip:bot@127.0.0.1:${a.port} SIP/2.0`, `Via: SIP/2.0/UDP ${peer.host}:${peer.port};branch=z9hG4bKinv1`, 'Max-Forwards: 70',
-        `From: <sip:peer@${peer.host}>;tag=peertag`, `To: <sip:bot@127.0.0.1>`, 'Call-ID: restart-1@test', 'CSeq: 1 INVITE',
-        `Contact: <sip:peer@${peer.host}:${peer.port}>`, 'Content-Length: 0', '', '',
-      ].join('\r\n'),
-      a.port,
-    );
+    await peer.send(inviteFrom(peer, a.port, { callId: 'restart-1@test', sdp: null }), a.port);
     await events.waitFor((e) => e.some((x) => x.type === 'offered'), 3_000, 'offered');
     const callId = events.of('offered')[0]!.offer.callId;
     void a.adapter.answer(callId);

@@ -6,15 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/config/config.ts';
 import { isVoxError } from '../../src/domain/errors.ts';
-import { RawPeer, RecordingEvents, header, startAdapter } from './helpers.ts';
+import { RawPeer, RecordingEvents, header, inviteFrom, startAdapter } from './helpers.ts';
 
-function invite(peer: RawPeer, port: number, callId: string): string {
-  return [
-    `INVITE sip:bot@127.0.0.1:${port} SIP/2.0`, `Via: SIP/2.0/UDP ${peer.host}:${peer.port};branch=z9hG4bKtrace1`, 'Max-Forwards: 70',
-    `From: <sip:peer@${peer.host}>;tag=peertag`, 'To: <sip:bot@127.0.0.1>', `Call-ID: ${callId}`, 'CSeq: 1 INVITE',
-    `Contact: <sip:peer@${peer.host}:${peer.port}>`, 'Content-Length: 0', '', '',
-  ].join('\r\n');
-}
+const invite = (peer: RawPeer, port: number, callId: string): string => inviteFrom(peer, port, { callId, sdp: null });
 
 test('sip.trace: every message in and out is one info line with dir, transport, peer, sipCallId, bytes and the text', async () => {
   const events = new RecordingEvents();

@@ -2,7 +2,9 @@
  * The crash harness (issue 13): a real `voxledger start` process on a real SQLite file, a real
  * sipp caller, an AudioCodes Bot API bot (this test's own HTTP bot, which counts the end-of-call
  * notices it gets). fast-check picks the moment — before answer, after answer (bot starting),
- * right after the bot's hangup request, after the BYE, during the end-of-call notice — and a delay
+ * right after the bot's hangup request, inside the STT wait (the caller talking, streamed by sipp,
+ * heard by the node's pocketsphinx; the bot hangs up with delayBotDisconnectMs mid-sentence, and
+ * the BYE waits for the final), after the BYE, during the end-of-call notice — and a delay
  * after it, at which the node is killed with SIGKILL; then a new process starts on the same file
  * and port. Afterwards:
  *
@@ -19,8 +21,7 @@
  * - `replay --verify --all` is clean.
  *
  * The outcome table is printed (t.diagnostic). Runs: CRASH_RUNS (default 10, every moment at
- * least once). "inside the STT wait" is not among the moments: a node process has no speech
- * recognition yet to hold a hangup in that wait.
+ * least once).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,6 +34,7 @@ import { AC_TOKEN, defaultScript, startAcScriptedBot } from '../bots/fixtures/ac
 import { freePort, sippAvailable, startSipp, sippDistinctRequests, headerValues } from '../sip/sipp.ts';
 import { startNodeCli, type NodeCliProcess } from './support/node-cli-process.ts';
 import { callerHangingUpAfter } from './support/caller-scenario.ts';
+import { callerWav } from './support/speech-call.ts';
 import { main } from '../../src/cli/main.ts';
 import { sleep, until as untilEvery } from './support/until.ts';
 
@@ -53,7 +55,14 @@ const CALLER = callerHangingUpAfter(CALLER_WAITS_MS);
 /** Bounds, not expectations (a quiet run starts a node in 1-2 s and ends a call in under 10): generous for a loaded 2-core machine. */
 const START_MS = 60_000;
 
-const MOMENTS = ['before-answer', 'after-answer', 'after-hangup-request', 'after-bye', 'during-notice'] as const;
+const MOMENTS = ['before-answer', 'after-answer', 'after-hangup-request', 'inside-stt-wait', 'after-bye', 'during-notice'] as const;
+/**
+ * inside-stt-wait: how long the BYE may wait for the caller's last words. The bot answers the
+ * start event with its hangup once the caller's speech is being recognised (SttStarted recorded:
+ * the recognizer process may take seconds to start on a loaded machine), mid-sentence.
+ */
+const STT_WAIT = { delayBotDisconnectMs: 4000, botTimeoutMs: 30_000 };
+const SENTENCE = 'I would like to check the balance of my savings account, and then I would like to talk to somebody about my credit card and my address please';
 type Moment = (typeof MOMENTS)[number];
 const RUNS = Number(process.env.CRASH_RUNS ?? 10);
 const skip = sippAvailable() ? false : 'sipp is not installed';
@@ -74,6 +83,8 @@ interface Outcome {
   ending: string;
   resumed: boolean;
   mediaReattached: boolean;
+  /** What let the BYE go (ByeSent trigger), if there was one. */
+  trigger: string;
 }
 
 function types(db: string): string[] {
@@ -91,6 +102,7 @@ function types(db: string): string[] {
 async function oneRun(moment: Moment, delayMs: number): Promise<Outcome> {
   const dir = mkdtempSync(join(tmpdir(), 'voxledger-crash-'));
   const db = join(dir, 'calls.db');
+  const talks = moment === 'inside-stt-wait';
   const noticeSeen: number[] = [];
   const script = defaultScript();
   const bot = await startAcScriptedBot({
@@ -102,7 +114,8 @@ async function oneRun(moment: Moment, delayMs: number): Promise<Outcome> {
     activities: async (body) => {
       const first = (body.activities as Array<Record<string, unknown>>)[0]!;
       if (first.type === 'event' && first.name === 'start') {
-        await sleep(300);
+        if (talks) await until(() => types(db).includes('SttStarted'), 25_000, 'the caller\'s speech recognised (SttStarted)');
+        else await sleep(300);
         return {
           activities: [
             { id: 'hangup-1', type: 'event', name: 'hangup', activityParams: { hangupReason: 'order placed', hangupSipHeaders: [{ name: 'X-Order', value: 'A-17' }] }, sessionParams: { botOperationResult: 'success' } },
@@ -123,9 +136,12 @@ async function oneRun(moment: Moment, delayMs: number): Promise<Outcome> {
     log: { level: 'info' },
     store: { kind: 'sqlite', path: db },
     sip: { host: '127.0.0.1', port: sipPort, transport: 'udp' },
-    bots: [{ id: 'ac', provider: 'ac-bot-api', botUrl: bot.url, token: AC_TOKEN, timeoutMs: 3000 }],
+    bots: [{ id: 'ac', provider: 'ac-bot-api', botUrl: bot.url, token: AC_TOKEN, timeoutMs: talks ? STT_WAIT.botTimeoutMs : 3000, ...(talks ? { defaults: { delayBotDisconnectMs: STT_WAIT.delayBotDisconnectMs } } : {}) }],
     routes: [{ match: '*', botId: 'ac' }],
     answerDelayMs: 300,
+    // inside-stt-wait: the bot's hangup answers its start event once the caller is being heard,
+    // so the call must be answered before the start event is (bot first would wait for it).
+    ...(talks ? { answer: 'immediately' } : {}),
     notifier: { attempts: 5, backoffMs: 200, maxBackoffMs: 1000 },
     shutdown: { drainMs: 2000 },
     http: { enabled: false },
@@ -136,7 +152,8 @@ async function oneRun(moment: Moment, delayMs: number): Promise<Outcome> {
   let node: NodeCliProcess | undefined;
   try {
     node = await startNodeCli(dir, config, 'first', START_MS);
-    const sipp = await startSipp({ scenario: CALLER, remote: `127.0.0.1:${sipPort}`, timeoutMs: 60_000 });
+    const scenario = talks ? callerHangingUpAfter(CALLER_WAITS_MS, callerWav(dir, 'caller', SENTENCE, 200, 3000)) : CALLER;
+    const sipp = await startSipp({ scenario, remote: `127.0.0.1:${sipPort}`, timeoutMs: 60_000 });
     await sipp.ready;
     const has = (t: string) => types(db).includes(t);
     switch (moment) {
@@ -149,6 +166,16 @@ async function oneRun(moment: Moment, delayMs: number): Promise<Outcome> {
       case 'after-hangup-request':
         await until(() => has('BotHangupRequested'), 10_000, 'BotHangupRequested');
         break;
+      case 'inside-stt-wait': {
+        // The bot hangs up while the caller is mid-sentence: the BYE waits for the STT final.
+        const first = node;
+        await until(() => has('BotHangupRequested'), 30_000, 'BotHangupRequested').catch((err: Error) => {
+          throw new Error(`${err.message}; the node said: ${JSON.stringify(first.logs.filter((l) => /speech|stt|recogn|media|rtp/i.test(JSON.stringify(l))).slice(-20))}`);
+        });
+        const t = types(db);
+        assert.ok(t.indexOf('SttStarted') >= 0 && t.indexOf('SttStarted') < t.indexOf('BotHangupRequested') && !t.includes('ByeSent'), `inside-stt-wait: the hangup came while the caller was being recognised (${t.join(', ')})`);
+        break;
+      }
       case 'after-bye':
         await until(() => has('ByeSent'), 10_000, 'ByeSent');
         break;
@@ -196,6 +223,11 @@ async function oneRun(moment: Moment, delayMs: number): Promise<Outcome> {
       assert.deepEqual(headerValues(byes[0], 'Reason'), ['Q.850;cause=16;text="order placed"'], `${moment}+${delayMs}: the bot's Reason`);
       assert.deepEqual(headerValues(byes[0], 'X-Order'), ['A-17']);
     }
+    const trigger = rows.filter((r) => r.type === 'ByeSent').map((r) => (JSON.parse(r.data) as { trigger: string }).trigger);
+    if (talks) {
+      // The BYE waited for the caller's words (the final, or the deadline once the recognizer died with the node).
+      assert.ok(trigger.length === 1 && ['stt-final', 'deadline', 'stt-failed'].includes(trigger[0]!), `${moment}+${delayMs}: one ByeSent after the STT wait, got ${trigger.join(', ')}`);
+    }
     // Resumed, not ended: an answered call whose ending was not decided keeps its bot (the
     // restarted node refreshes the conversation: AudioCodes Bot API `resume`) and its media (the
     // embedded engine binds the recorded port again); the restart ends only calls not answered.
@@ -218,7 +250,7 @@ async function oneRun(moment: Moment, delayMs: number): Promise<Outcome> {
     let verifyOut = '';
     const code = await main(['replay', '--verify', '--all', '--store', db, '--config', join(dir, 'first.config.json')], { out: { write: (s: string) => (verifyOut += s) }, err: out });
     assert.equal(code, 0, `${moment}+${delayMs}: verify --all: ${verifyOut}\n${rows.filter((r) => r.stream.startsWith('call-')).map((r) => `${r.type} ${r.data}`).join('\n')}`);
-    return { moment, delayMs, calls: calls.length, byes: byes.length, reason: byes[0] ? (headerValues(byes[0], 'Reason')[0] ?? '') : '', notices: disconnects.length, noticesAtKill: noticesBeforeKill, delivered, ending: endings.join(', '), resumed, mediaReattached };
+    return { moment, delayMs, calls: calls.length, byes: byes.length, reason: byes[0] ? (headerValues(byes[0], 'Reason')[0] ?? '') : '', notices: disconnects.length, noticesAtKill: noticesBeforeKill, delivered, ending: endings.join(', '), resumed, mediaReattached, trigger: trigger.join(', ') };
   } finally {
     node?.kill();
     await bot.close();
@@ -230,13 +262,13 @@ test(`crash harness: kill -9 of a node at a moment fast-check picks, restart, no
   const outcomes: Outcome[] = [];
   await fc.assert(
     fc.asyncProperty(fc.constantFrom(...MOMENTS), fc.integer({ min: 0, max: 150 }), async (moment, delay) => {
-      const delayMs = moment === 'after-hangup-request' || moment === 'after-bye' ? delay % 10 : delay;
+      const delayMs = moment === 'after-hangup-request' || moment === 'after-bye' ? delay % 10 : moment === 'inside-stt-wait' ? delay * 10 : delay;
       outcomes.push(await oneRun(moment, delayMs));
     }),
     { numRuns: Math.max(RUNS, MOMENTS.length), examples: MOMENTS.map((m) => [m, 0] as [Moment, number]), endOnFailure: true },
   );
-  const table = ['moment | delay ms | calls in store | ended as | resumed (bot, media) | BYEs seen by sipp | Reason | notices on the wire (at the kill) | recorded delivered', '---|---|---|---|---|---|---|---|---'];
-  for (const o of outcomes) table.push(`${o.moment} | ${o.delayMs} | ${o.calls} | ${o.ending} | ${o.resumed ? `yes, media ${o.mediaReattached ? 'yes' : 'no'}` : 'no'} | ${o.byes} | ${o.reason || '—'} | ${o.notices} (${o.noticesAtKill}) | ${o.delivered}`);
+  const table = ['moment | delay ms | calls in store | ended as | resumed (bot, media) | BYEs seen by sipp | BYE trigger | Reason | notices on the wire (at the kill) | recorded delivered', '---|---|---|---|---|---|---|---|---|---'];
+  for (const o of outcomes) table.push(`${o.moment} | ${o.delayMs} | ${o.calls} | ${o.ending} | ${o.resumed ? `yes, media ${o.mediaReattached ? 'yes' : 'no'}` : 'no'} | ${o.byes} | ${o.trigger || '—'} | ${o.reason || '—'} | ${o.notices} (${o.noticesAtKill}) | ${o.delivered}`);
   t.diagnostic(`crash outcomes:\n${table.join('\n')}`);
   console.log(`crash outcomes:\n${table.join('\n')}`);
 });

@@ -16,13 +16,16 @@ ${answerLastRequest()}
  * The crash harness's caller: as CALLER_AWAITING_BYE, but a caller whose call was resumed after
  * the restart (its bot re-attached: an AudioCodes Bot API bot in HTTP mode speaks only in answer
  * to the caller, and this one says nothing) hangs up itself after `waitMs` without a BYE.
+ * With `speaks`, it talks first (the harness's "inside the STT wait" moment).
  */
-export function callerHangingUpAfter(waitMs: number): string {
+export function callerHangingUpAfter(waitMs: number, speaks?: string): string {
+  // `speaks`: an 8 kHz PCMU WAV the caller streams (sipp rtp_stream) once the call is answered.
+  const talk = speaks ? `  <nop>\n    <action>\n      <exec rtp_stream="${speaks},1,0"/>\n    </action>\n  </nop>\n` : '';
   return `<?xml version="1.0" encoding="UTF-8" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="crash harness caller (hangs up after ${waitMs} ms)">
 ${CALLER_INVITE_TO_ACK}
-  <recv request="BYE" timeout="${waitMs}" ontimeout="hangup"/>
+${talk}  <recv request="BYE" timeout="${waitMs}" ontimeout="hangup"/>
 ${answerLastRequest()}
   <pause milliseconds="1500" next="done"/>
   <label id="hangup"/>

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeHarness } from '../support/harness.ts';
 import { verifyCall } from '../../src/audit/verify.ts';
+import { decideAll, fold } from '../../machines/decide.ts';
 import type { CallEvent } from '../../src/domain/events.ts';
 
 describe('call runtime lifecycle (in-process signaling, scripted bot, simulated clock)', () => {
@@ -63,6 +64,25 @@ describe('call runtime lifecycle (in-process signaling, scripted bot, simulated 
     assert.deepEqual(events.map((e) => e.type).slice(-3), ['BotHangupRequested', 'ByeReceived', 'CallEnded']);
     assert.equal((events.at(-1)!.data as { reasonCode: string }).reasonCode, 'client-disconnected');
     assert.deepEqual(verifyCall(events as CallEvent[]).differences, []);
+  });
+
+  it('the auditor takes a decision recorded later than it fell due (a node that stopped in between) at its recorded time, and still catches one that differs', async () => {
+    const h = await makeHarness({ script: [{ afterMs: 100, hangup: { hangupReason: 'done' } }] });
+    const callId = h.sip.peer.offer({ to: '1000' });
+    await h.settle();
+    await h.advance(200);
+    const events = (await h.events(callId)) as CallEvent[];
+    const cut = events.findIndex((e) => e.type === 'BotHangupRequested') + 1;
+    const before = events.slice(0, cut);
+    // The node died after recording the hangup request; a restart decided the BYE 5 s later.
+    const later = before.at(-1)!.at + 5000;
+    const decided = decideAll(fold(before), later, callId).decisions.map((d) => ({ ...d, callId, at: later }) as CallEvent);
+    assert.deepEqual(decided.map((e) => e.type), ['ByeSent', 'CallEnded']);
+    assert.deepEqual(verifyCall([...before, ...decided]).differences, []);
+    // The same decisions stamped late but carrying what was due at the request (its duration): caught.
+    const stale = [...before, ...events.slice(cut).map((e) => ({ ...e, at: later }) as CallEvent)];
+    const diffs = verifyCall(stale).differences;
+    assert.deepEqual(diffs.map((d) => [d.kind, d.recorded?.type]), [['different', 'CallEnded']]);
   });
 
   it('end-of-call notice is retried with backoff, each attempt recorded, delivered once', async () => {

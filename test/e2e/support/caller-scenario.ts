@@ -1,5 +1,5 @@
 /** sipp scenarios shared by the process-level tests (crash harness, graceful drain). */
-import { CALLER_INVITE_TO_ACK, answerLastRequest } from './sipp-fragments.ts';
+import { CALLER_INVITE_TO_ACK, answerLastRequest, callerInDialog } from './sipp-fragments.ts';
 
 /** The caller: INVITE, 200, ACK, then (if it comes) a BYE answered 200; a short tail to see a second BYE. */
 export const CALLER_AWAITING_BYE = `<?xml version="1.0" encoding="UTF-8" ?>
@@ -29,19 +29,7 @@ ${talk}  <recv request="BYE" timeout="${waitMs}" ontimeout="hangup"/>
 ${answerLastRequest()}
   <pause milliseconds="1500" next="done"/>
   <label id="hangup"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "caller" <sip:caller@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:1000@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Contact: <sip:caller@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
+${callerInDialog('BYE', 2, 500)}
   <recv response="200"/>
   <pause milliseconds="1500"/>
   <label id="done"/>

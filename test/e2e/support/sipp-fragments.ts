@@ -34,19 +34,24 @@ ${pcmuSdp('caller')}
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="200" rrs="true"/>
-  <send>
+${callerInDialog('ACK', 1)}`;
+
+/** A bodiless request from the caller inside its dialog (ACK, BYE): `retransMs` for one sipp retransmits until answered. */
+export function callerInDialog(method: string, cseq: number, retransMs?: number): string {
+  return `  <send${retransMs === undefined ? '' : ` retrans="${retransMs}"`}>
     <![CDATA[
-      ACK [next_url] SIP/2.0
+      ${method} [next_url] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       From: "caller" <sip:caller@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
       To: <sip:1000@[remote_ip]:[remote_port]>[peer_tag_param]
       Call-ID: [call_id]
-      CSeq: 1 ACK
+      CSeq: ${cseq} ${method}
       Contact: <sip:caller@[local_ip]:[local_port]>
       Max-Forwards: 70
       Content-Length: 0
     ]]>
   </send>`;
+}
 
 /** A bodiless answer to the last request received (`status`, default 200 OK), with the caller's Contact if asked. */
 export function answerLastRequest(o: { status?: string; contact?: boolean } = {}): string {
